@@ -1,0 +1,86 @@
+import cors from 'cors';
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Config } from './platform/config';
+import type { Database } from './platform/db/database';
+import type { Logger } from './platform/logger';
+import { createMetrics, type Metrics } from './platform/metrics';
+import { authenticate } from './platform/auth/auth.middleware';
+import type { TokenVerifier } from './platform/auth/token-verifier';
+import { correlationId } from './platform/http/correlation-id';
+import { requestLogger } from './platform/http/request-logger';
+import { jsonBody } from './platform/http/json-body';
+import { methodNotAllowed } from './platform/http/method-not-allowed';
+import { errorHandler, notFoundHandler } from './platform/http/error-handler';
+import { idempotency } from './platform/idempotency/idempotency.middleware';
+import { IdempotencyRepository } from './platform/idempotency/idempotency.repository';
+import { openApiDocument } from './platform/openapi/document';
+import { healthRoutes, type Lifecycle } from './modules/health/health.controller';
+import { HealthRepository } from './modules/health/health.repository';
+import { catalogRoutes } from './modules/catalog/catalog.controller';
+import { CatalogRepository } from './modules/catalog/catalog.repository';
+import { CatalogService } from './modules/catalog/catalog.service';
+import { usageRoutes } from './modules/usage/usage.controller';
+import { UsageRepository } from './modules/usage/usage.repository';
+import { UsageService } from './modules/usage/usage.service';
+import { balanceRoutes } from './modules/balance/balance.controller';
+import { BalanceRepository } from './modules/balance/balance.repository';
+import { BalanceService } from './modules/balance/balance.service';
+import { ledgerRoutes } from './modules/ledger/ledger.controller';
+import { LedgerRepository } from './modules/ledger/ledger.repository';
+import { LedgerService } from './modules/ledger/ledger.service';
+import { adjustmentsRoutes } from './modules/adjustments/adjustments.controller';
+import { AdjustmentsService } from './modules/adjustments/adjustments.service';
+import { WalletRepository } from './modules/wallet/wallet.repository';
+
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  verifier: TokenVerifier;
+  metrics?: Metrics;
+  lifecycle?: Lifecycle;
+}
+
+/** Routes that need a bearer token; everything else is public (health, catalog, docs, Stripe's webhook). */
+const AUTHENTICATED = ['/v1/balance', '/v1/usage', '/v1/ledger', '/v1/admin', '/v1/credits'];
+
+/** Builds the Express app without listening: server.ts listens, tests pass their own dependencies. */
+export function createApp(deps: AppDeps): Express {
+  const { config, db, logger, verifier } = deps;
+  const metrics = deps.metrics ?? createMetrics();
+  const lifecycle = deps.lifecycle ?? { draining: false };
+
+  const catalog = new CatalogService(new CatalogRepository(db));
+  const wallets = new WalletRepository(db, metrics);
+  const idempotencyStore = new IdempotencyRepository(db);
+  const optionalKey = idempotency(idempotencyStore, { required: false });
+  const requiredKey = idempotency(idempotencyStore, { required: true });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 1); // one ingress hop in front: req.ip is the client's address
+  app.set('etag', false);
+  app.use(correlationId(logger));
+  app.use(requestLogger(metrics));
+  app.use(helmet());
+  app.use(cors({ origin: config.CORS_ORIGINS, exposedHeaders: ['X-Correlation-Id', 'Idempotent-Replayed', 'Retry-After'] }));
+
+  app.use(healthRoutes(new HealthRepository(db), metrics, lifecycle));
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
+
+  app.use(jsonBody());
+  app.use(catalogRoutes(catalog));
+  app.use(AUTHENTICATED, authenticate(verifier, metrics));
+  app.use(balanceRoutes(new BalanceService(new BalanceRepository(db))));
+  app.use(usageRoutes(new UsageService(new UsageRepository(db, metrics), catalog, metrics), optionalKey));
+  app.use(ledgerRoutes(new LedgerService(new LedgerRepository(db))));
+  app.use(adjustmentsRoutes(new AdjustmentsService(wallets), requiredKey));
+
+  app.use(methodNotAllowed());
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,54 @@
+import { formatCredits } from '../../platform/money';
+import { CREDIT_PACKAGES } from './catalog.packages';
+import type { CatalogRepository } from './catalog.repository';
+
+// Dated snapshots resolve to their family: gpt-4o-2024-05-13 → gpt-4o, gpt-3.5-turbo-0125 → gpt-3.5-turbo.
+const SNAPSHOT_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{4})$/;
+const MODELS_TTL_MS = 60_000;
+
+export class CatalogService {
+  private models: { names: Set<string>; loadedAt: number } = { names: new Set(), loadedAt: 0 };
+
+  constructor(private readonly repo: CatalogRepository) {}
+
+  listPackages() {
+    return CREDIT_PACKAGES.map(({ priceCents: _cents, ...p }) => p);
+  }
+
+  async listRateCards() {
+    const cards = await this.repo.currentRateCards();
+    return cards.map((c) => ({
+      model: c.model,
+      inputUsdPer1M: formatCredits(c.inputUsdPer1M),
+      outputUsdPer1M: formatCredits(c.outputUsdPer1M),
+      cachedInputUsdPer1M: c.cachedInputUsdPer1M === null ? null : formatCredits(c.cachedInputUsdPer1M),
+      markup: formatCredits(c.markup),
+      effectiveFrom: c.effectiveFrom.toISOString(),
+    }));
+  }
+
+  /** The card family a model name is priced by, or undefined with the known names for the 422. */
+  async resolveModel(model: string): Promise<{ family?: string; known: string[] }> {
+    let names = await this.knownModels(false);
+    let family = this.match(model, names);
+    if (!family) {
+      names = await this.knownModels(true); // a card added since the last load
+      family = this.match(model, names);
+    }
+    return { family, known: [...names].sort() };
+  }
+
+  private match(model: string, names: Set<string>): string | undefined {
+    if (names.has(model)) return model;
+    const family = model.replace(SNAPSHOT_SUFFIX, '');
+    return names.has(family) ? family : undefined;
+  }
+
+  private async knownModels(refresh: boolean): Promise<Set<string>> {
+    const age = Date.now() - this.models.loadedAt;
+    if (age > MODELS_TTL_MS || (refresh && age > 1000)) {
+      this.models = { names: new Set(await this.repo.knownModels()), loadedAt: Date.now() };
+    }
+    return this.models.names;
+  }
+}

@@ -1,0 +1,83 @@
+import { insufficientCredits, unprocessable } from '../../platform/errors';
+import { payloadHash } from '../../platform/idempotency/idempotency.middleware';
+import type { Metrics } from '../../platform/metrics';
+import { formatCredits, money } from '../../platform/money';
+import type { CatalogService } from '../catalog/catalog.service';
+import type { ReconcileInput } from './usage.schemas';
+import type { ChargeRow, UsageRepository } from './usage.repository';
+
+export interface ReconcileResult {
+  replayed: boolean;
+  body: {
+    usageId: string;
+    requestId: string;
+    userId: string;
+    model: string;
+    credits: string;
+    balance: string;
+    transactionId: string | null;
+    correlationId: string | null;
+  };
+}
+
+export class UsageService {
+  constructor(
+    private readonly repo: UsageRepository,
+    private readonly catalog: CatalogService,
+    private readonly metrics?: Metrics,
+  ) {}
+
+  async reconcile(input: ReconcileInput, correlationId: string): Promise<ReconcileResult> {
+    const { family, known } = await this.catalog.resolveModel(input.model);
+    if (!family) {
+      this.count('unknown_model');
+      throw unprocessable('unknown_model', `Unknown model "${input.model}". Known models: ${known.join(', ')}`, { knownModels: known });
+    }
+    const cachedInputTokens = input.cachedInputTokens ?? 0;
+    // The requestId identifies the call; everything else must match on a replay.
+    const hash = payloadHash({ model: input.model, inputTokens: input.inputTokens, outputTokens: input.outputTokens, cachedInputTokens, metadata: input.metadata });
+    const row = await this.repo.charge({ ...input, family, cachedInputTokens, payloadHash: hash, correlationId });
+    return this.interpret(input, row);
+  }
+
+  private interpret(input: ReconcileInput, row: ChargeRow): ReconcileResult {
+    switch (row.outcome) {
+      case 'unknown_model':
+        this.count('unknown_model');
+        throw unprocessable('unknown_model', `Model "${input.model}" has no rate card in force`);
+      case 'mismatch':
+        this.count('mismatch');
+        throw unprocessable('request_id_reused', `requestId "${input.requestId}" was already charged with a different payload`);
+      case 'insufficient': {
+        this.count('insufficient_credits');
+        this.metrics?.insufficientFunds.inc({ operation: 'charge' });
+        const required = money(row.credits!);
+        const available = money(row.available!);
+        throw insufficientCredits(formatCredits(required), formatCredits(available), formatCredits(required.minus(available)));
+      }
+      case 'replay':
+      case 'charged': {
+        const replayed = row.outcome === 'replay';
+        this.count(replayed ? 'replayed' : row.holdId ? 'settled' : 'charged');
+        if (!replayed) this.metrics?.creditsDebited.inc({ model: input.model }, Number(row.credits)); // metric only, never the books
+        return {
+          replayed,
+          body: {
+            usageId: row.usageId!,
+            requestId: input.requestId,
+            userId: input.userId,
+            model: row.model ?? input.model,
+            credits: formatCredits(row.credits),
+            balance: formatCredits(row.balance),
+            transactionId: row.transactionId,
+            correlationId: row.correlationId,
+          },
+        };
+      }
+    }
+  }
+
+  private count(outcome: string) {
+    this.metrics?.usageReconciliations.inc({ outcome });
+  }
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const positive = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    PORT: port(3000),
+    HOST: z.string().default('0.0.0.0'),
+    DATABASE_URL: z.string().url().optional(),
+    DATABASE_POOL_MIN: z.coerce.number().int().min(0).default(2),
+    DATABASE_POOL_MAX: positive(10),
+    JWT_PUBLIC_KEY: z.string().optional(),
+    JWT_JWKS_URL: z.string().url().optional(),
+    JWT_ISSUER: z.string().optional(),
+    JWT_AUDIENCE: z.string().optional(),
+    STRIPE_SECRET_KEY: z.string().optional(),
+    STRIPE_WEBHOOK_SECRET: z.string().optional(),
+    STRIPE_API_BASE_URL: z.string().url().optional(),
+    CHECKOUT_SUCCESS_URL: z.string().url().default('http://localhost:5173/credits/success?purchaseId={PURCHASE_ID}'),
+    CHECKOUT_CANCEL_URL: z.string().url().default('http://localhost:5173/credits/cancel?purchaseId={PURCHASE_ID}'),
+    CORS_ORIGINS: z.string().default(''),
+    RATE_LIMIT_PER_MINUTE: positive(100),
+    SERVICE_RATE_LIMIT_PER_MINUTE: positive(60000),
+    REDIS_URL: z.string().url().optional(),
+    AWS_SECRETS_MANAGER_SECRET_ID: z.string().optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    LEDGER_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
+    SHUTDOWN_GRACE_SECONDS: positive(25),
+  })
+  .superRefine((env, ctx) => {
+    if (env.DATABASE_POOL_MIN > env.DATABASE_POOL_MAX) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_POOL_MIN'], message: 'must not exceed DATABASE_POOL_MAX' });
+    }
+    if (env.NODE_ENV !== 'production') return;
+    const required = ['DATABASE_URL', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const;
+    for (const key of required) {
+      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required in production' });
+    }
+    if (!env.JWT_PUBLIC_KEY && !env.JWT_JWKS_URL) {
+      ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'JWT_PUBLIC_KEY or JWT_JWKS_URL is required in production' });
+    }
+  });
+
+export type Config = Omit<z.infer<typeof schema>, 'CORS_ORIGINS' | 'JWT_PUBLIC_KEY'> & {
+  CORS_ORIGINS: string[];
+  JWT_PUBLIC_KEY?: string;
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once; the message names every offending variable, never its value. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  const c = result.data;
+  return {
+    ...c,
+    // Kubernetes secrets and .env files often carry PEMs with literal "\n".
+    JWT_PUBLIC_KEY: c.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n'),
+    CORS_ORIGINS: c.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+  };
+}
+

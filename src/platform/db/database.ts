@@ -1,0 +1,36 @@
+import pg from 'pg';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from '../../generated/prisma/client';
+
+export interface Database {
+  /** Shared by Prisma and the few places that stream (CSV export), so one pool is sized and measured. */
+  pool: pg.Pool;
+  prisma: PrismaClient;
+  close(): Promise<void>;
+}
+
+// Return NUMERIC and BIGINT as strings from raw pg queries: never a JS number near money.
+pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => v);
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+
+export function createDatabase(url: string, options: { min?: number; max?: number } = {}): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    min: options.min ?? 2,
+    max: options.max ?? 10,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+    application_name: 'scholarlink-billing',
+  });
+  // An idle client's network error must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    pool,
+    prisma,
+    async close() {
+      await prisma.$disconnect().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    },
+  };
+}

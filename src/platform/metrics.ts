@@ -1,0 +1,65 @@
+import client from 'prom-client';
+
+/**
+ * Every series the service exports, named once. The canary gates (k8s/base/analysis-templates.yaml)
+ * and alert rules (k8s/base/prometheus-rule.yaml) query these names; the README lists them.
+ * One registry per app so tests can build several apps in one process.
+ */
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new client.Counter<L>({ name, help, labelNames, registers: [registry] });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
+    new client.Gauge<L>({ name, help, labelNames, registers: [registry] });
+
+  return {
+    registry,
+    httpRequestDuration: new client.Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency by method, route template and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    httpRequests: counter('http_requests_total', 'HTTP requests by method, route template and status', ['method', 'route', 'status']),
+    // Credits are counted as floats by Prometheus itself; these are observability, never the books.
+    creditsPurchased: counter('billing_credits_purchased_total', 'Credits bought through Stripe (without bonus)'),
+    creditsBonus: counter('billing_credits_bonus_total', 'Bonus credits granted with purchases'),
+    creditsDebited: counter('billing_credits_debited_total', 'Credits charged for usage by model', ['model']),
+    creditsRefunded: counter('billing_credits_refunded_total', 'Credits taken back for refunds'),
+    creditsDisputed: counter('billing_credits_disputed_total', 'Credits taken back for disputes (net of reversals)'),
+    usageReconciliations: counter('billing_usage_reconciliations_total', 'Usage reconciliations by outcome', ['outcome']),
+    insufficientFunds: counter('billing_insufficient_funds_total', 'Charges and holds refused for lack of credits', ['operation']),
+    webhookEvents: counter('billing_webhook_events_total', 'Stripe webhook events by type and outcome', ['type', 'outcome']),
+    authFailures: counter('billing_auth_failures_total', 'Rejected credentials by reason', ['reason']),
+    rateLimited: counter('billing_rate_limited_total', 'Requests refused by the rate limiter', ['limiter']),
+    dbPoolConnections: gauge('billing_db_pool_connections', 'Database pool connections by state', ['state']),
+    dbQueryDuration: new client.Histogram({
+      name: 'billing_db_query_duration_seconds',
+      help: 'Database round-trip latency by operation',
+      labelNames: ['operation'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    ledgerInvariantsOk: gauge('billing_ledger_invariants_ok', '1 when the last trial balance passed every invariant, 0 when one failed'),
+    holdsActive: gauge('billing_holds_active', 'Unexpired active holds'),
+    holdsHeldCredits: gauge('billing_holds_held_credits', 'Credits reserved by unexpired active holds'),
+    holdsEnded: counter('billing_holds_total', 'Holds by how they ended', ['outcome']),
+    holdsExpiredUnsettled: gauge('billing_holds_expired_unsettled', 'Holds past expiry never settled nor released (leak signal)'),
+    holdSettleOverage: counter('billing_hold_settle_overage_credits_total', 'Credits charged above the reservation on settle'),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Times a database round trip under an operation label. */
+export async function timed<T>(metrics: Metrics | undefined, operation: string, work: () => Promise<T>): Promise<T> {
+  if (!metrics) return work();
+  const end = metrics.dbQueryDuration.startTimer({ operation });
+  try {
+    return await work();
+  } finally {
+    end();
+  }
+}

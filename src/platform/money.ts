@@ -1,0 +1,17 @@
+import Decimal from 'decimal.js';
+
+// 38 significant digits covers NUMERIC(38,18) exactly; no float ever touches an amount.
+export const Money = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_EVEN, toExpNeg: -60, toExpPos: 60 });
+export type Money = Decimal;
+
+/** A signed decimal string with at most 18 fractional digits, as the wire format allows. */
+export const DECIMAL_PATTERN = /^-?(0|[1-9]\d{0,19})(\.\d{1,18})?$/;
+
+export const money = (value: string | number | Decimal): Decimal => new Money(value);
+
+/** Plain notation, no exponent, trailing zeros trimmed: "50", "0.0006", "-12.5". */
+export function formatCredits(value: string | Decimal | null | undefined): string {
+  if (value === null || value === undefined) return '0';
+  const d = new Money(value);
+  return d.isZero() ? '0' : d.toFixed();
+}

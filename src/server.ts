@@ -1,0 +1,69 @@
+import path from 'node:path';
+import { createApp } from './app';
+import { ConfigError, parseConfig, type Config } from './platform/config';
+import { createDatabase } from './platform/db/database';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './platform/db/embedded';
+import { migrate } from './platform/db/migrator';
+import { devBanner } from './platform/dev/dev-banner';
+import { loadOrCreateDevKeys } from './platform/dev/dev-keys';
+import { createLogger } from './platform/logger';
+import { createMetrics } from './platform/metrics';
+import { PROJECT_ROOT } from './platform/paths';
+import { withSecrets } from './platform/secrets';
+import { createTokenVerifier } from './platform/auth/token-verifier';
+import { listenWithGracefulShutdown } from './platform/http/graceful-shutdown';
+
+const DATA_DIR = process.env.BILLING_DATA_DIR ?? path.join(PROJECT_ROOT, '.data');
+
+/** Outside production, no DATABASE_URL means a real embedded PostgreSQL under .data/ and a local dev key pair. */
+async function developmentDefaults(config: Config, log: (line: string) => void) {
+  let embedded: EmbeddedDatabase | undefined;
+  let banner: ((url: string) => string) | undefined;
+  if (!config.DATABASE_URL) {
+    embedded = await startEmbeddedPostgres(path.join(DATA_DIR, 'pg'), Number(process.env.EMBEDDED_PG_PORT ?? 54329));
+    config = { ...config, DATABASE_URL: embedded.url };
+    for (const name of await migrate(embedded.url)) log(`migration applied: ${name}`);
+  }
+  if (!config.JWT_PUBLIC_KEY && !config.JWT_JWKS_URL) {
+    const keys = loadOrCreateDevKeys(DATA_DIR);
+    config = { ...config, JWT_PUBLIC_KEY: keys.publicKey };
+    banner = (url) => devBanner(keys, url, config.JWT_ISSUER, config.JWT_AUDIENCE);
+  }
+  return { config, embedded, banner };
+}
+
+async function main() {
+  let config = parseConfig(await withSecrets(process.env));
+  const logger = createLogger(config.LOG_LEVEL);
+  const dev = config.NODE_ENV === 'production' ? { config, embedded: undefined, banner: undefined } : await developmentDefaults(config, (l) => logger.info(l));
+  config = dev.config;
+
+  const db = createDatabase(config.DATABASE_URL!, { min: config.DATABASE_POOL_MIN, max: config.DATABASE_POOL_MAX });
+  const metrics = createMetrics();
+  const lifecycle = { draining: false };
+  const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+  const app = createApp({ config, db, logger, verifier, metrics, lifecycle });
+
+  const server = await listenWithGracefulShutdown(app, {
+    port: config.PORT,
+    host: config.HOST,
+    graceMs: config.SHUTDOWN_GRACE_SECONDS * 1000,
+    lifecycle,
+    logger,
+    onClosed: async () => {
+      await db.close();
+      await dev.embedded?.stop();
+    },
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  logger.info({ port }, 'listening');
+  if (dev.banner) process.stdout.write(dev.banner(`http://127.0.0.1:${port}`) + '\n');
+}
+
+main().catch((error) => {
+  // A configuration problem is a clear one-line message naming the variable, not a stack.
+  const message = error instanceof ConfigError ? error.message : `Startup failed: ${(error as Error).message}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+});

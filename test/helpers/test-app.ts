@@ -1,0 +1,46 @@
+import type { Express } from 'express';
+import { createApp, type AppDeps } from '../../src/app';
+import { parseConfig, type Config } from '../../src/platform/config';
+import { createLogger } from '../../src/platform/logger';
+import { createMetrics, type Metrics } from '../../src/platform/metrics';
+import { createTokenVerifier } from '../../src/platform/auth/token-verifier';
+import { createTestDatabase, type TestDatabase } from './database';
+import { makeKeyPair, signToken, type KeyPair, type TokenOptions } from './keys';
+
+export const ISSUER = 'https://auth.scholarlink.test/';
+export const AUDIENCE = 'scholarlink-billing';
+
+export interface TestApp {
+  app: Express;
+  database: TestDatabase;
+  keys: KeyPair;
+  config: Config;
+  metrics: Metrics;
+  token(sub: string, options?: TokenOptions): string;
+  /** Tokens for the three callers of the contract. */
+  gateway: string;
+  admin: string;
+  close(): Promise<void>;
+}
+
+export async function createTestApp(options: { env?: Record<string, string>; deps?: Partial<AppDeps>; database?: TestDatabase } = {}): Promise<TestApp> {
+  const database = options.database ?? (await createTestDatabase());
+  const keys = makeKeyPair();
+  const config = parseConfig({ NODE_ENV: 'test', DATABASE_URL: database.url, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, LOG_LEVEL: 'silent', ...options.env });
+  const metrics = createMetrics();
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+  const verifier = createTokenVerifier({ publicKey: keys.publicKey, issuer: ISSUER, audience: AUDIENCE });
+  const app = createApp({ config, db: database.db, logger, verifier, metrics, ...options.deps });
+  const token = (sub: string, o: TokenOptions = {}) => signToken(keys, sub, { issuer: ISSUER, audience: AUDIENCE, ...o });
+  return {
+    app,
+    database,
+    keys,
+    config,
+    metrics,
+    token,
+    gateway: token('llm-gateway', { scope: 'usage:write' }),
+    admin: token('finance-admin', { scope: 'billing:admin' }),
+    close: () => database.drop(),
+  };
+}
