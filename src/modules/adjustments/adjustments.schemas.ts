@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { DECIMAL_PATTERN } from '../../platform/money';
+import { identifier } from '../../platform/http/identifiers';
 import { DecimalString, documentRoute, IdempotencyKeyHeader, json, problems } from '../../platform/openapi/registry';
 
 export const AdjustmentBody = z
   .object({
-    userId: z.string().min(1).max(255),
+    userId: identifier(),
     amount: z
       .string()
       .regex(DECIMAL_PATTERN, 'must be a signed decimal string with at most 18 fractional digits')

@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { identifier } from '../../platform/http/identifiers';
 import { DecimalString, documentRoute, json, problems } from '../../platform/openapi/registry';
 
-export const BalanceQuery = z.object({ userId: z.string().min(1).max(255).optional() }).strict();
+export const BalanceQuery = z.object({ userId: identifier().optional() }).strict();
 
 export const BalanceSchema = z
   .object({

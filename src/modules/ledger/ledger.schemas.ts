@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { identifier } from '../../platform/http/identifiers';
 import { DecimalString, documentRoute, json, problems } from '../../platform/openapi/registry';
 
 const isoDate = z.string().datetime({ offset: true }).transform((s) => new Date(s));
@@ -9,12 +10,12 @@ export const LedgerQuery = z
     cursor: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/).optional(),
     from: isoDate.optional(),
     to: isoDate.optional(),
-    userId: z.string().min(1).max(255).optional(),
+    userId: identifier().optional(),
   })
   .strict();
 
 export const ExportQuery = z
-  .object({ from: isoDate.optional(), to: isoDate.optional(), userId: z.string().min(1).max(255).optional() })
+  .object({ from: isoDate.optional(), to: isoDate.optional(), userId: identifier().optional() })
   .strict();
 
 export const LedgerEntry = z

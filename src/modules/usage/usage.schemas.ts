@@ -1,15 +1,16 @@
 import { z } from 'zod';
+import { identifier } from '../../platform/http/identifiers';
 import { DecimalString, documentRoute, IdempotencyKeyHeader, json, problems } from '../../platform/openapi/registry';
 
 const tokens = z.number().int().min(0).max(1_000_000_000);
-export const UserId = z.string().min(1).max(255).openapi({ description: "The wallet owner's user id (the JWT sub of that user)" });
-export const RequestId = z.string().min(1).max(255).openapi({ description: "The LLM call's id; the natural idempotency key per user" });
+export const UserId = identifier().openapi({ description: "The wallet owner's user id (the JWT sub of that user)" });
+export const RequestId = identifier().openapi({ description: "The LLM call's id; the natural idempotency key per user" });
 
 export const ReconcileBody = z
   .object({
     userId: UserId,
     requestId: RequestId,
-    model: z.string().min(1).max(100),
+    model: identifier(100),
     inputTokens: tokens,
     outputTokens: tokens,
     cachedInputTokens: tokens.optional(),

@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { AppError } from '../errors';
+import { AppError, badRequest } from '../errors';
 
 const BODY_LIMIT = '64kb';
 const WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
@@ -14,6 +14,23 @@ export function jsonBody() {
     if (!req.is('application/json') && !req.is('application/*+json')) {
       return next(new AppError(415, 'unsupported_media_type', 'Unsupported media type', 'Send the body as application/json'));
     }
-    parse(req, res, next);
+    parse(req, res, (error?: unknown) => {
+      if (error) return next(error);
+      const where = findNul(req.body, 'body');
+      next(where ? badRequest(`${where} contains a NUL character`, [{ field: where, message: 'NUL characters are not accepted' }]) : undefined);
+    });
   };
+}
+
+/** PostgreSQL text and jsonb cannot store U+0000; refuse it up front instead of failing in SQL. */
+function findNul(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k.includes('\u0000')) return path;
+      const found = findNul(v, `${path === 'body' ? '' : `${path}.`}${k}`);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }

@@ -47,8 +47,8 @@ export function idempotency(repo: IdempotencyRepository, options: { required: bo
         return next(conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed'));
       }
       res.setHeader('Idempotent-Replayed', 'true');
-      res.status(stored.statusCode ?? 200);
-      if ((stored.statusCode ?? 200) >= 400) res.type('application/problem+json');
+      const status = stored.statusCode ?? 200;
+      res.status(status).type(status >= 400 ? 'application/problem+json' : 'application/json');
       return res.send(JSON.stringify(stored.responseBody));
     }
 

@@ -1,0 +1,7 @@
+import { z } from 'zod';
+
+// PostgreSQL text cannot hold NUL, and control characters in ids only ever mean a bug or an attack.
+const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
+
+/** A caller-supplied identifier (user id, request id, model): 1-255 printable characters. */
+export const identifier = (max = 255) => z.string().min(1).max(max).regex(PRINTABLE, 'must not contain control characters');
