@@ -32,6 +32,9 @@ import { LedgerService } from './modules/ledger/ledger.service';
 import { adjustmentsRoutes } from './modules/adjustments/adjustments.controller';
 import { AdjustmentsService } from './modules/adjustments/adjustments.service';
 import { WalletRepository } from './modules/wallet/wallet.repository';
+import { reportsRoutes } from './modules/reports/reports.controller';
+import { ReportsRepository } from './modules/reports/reports.repository';
+import { ReportsService } from './modules/reports/reports.service';
 
 export interface AppDeps {
   config: Config;
@@ -40,6 +43,8 @@ export interface AppDeps {
   verifier: TokenVerifier;
   metrics?: Metrics;
   lifecycle?: Lifecycle;
+  /** Shared with the scheduled ledger check that server.ts starts. */
+  reports?: ReportsService;
 }
 
 /** Routes that need a bearer token; everything else is public (health, catalog, docs, Stripe's webhook). */
@@ -78,6 +83,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(usageRoutes(new UsageService(new UsageRepository(db, metrics), catalog, metrics), optionalKey));
   app.use(ledgerRoutes(new LedgerService(new LedgerRepository(db))));
   app.use(adjustmentsRoutes(new AdjustmentsService(wallets), requiredKey));
+  app.use(reportsRoutes(deps.reports ?? new ReportsService(new ReportsRepository(db), metrics)));
 
   app.use(methodNotAllowed());
   app.use(notFoundHandler);

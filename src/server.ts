@@ -12,6 +12,9 @@ import { PROJECT_ROOT } from './platform/paths';
 import { withSecrets } from './platform/secrets';
 import { createTokenVerifier } from './platform/auth/token-verifier';
 import { listenWithGracefulShutdown } from './platform/http/graceful-shutdown';
+import { startLedgerChecks } from './modules/reports/ledger-check.scheduler';
+import { ReportsRepository } from './modules/reports/reports.repository';
+import { ReportsService } from './modules/reports/reports.service';
 
 const DATA_DIR = process.env.BILLING_DATA_DIR ?? path.join(PROJECT_ROOT, '.data');
 
@@ -42,7 +45,9 @@ async function main() {
   const metrics = createMetrics();
   const lifecycle = { draining: false };
   const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
-  const app = createApp({ config, db, logger, verifier, metrics, lifecycle });
+  const reports = new ReportsService(new ReportsRepository(db), metrics);
+  const app = createApp({ config, db, logger, verifier, metrics, lifecycle, reports });
+  const stopLedgerChecks = startLedgerChecks(reports, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
 
   const server = await listenWithGracefulShutdown(app, {
     port: config.PORT,
@@ -51,6 +56,7 @@ async function main() {
     lifecycle,
     logger,
     onClosed: async () => {
+      stopLedgerChecks();
       await db.close();
       await dev.embedded?.stop();
     },

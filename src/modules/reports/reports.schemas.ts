@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { DecimalString, documentRoute, json, problems } from '../../platform/openapi/registry';
+
+const isoDate = z.string().datetime({ offset: true }).transform((s) => new Date(s));
+
+export const PeriodQuery = z.object({ from: isoDate.optional(), to: isoDate.optional() }).strict();
+export const UsageReportQuery = PeriodQuery.extend({ groupBy: z.enum(['model', 'user', 'day']).default('model') }).strict();
+
+const Period = z.object({ from: z.string().datetime(), to: z.string().datetime() });
+const Invariant = z.object({ name: z.string(), ok: z.boolean(), offending: z.array(z.record(z.string(), z.unknown())) });
+
+export const CreditsReport = z
+  .object({
+    period: Period,
+    ok: z.boolean(),
+    byType: z.array(z.object({ type: z.string(), transactions: z.number().int(), walletAmount: DecimalString })),
+    byAccount: z.array(z.object({ account: z.string(), balance: DecimalString, periodNet: DecimalString })),
+    wallets: z.object({ count: z.number().int(), total: DecimalString, negative: z.number().int() }),
+    invariants: z.array(Invariant),
+  })
+  .openapi('CreditsReport');
+
+export const UsageReportRow = z.object({
+  group: z.string(),
+  requests: z.number().int(),
+  inputTokens: z.string(),
+  cachedInputTokens: z.string(),
+  outputTokens: z.string(),
+  credits: DecimalString,
+  usdAtCost: DecimalString,
+  usdAtPrice: DecimalString,
+  share: DecimalString.openapi({ description: "This group's fraction of the period's credits (0-1)" }),
+});
+
+export const UsageReport = z
+  .object({ period: Period, groupBy: z.enum(['model', 'user', 'day']), totals: UsageReportRow.omit({ group: true, share: true }), data: z.array(UsageReportRow) })
+  .openapi('UsageReport');
+
+const csv = { 'text/csv': { schema: z.string() } };
+const admin = { security: [{ bearer: ['billing:admin'] }], tags: ['reports'] };
+const errors = { 400: problems[400], 401: problems[401], 403: problems[403], 429: problems[429] };
+
+documentRoute({
+  method: 'get',
+  path: '/v1/admin/reports/credits',
+  summary: 'Trial balance: totals per ledger type and system account, and the ledger invariants checked in SQL',
+  ...admin,
+  request: { query: PeriodQuery },
+  responses: { 200: { description: 'The report (CSV with Accept: text/csv)', content: { ...json(CreditsReport, '').content, ...csv } }, ...errors },
+});
+
+documentRoute({
+  method: 'get',
+  path: '/v1/admin/reports/usage',
+  summary: 'Usage by model, user or day: requests, tokens, credits, USD at cost and at price, share',
+  ...admin,
+  request: { query: UsageReportQuery },
+  responses: { 200: { description: 'The report (CSV with Accept: text/csv)', content: { ...json(UsageReport, '').content, ...csv } }, ...errors },
+});
