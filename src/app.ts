@@ -32,6 +32,14 @@ import { LedgerService } from './modules/ledger/ledger.service';
 import { adjustmentsRoutes } from './modules/adjustments/adjustments.controller';
 import { AdjustmentsService } from './modules/adjustments/adjustments.service';
 import { WalletRepository } from './modules/wallet/wallet.repository';
+import { createStripe, type Stripe } from './platform/stripe';
+import { purchasesRoutes } from './modules/purchases/purchases.controller';
+import { PurchasesService } from './modules/purchases/purchases.service';
+import { PurchasesRepository } from './modules/purchases/purchases.repository';
+import { CheckoutGateway } from './modules/purchases/purchases.checkout';
+import { stripeWebhookRoutes } from './modules/webhooks/webhooks.controller';
+import { WebhooksService } from './modules/webhooks/webhooks.service';
+import { WebhooksRepository } from './modules/webhooks/webhooks.repository';
 
 export interface AppDeps {
   config: Config;
@@ -40,6 +48,8 @@ export interface AppDeps {
   verifier: TokenVerifier;
   metrics?: Metrics;
   lifecycle?: Lifecycle;
+  /** Built from config when absent (and STRIPE_SECRET_KEY is set); tests pass one aimed at the double. */
+  stripe?: Stripe;
 }
 
 /** Routes that need a bearer token; everything else is public (health, catalog, docs, Stripe's webhook). */
@@ -56,6 +66,7 @@ export function createApp(deps: AppDeps): Express {
   const idempotencyStore = new IdempotencyRepository(db);
   const optionalKey = idempotency(idempotencyStore, { required: false });
   const requiredKey = idempotency(idempotencyStore, { required: true });
+  const stripe = deps.stripe ?? createStripe(config);
 
   const app = express();
   app.disable('x-powered-by');
@@ -71,6 +82,8 @@ export function createApp(deps: AppDeps): Express {
     res.json(openApiDocument());
   });
 
+  // Raw body before any JSON parsing: the Stripe signature covers the exact bytes.
+  app.use(stripeWebhookRoutes(new WebhooksService(new WebhooksRepository(db, wallets), config.STRIPE_WEBHOOK_SECRET, metrics)));
   app.use(jsonBody());
   app.use(catalogRoutes(catalog));
   app.use(AUTHENTICATED, authenticate(verifier, metrics));
@@ -78,6 +91,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(usageRoutes(new UsageService(new UsageRepository(db, metrics), catalog, metrics), optionalKey));
   app.use(ledgerRoutes(new LedgerService(new LedgerRepository(db))));
   app.use(adjustmentsRoutes(new AdjustmentsService(wallets), requiredKey));
+  const checkoutUrls = { success: config.CHECKOUT_SUCCESS_URL, cancel: config.CHECKOUT_CANCEL_URL };
+  app.use(purchasesRoutes(new PurchasesService(new PurchasesRepository(db), stripe && new CheckoutGateway(stripe), checkoutUrls), optionalKey));
 
   app.use(methodNotAllowed());
   app.use(notFoundHandler);

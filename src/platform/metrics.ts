@@ -31,6 +31,7 @@ export function createMetrics() {
     creditsDisputed: counter('billing_credits_disputed_total', 'Credits taken back for disputes (net of reversals)'),
     usageReconciliations: counter('billing_usage_reconciliations_total', 'Usage reconciliations by outcome', ['outcome']),
     insufficientFunds: counter('billing_insufficient_funds_total', 'Charges and holds refused for lack of credits', ['operation']),
+    purchaseAmountMismatches: counter('billing_purchase_amount_mismatch_total', 'Paid Checkout Sessions whose amount or currency did not match the package (not credited)'),
     webhookEvents: counter('billing_webhook_events_total', 'Stripe webhook events by type and outcome', ['type', 'outcome']),
     authFailures: counter('billing_auth_failures_total', 'Rejected credentials by reason', ['reason']),
     rateLimited: counter('billing_rate_limited_total', 'Requests refused by the rate limiter', ['limiter']),
