@@ -48,7 +48,8 @@ export function idempotency(repo: IdempotencyRepository, options: { required: bo
       }
       res.setHeader('Idempotent-Replayed', 'true');
       res.status(stored.statusCode ?? 200);
-      if ((stored.statusCode ?? 200) >= 400) res.type('application/problem+json');
+      // Same status, same body, same media type as the first answer.
+      res.type((stored.statusCode ?? 200) >= 400 ? 'application/problem+json' : 'application/json');
       return res.send(JSON.stringify(stored.responseBody));
     }
 
