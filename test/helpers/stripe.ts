@@ -8,7 +8,7 @@ export interface StripeTestApp extends TestApp {
   double: StripeDouble;
   webhookSecret: string;
   /** POSTs a signed event to the webhook, as Stripe would. */
-  deliver(event: unknown, o?: { secret?: string; timestamp?: number; correlationId?: string; body?: string }): request.Test;
+  deliver(event: unknown, o?: { secret?: string; timestamp?: number; correlationId?: string; body?: string; tamper?: (signed: string) => string }): request.Test;
   /** Starts a purchase as `userId` and returns the 201 body. */
   purchase(userId: string, packageId?: string): Promise<{ purchaseId: string; stripeCheckoutSessionId: string; [k: string]: unknown }>;
 }
@@ -29,7 +29,7 @@ export async function createStripeTestApp(options: { env?: Record<string, string
     const header = stripeWebhooks.generateTestHeaderString({ payload, secret: o.secret ?? webhookSecret, timestamp: o.timestamp });
     const req = request(t.app).post('/v1/webhooks/stripe').set('Content-Type', 'application/json').set('Stripe-Signature', header);
     if (o.correlationId) req.set('X-Correlation-Id', o.correlationId);
-    return req.send(payload);
+    return req.send(o.tamper ? o.tamper(payload) : payload);
   };
 
   const purchase: StripeTestApp['purchase'] = async (userId, packageId = 'starter') => {
