@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
+import type { AppDeps } from '../../src/app';
 import { createStripe, stripeWebhooks } from '../../src/platform/stripe';
 import { StripeDouble } from '../stripe-double/stripe-double.server';
 import { createTestApp, type TestApp } from './test-app';
@@ -17,12 +18,12 @@ export interface StripeTestApp extends TestApp {
  * A test app wired to a Stripe test double over real HTTP: the secret key and webhook secret
  * are generated here, and STRIPE_API_BASE_URL points the real SDK at the double.
  */
-export async function createStripeTestApp(options: { env?: Record<string, string> } = {}): Promise<StripeTestApp> {
+export async function createStripeTestApp(options: { env?: Record<string, string>; deps?: Partial<AppDeps> } = {}): Promise<StripeTestApp> {
   const double = new StripeDouble();
   const url = await double.start();
   const webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
   const env = { STRIPE_SECRET_KEY: double.secretKey, STRIPE_WEBHOOK_SECRET: webhookSecret, STRIPE_API_BASE_URL: url, ...options.env };
-  const t = await createTestApp({ env, deps: { stripe: createStripe({ STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY, STRIPE_API_BASE_URL: url }) } });
+  const t = await createTestApp({ env, deps: { stripe: createStripe({ STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY, STRIPE_API_BASE_URL: url }), ...options.deps } });
 
   const deliver: StripeTestApp['deliver'] = (event, o = {}) => {
     const payload = o.body ?? JSON.stringify(event, null, 2);

@@ -91,7 +91,9 @@ export class StripeDouble extends StripeDoubleStore {
       const found = list.find((o) => o.id === id);
       return found ? ok(found) : error(404, `No such ${kind}: '${id}'`, 'invalid_request_error', 'resource_missing');
     };
-    const byPi = (o: StripeObject) => typeof r.query.payment_intent !== 'string' || o.payment_intent === r.query.payment_intent;
+    const byPi = (o: StripeObject) =>
+      (typeof r.query.payment_intent !== 'string' || o.payment_intent === r.query.payment_intent) &&
+      (typeof r.query.status !== 'string' || o.status === r.query.status);
     const [, v1, a, b, c] = r.path.split('/');
     if (v1 !== 'v1') return error(404, `Unrecognized request URL (${r.method}: ${r.path}).`);
     if (r.method === 'POST' && a === 'checkout' && b === 'sessions' && !c) return ok(this.createSession(r.body, this.url));
