@@ -6,7 +6,7 @@ export async function ledgerOf(t: StripeTestApp, userId: string) {
   return t.database.sql<{ type: string; amount: string; business_key: string; reference: string; correlation_id: string }>(
     `SELECT t.type, p.amount::text AS amount, t.business_key, t.reference, t.correlation_id
      FROM ledger_transactions t JOIN postings p ON p.transaction_id = t.id JOIN accounts a ON a.id = p.account_id
-     WHERE a.user_id = $1 ORDER BY t.created_at, t.id`,
+     WHERE a.user_id = $1 ORDER BY p.id`,
     [userId],
   );
 }
