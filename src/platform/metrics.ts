@@ -28,7 +28,7 @@ export function createMetrics() {
     creditsBonus: counter('billing_credits_bonus_total', 'Bonus credits granted with purchases'),
     creditsDebited: counter('billing_credits_debited_total', 'Credits charged for usage by model', ['model']),
     creditsRefunded: counter('billing_credits_refunded_total', 'Credits taken back for refunds'),
-    creditsDisputed: counter('billing_credits_disputed_total', 'Credits taken back for disputes (net of reversals)'),
+    creditsDisputed: counter('billing_credits_disputed_total', 'Credits taken back for disputes (a won dispute gives them back as a dispute_reversal, not counted here)'),
     usageReconciliations: counter('billing_usage_reconciliations_total', 'Usage reconciliations by outcome', ['outcome']),
     insufficientFunds: counter('billing_insufficient_funds_total', 'Charges and holds refused for lack of credits', ['operation']),
     purchaseAmountMismatches: counter('billing_purchase_amount_mismatch_total', 'Paid Checkout Sessions whose amount or currency did not match the package (not credited)'),

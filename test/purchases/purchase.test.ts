@@ -121,3 +121,13 @@ describe('without Stripe configured', () => {
     }
   });
 });
+
+describe('OpenAPI', () => {
+  it('documents the purchase routes and the webhook (signature-authenticated, no bearer)', async () => {
+    const res = await request(t.app).get('/openapi.json');
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body.paths)).toEqual(expect.arrayContaining(['/v1/credits/purchase', '/v1/credits/purchases/{purchaseId}', '/v1/webhooks/stripe']));
+    expect(res.body.paths['/v1/webhooks/stripe'].post.security).toEqual([]);
+    expect(Object.keys(res.body.paths['/v1/credits/purchase'].post.responses)).toEqual(expect.arrayContaining(['201', '422', '503']));
+  });
+});

@@ -44,6 +44,7 @@ export type PurchaseInput = z.infer<typeof PurchaseBody>;
 documentRoute({
   method: 'post',
   path: '/v1/credits/purchase',
+  operationId: 'createPurchase',
   summary: 'Start a Stripe Checkout for a credit package; credits move only when Stripe says it is paid',
   tags: ['purchases'],
   security: [{ bearer: [] }],
@@ -62,6 +63,7 @@ documentRoute({
 documentRoute({
   method: 'get',
   path: '/v1/credits/purchases/{purchaseId}',
+  operationId: 'getPurchase',
   summary: "A purchase and its status (the owner's, or any with billing:admin); others get 404",
   tags: ['purchases'],
   security: [{ bearer: [] }],

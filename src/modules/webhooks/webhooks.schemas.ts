@@ -17,7 +17,9 @@ documentRoute({
     'Verified with STRIPE_WEBHOOK_SECRET (300 s tolerance). Handled: checkout.session.completed, ' +
     'checkout.session.async_payment_succeeded, checkout.session.async_payment_failed, checkout.session.expired, ' +
     'charge.refunded, charge.dispute.created, charge.dispute.closed; any other type is acknowledged and ignored.',
+  operationId: 'receiveStripeWebhook',
   tags: ['webhooks'],
+  security: [], // authenticated by the Stripe-Signature HMAC, not a bearer token
   request: {
     headers: z.object({ 'Stripe-Signature': z.string() }),
     body: { content: { 'application/json': { schema: z.object({ id: z.string(), type: z.string() }).passthrough() } } },
