@@ -109,13 +109,16 @@ describe('GET /v1/credits/purchases/{purchaseId}', () => {
 });
 
 describe('without Stripe configured', () => {
-  it('answers the purchase route with a 503 problem instead of crashing', async () => {
+  it('answers the purchase route and the webhook with a 503 problem instead of crashing', async () => {
     const bare = await createTestApp();
     try {
       const res = await request(bare.app).post('/v1/credits/purchase').set('Authorization', `Bearer ${bare.token('u')}`).send({ packageId: 'starter' });
       expect(res.status).toBe(503);
       expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
       expect(res.body.code).toBe('stripe_not_configured');
+      const hook = await request(bare.app).post('/v1/webhooks/stripe').set('Stripe-Signature', 't=1,v1=00').set('Content-Type', 'application/json').send('{}');
+      expect(hook.status).toBe(503);
+      expect(await bare.database.sql(`SELECT * FROM stripe_events`)).toEqual([]);
     } finally {
       await bare.close();
     }
