@@ -35,6 +35,14 @@ import { WalletRepository } from './modules/wallet/wallet.repository';
 import { reportsRoutes } from './modules/reports/reports.controller';
 import { ReportsRepository } from './modules/reports/reports.repository';
 import { ReportsService } from './modules/reports/reports.service';
+import { createStripe, type Stripe } from './platform/stripe';
+import { purchasesRoutes } from './modules/purchases/purchases.controller';
+import { PurchasesService } from './modules/purchases/purchases.service';
+import { PurchasesRepository } from './modules/purchases/purchases.repository';
+import { CheckoutGateway } from './modules/purchases/purchases.checkout';
+import { stripeWebhookRoutes } from './modules/webhooks/webhooks.controller';
+import { WebhooksService } from './modules/webhooks/webhooks.service';
+import { WebhooksRepository } from './modules/webhooks/webhooks.repository';
 
 export interface AppDeps {
   config: Config;
@@ -45,6 +53,8 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
   /** Shared with the scheduled ledger check that server.ts starts. */
   reports?: ReportsService;
+  /** Built from config when absent (and STRIPE_SECRET_KEY is set); tests pass one aimed at the double. */
+  stripe?: Stripe;
 }
 
 /** Routes that need a bearer token; everything else is public (health, catalog, docs, Stripe's webhook). */
@@ -61,6 +71,7 @@ export function createApp(deps: AppDeps): Express {
   const idempotencyStore = new IdempotencyRepository(db);
   const optionalKey = idempotency(idempotencyStore, { required: false });
   const requiredKey = idempotency(idempotencyStore, { required: true });
+  const stripe = deps.stripe ?? createStripe(config);
 
   const app = express();
   app.disable('x-powered-by');
@@ -76,6 +87,8 @@ export function createApp(deps: AppDeps): Express {
     res.json(openApiDocument());
   });
 
+  // Raw body before any JSON parsing: the Stripe signature covers the exact bytes.
+  app.use(stripeWebhookRoutes(new WebhooksService(new WebhooksRepository(db, wallets), config.STRIPE_WEBHOOK_SECRET, metrics)));
   app.use(jsonBody());
   app.use(catalogRoutes(catalog));
   app.use(AUTHENTICATED, authenticate(verifier, metrics));
@@ -84,6 +97,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(ledgerRoutes(new LedgerService(new LedgerRepository(db))));
   app.use(adjustmentsRoutes(new AdjustmentsService(wallets), requiredKey));
   app.use(reportsRoutes(deps.reports ?? new ReportsService(new ReportsRepository(db), metrics)));
+  const checkoutUrls = { success: config.CHECKOUT_SUCCESS_URL, cancel: config.CHECKOUT_CANCEL_URL };
+  app.use(purchasesRoutes(new PurchasesService(new PurchasesRepository(db), stripe && new CheckoutGateway(stripe), checkoutUrls), optionalKey));
 
   app.use(methodNotAllowed());
   app.use(notFoundHandler);

@@ -1,0 +1,43 @@
+import type { Database } from '../../platform/db/database';
+import type { Purchase } from '../../generated/prisma/client';
+
+export type PurchaseRow = Purchase;
+
+export interface NewPurchase {
+  userId: string;
+  packageId: string;
+  priceCents: number;
+  credits: string;
+  bonusCredits: string;
+  correlationId: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class PurchasesRepository {
+  constructor(private readonly db: Database) {}
+
+  create(p: NewPurchase): Promise<PurchaseRow> {
+    return this.db.prisma.purchase.create({ data: { ...p, currency: 'usd' } });
+  }
+
+  linkSession(id: string, sessionId: string, checkoutUrl: string | null): Promise<PurchaseRow> {
+    return this.db.prisma.purchase.update({
+      where: { id },
+      data: { checkoutSessionId: sessionId, checkoutUrl, updatedAt: new Date() },
+    });
+  }
+
+  /** Only a purchase still waiting for its session can fail here; a webhook may already have moved it. */
+  async markFailed(id: string, reason: string): Promise<void> {
+    await this.db.prisma.purchase.updateMany({
+      where: { id, status: 'pending', checkoutSessionId: null },
+      data: { status: 'failed', failureReason: reason, updatedAt: new Date() },
+    });
+  }
+
+  async find(id: string): Promise<PurchaseRow | null> {
+    if (!UUID.test(id)) return null; // not a purchase id; never a database cast error
+    return this.db.prisma.purchase.findUnique({ where: { id } });
+  }
+}

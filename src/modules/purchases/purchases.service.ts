@@ -1,0 +1,99 @@
+import { AppError, notFound, unprocessable } from '../../platform/errors';
+import { formatCredits, money } from '../../platform/money';
+import type { Principal } from '../../platform/auth/token-verifier';
+import { SCOPES } from '../../platform/auth/auth.middleware';
+import { CREDIT_PACKAGES, findPackage } from '../catalog/catalog.packages';
+import type { CheckoutGateway } from './purchases.checkout';
+import type { PurchaseRow, PurchasesRepository } from './purchases.repository';
+
+export interface CheckoutUrls {
+  success: string;
+  cancel: string;
+}
+
+const stripeNotConfigured = () =>
+  new AppError(503, 'stripe_not_configured', 'Purchases unavailable', 'Card payments are not configured on this server.', {}, { 'Retry-After': '60' });
+
+const stripeUnavailable = (cause: unknown) =>
+  Object.assign(new AppError(502, 'stripe_unavailable', 'Payment provider unavailable', 'Stripe did not create the Checkout Session; retry.'), { cause });
+
+const withPurchase = (template: string, purchaseId: string) => template.split('{PURCHASE_ID}').join(encodeURIComponent(purchaseId));
+
+const priceUsd = (cents: number) => money(cents).div(100).toFixed(2);
+
+export class PurchasesService {
+  constructor(
+    private readonly repo: PurchasesRepository,
+    private readonly checkout: CheckoutGateway | undefined,
+    private readonly urls: CheckoutUrls,
+  ) {}
+
+  /** The row is written before Stripe is called so a session can always be traced to its purchase. */
+  async start(userId: string, packageId: string, correlationId: string) {
+    const pkg = findPackage(packageId);
+    if (!pkg) {
+      throw unprocessable('unknown_package', `Unknown package "${packageId}"`, { knownPackages: CREDIT_PACKAGES.map((p) => p.id) });
+    }
+    if (!this.checkout) throw stripeNotConfigured();
+    const row = await this.repo.create({
+      userId,
+      packageId: pkg.id,
+      priceCents: pkg.priceCents,
+      credits: pkg.credits,
+      bonusCredits: pkg.bonusCredits,
+      correlationId,
+    });
+    let session: { id: string; url: string | null };
+    try {
+      session = await this.checkout.createSession({
+        purchaseId: row.id,
+        userId,
+        pkg,
+        successUrl: withPurchase(this.urls.success, row.id),
+        cancelUrl: withPurchase(this.urls.cancel, row.id),
+      });
+    } catch (error) {
+      await this.repo.markFailed(row.id, 'checkout_session_not_created');
+      throw stripeUnavailable(error);
+    }
+    const linked = await this.repo.linkSession(row.id, session.id, session.url);
+    return {
+      purchaseId: linked.id,
+      status: 'pending' as const,
+      packageId: linked.packageId,
+      priceUsd: priceUsd(linked.priceCents),
+      totalCredits: formatCredits(money(linked.credits.toString()).plus(linked.bonusCredits.toString())),
+      checkoutUrl: linked.checkoutUrl,
+      stripeCheckoutSessionId: linked.checkoutSessionId,
+    };
+  }
+
+  /** Owner or billing:admin; anyone else gets the same 404 as for an id that does not exist. */
+  async get(purchaseId: string, caller: Principal) {
+    const row = await this.repo.find(purchaseId);
+    if (!row || (row.userId !== caller.sub && !caller.scopes.has(SCOPES.admin))) throw notFound('No such purchase');
+    return present(row);
+  }
+}
+
+export function present(row: PurchaseRow) {
+  const credits = money(row.credits.toString());
+  const bonus = money(row.bonusCredits.toString());
+  return {
+    purchaseId: row.id,
+    userId: row.userId,
+    status: row.status,
+    packageId: row.packageId,
+    priceUsd: priceUsd(row.priceCents),
+    credits: formatCredits(credits),
+    bonusCredits: formatCredits(bonus),
+    totalCredits: formatCredits(credits.plus(bonus)),
+    creditsRefunded: formatCredits(row.creditsRefunded.toString()),
+    creditsDisputed: formatCredits(row.creditsDisputed.toString()),
+    checkoutUrl: row.checkoutUrl,
+    stripeCheckoutSessionId: row.checkoutSessionId,
+    failureReason: row.failureReason,
+    createdAt: row.createdAt.toISOString(),
+    paidAt: row.paidAt ? row.paidAt.toISOString() : null,
+  };
+}

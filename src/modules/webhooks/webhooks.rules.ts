@@ -1,0 +1,158 @@
+import Decimal from 'decimal.js';
+import { money } from '../../platform/money';
+import type { Handled, LockedPurchase, WebhookTx } from './webhooks.repository';
+import { idOf, type ChargeObject, type DisputeObject, type Effects, type SessionObject } from './webhooks.events';
+
+export interface RuleContext {
+  tx: WebhookTx;
+  eventId: string;
+  correlationId: string;
+}
+
+const done = (effects: Effects, note?: string): Handled<Effects> => ({ outcome: 'processed', note, effects });
+const ignored = (note: string): Handled<Effects> => ({ outcome: 'ignored', note, effects: {} });
+
+const totalCredits = (p: LockedPurchase) => money(p.credits).plus(p.bonusCredits);
+const paidCents = (p: LockedPurchase) => p.amountPaidCents ?? p.priceCents;
+
+/** The purchase's credits in proportion to an amount of its payment; never more than all of them. */
+function share(p: LockedPurchase, cents: number): Decimal {
+  const paid = paidCents(p);
+  return totalCredits(p).times(Math.min(cents, paid)).div(paid).toDecimalPlaces(18, Decimal.ROUND_DOWN);
+}
+
+/** Where a purchase stands once no dispute is open. */
+function settledStatus(p: LockedPurchase, refundedCents: number): string {
+  if (refundedCents <= 0) return 'paid';
+  return refundedCents >= paidCents(p) ? 'refunded' : 'partially_refunded';
+}
+
+/** checkout.session.completed (paid) and async_payment_succeeded: credit the package once per purchase. */
+export async function creditSession(c: RuleContext, s: SessionObject): Promise<Handled<Effects>> {
+  const p = await c.tx.lockPurchaseForSession(s.id, s.metadata?.purchaseId);
+  if (!p) return ignored(`no purchase for checkout session ${s.id}`);
+  const paymentIntentId = idOf(s.payment_intent) ?? p.paymentIntentId;
+  // Not linked to the payment on a mismatch: refunds of money never credited must take nothing back.
+  if (s.amount_total !== p.priceCents || (s.currency ?? '').toLowerCase() !== p.currency) {
+    const reason = `amount_mismatch: session ${s.amount_total ?? 'null'} ${s.currency ?? 'null'}, package ${p.priceCents} ${p.currency}, payment_intent ${paymentIntentId ?? 'none'}`;
+    if (p.status === 'pending') await c.tx.updatePurchase(p.id, { status: 'failed', failureReason: reason, checkoutSessionId: s.id });
+    return done({ mismatch: true }, reason);
+  }
+  const base = { userId: p.userId, correlationId: c.correlationId, reference: s.id, allowNegative: false };
+  const metadata = { purchaseId: p.id, checkoutSessionId: s.id, paymentIntentId, eventId: c.eventId };
+  const effects: Effects = {};
+  const purchase = await c.tx.post({ ...base, type: 'purchase', businessKey: `stripe:purchase:${p.id}`, counterAccount: 'stripe_clearing', amount: p.credits, metadata });
+  if (purchase.outcome === 'posted') effects.purchased = p.credits;
+  if (money(p.bonusCredits).gt(0)) {
+    const bonus = await c.tx.post({ ...base, type: 'bonus', businessKey: `stripe:bonus:${p.id}`, counterAccount: 'bonus_expense', amount: p.bonusCredits, metadata });
+    if (bonus.outcome === 'posted') effects.bonus = p.bonusCredits;
+  }
+  // Money arrived: a purchase that looked failed or expired is paid after all; a later state is kept.
+  const upgrade = ['pending', 'failed', 'expired'].includes(p.status);
+  await c.tx.updatePurchase(p.id, {
+    status: upgrade ? 'paid' : p.status,
+    failureReason: upgrade ? null : undefined,
+    checkoutSessionId: s.id,
+    paymentIntentId,
+    amountPaidCents: s.amount_total ?? p.priceCents,
+    paidAt: p.paidAt ?? new Date(),
+  });
+  return done(effects, effects.purchased ? undefined : 'already credited');
+}
+
+/** async_payment_failed and expired: the purchase ends unpaid; a paid purchase is never downgraded. */
+export async function endSession(c: RuleContext, s: SessionObject, status: 'failed' | 'expired'): Promise<Handled<Effects>> {
+  const p = await c.tx.lockPurchaseForSession(s.id, s.metadata?.purchaseId);
+  if (!p) return ignored(`no purchase for checkout session ${s.id}`);
+  if (p.status !== 'pending') return done({}, `purchase already ${p.status}`);
+  await c.tx.updatePurchase(p.id, { status, checkoutSessionId: s.id, failureReason: status === 'failed' ? 'async_payment_failed' : 'checkout_session_expired' });
+  return done({});
+}
+
+/**
+ * charge.refunded carries the cumulative amount refunded. The credits to have taken back are
+ * that share of the purchase; what posts is the difference from what was taken back before, keyed
+ * on the cumulative amount, so each refund posts once whatever the order or repetition.
+ */
+export async function refundCharge(c: RuleContext, ch: ChargeObject): Promise<Handled<Effects>> {
+  const pi = idOf(ch.payment_intent);
+  const p = pi ? await c.tx.lockPurchaseForPaymentIntent(pi) : null;
+  if (!p) return ignored(`no paid purchase for charge ${ch.id}`);
+  if (ch.amount_refunded <= p.amountRefundedCents) return done({}, 'refund already applied');
+  const target = share(p, ch.amount_refunded);
+  const delta = target.minus(p.creditsRefunded);
+  const refundId = ch.refunds?.data?.[0]?.id ?? ch.id; // Stripe lists the newest refund first
+  const effects: Effects = {};
+  if (delta.gt(0)) {
+    const posted = await c.tx.post({
+      userId: p.userId, type: 'refund', businessKey: `stripe:refund:${p.id}:${ch.amount_refunded}`, counterAccount: 'refunds',
+      amount: delta.negated().toFixed(), allowNegative: true, correlationId: c.correlationId, reference: refundId,
+      metadata: { purchaseId: p.id, chargeId: ch.id, amountRefundedCents: ch.amount_refunded, eventId: c.eventId },
+    });
+    if (posted.outcome === 'posted') effects.refunded = delta.toFixed();
+  }
+  await c.tx.updatePurchase(p.id, {
+    amountRefundedCents: ch.amount_refunded,
+    creditsRefunded: target.toFixed(),
+    status: p.status === 'disputed' ? 'disputed' : settledStatus(p, ch.amount_refunded),
+  });
+  return done(effects);
+}
+
+/** Takes back the disputed share once per dispute; returns the credits the dispute holds. */
+async function takeBackDispute(c: RuleContext, p: LockedPurchase, d: DisputeObject, effects: Effects): Promise<Decimal> {
+  const credits = share(p, d.amount);
+  const posted = await c.tx.post({
+    userId: p.userId, type: 'dispute', businessKey: `stripe:dispute:${d.id}`, counterAccount: 'disputes',
+    amount: credits.negated().toFixed(), allowNegative: true, correlationId: c.correlationId, reference: d.id,
+    metadata: { purchaseId: p.id, disputeId: d.id, amountCents: d.amount, eventId: c.eventId },
+  });
+  if (posted.outcome === 'posted') {
+    effects.disputed = credits.toFixed();
+    await c.tx.updatePurchase(p.id, {
+      status: 'disputed',
+      amountDisputedCents: p.amountDisputedCents + d.amount,
+      creditsDisputed: money(p.creditsDisputed).plus(credits).toFixed(),
+    });
+    p.amountDisputedCents += d.amount;
+    p.creditsDisputed = money(p.creditsDisputed).plus(credits).toFixed();
+  }
+  return money(posted.amount).negated();
+}
+
+export async function openDispute(c: RuleContext, d: DisputeObject): Promise<Handled<Effects>> {
+  const pi = idOf(d.payment_intent);
+  const p = pi ? await c.tx.lockPurchaseForPaymentIntent(pi) : null;
+  if (!p) return ignored(`no paid purchase for dispute ${d.id}`);
+  const effects: Effects = {};
+  await takeBackDispute(c, p, d, effects);
+  return done(effects, effects.disputed ? undefined : 'dispute already applied');
+}
+
+/**
+ * A dispute closed as won gives back exactly what it took. If the close arrives before the
+ * open, both post here (net zero, both visible) and the late open finds its key taken.
+ */
+export async function closeDispute(c: RuleContext, d: DisputeObject): Promise<Handled<Effects>> {
+  if (d.status !== 'won') return done({}, `dispute closed as ${d.status}: credits stay taken back`);
+  const pi = idOf(d.payment_intent);
+  const p = pi ? await c.tx.lockPurchaseForPaymentIntent(pi) : null;
+  if (!p) return ignored(`no paid purchase for dispute ${d.id}`);
+  const effects: Effects = {};
+  const taken = await takeBackDispute(c, p, d, effects);
+  const posted = await c.tx.post({
+    userId: p.userId, type: 'dispute_reversal', businessKey: `stripe:dispute_reversal:${d.id}`, counterAccount: 'disputes',
+    amount: taken.toFixed(), allowNegative: false, correlationId: c.correlationId, reference: d.id,
+    metadata: { purchaseId: p.id, disputeId: d.id, eventId: c.eventId },
+  });
+  if (posted.outcome !== 'posted') return done(effects, 'dispute reversal already applied');
+  effects.reinstated = taken.toFixed();
+  const amountDisputedCents = Math.max(0, p.amountDisputedCents - d.amount);
+  const stillDisputed = money(p.creditsDisputed).minus(taken);
+  await c.tx.updatePurchase(p.id, {
+    amountDisputedCents,
+    creditsDisputed: stillDisputed.isNegative() ? '0' : stillDisputed.toFixed(),
+    status: amountDisputedCents > 0 ? 'disputed' : settledStatus(p, p.amountRefundedCents),
+  });
+  return done(effects);
+}

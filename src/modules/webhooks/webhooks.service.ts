@@ -1,0 +1,108 @@
+import type { Logger } from 'pino';
+import { AppError } from '../../platform/errors';
+import type { Metrics } from '../../platform/metrics';
+import { stripeWebhooks } from '../../platform/stripe';
+import type { EventRecord, Handled, WebhooksRepository } from './webhooks.repository';
+import { HANDLED_TYPES, type ChargeObject, type DisputeObject, type Effects, type SessionObject } from './webhooks.events';
+import { closeDispute, creditSession, endSession, openDispute, refundCharge, type RuleContext } from './webhooks.rules';
+
+/** Stripe signs with a timestamp; older deliveries are refused so a captured one cannot be replayed. */
+export const SIGNATURE_TOLERANCE_SECONDS = 300;
+
+export type Outcome = 'processed' | 'duplicate' | 'ignored' | 'rejected' | 'failed';
+
+export interface Delivery {
+  raw: Buffer;
+  signature: string | undefined;
+  correlationId: string;
+  log: Logger;
+}
+
+const KNOWN = new Set<string>(HANDLED_TYPES);
+
+export class WebhooksService {
+  constructor(
+    private readonly repo: WebhooksRepository,
+    private readonly secret: string | undefined,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async receive(d: Delivery): Promise<{ received: true; eventId: string; outcome: Outcome }> {
+    if (!this.secret) {
+      d.log.error('STRIPE_WEBHOOK_SECRET is not set; webhook refused');
+      throw new AppError(503, 'stripe_not_configured', 'Webhooks unavailable', 'Stripe webhooks are not configured on this server.');
+    }
+    const event = this.verify(d);
+    const record: EventRecord = { id: event.id, type: event.type, objectId: (event.data.object as { id?: string }).id ?? null, correlationId: d.correlationId };
+    const typeLabel = KNOWN.has(event.type) ? event.type : 'other';
+    const log = d.log.child({ eventId: event.id, eventType: event.type });
+    let result: Handled<Effects> | 'duplicate';
+    try {
+      result = await this.repo.process(record, (tx) => this.apply({ tx, eventId: event.id, correlationId: d.correlationId }, event.type, event.data.object));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await this.repo.recordFailure(record, message.slice(0, 1000)).catch((e) => log.error({ err: e }, 'could not record webhook failure'));
+      this.metrics.webhookEvents.inc({ type: typeLabel, outcome: 'failed' });
+      log.error({ err: error, outcome: 'failed' }, 'stripe webhook failed; Stripe will retry');
+      throw Object.assign(new AppError(500, 'webhook_processing_failed', 'Webhook processing failed', 'The event was not applied; Stripe will retry it.'), { cause: error });
+    }
+    const outcome: Outcome = result === 'duplicate' ? 'duplicate' : result.outcome;
+    this.metrics.webhookEvents.inc({ type: typeLabel, outcome });
+    if (result !== 'duplicate') this.count(result.effects, log);
+    log.info({ outcome, note: result === 'duplicate' ? undefined : result.note }, 'stripe webhook');
+    return { received: true, eventId: event.id, outcome };
+  }
+
+  private verify(d: Delivery) {
+    try {
+      if (!d.signature) throw new Error('missing Stripe-Signature header');
+      return stripeWebhooks.constructEvent(d.raw, d.signature, this.secret!, SIGNATURE_TOLERANCE_SECONDS);
+    } catch (error) {
+      this.metrics.authFailures.inc({ reason: 'webhook_signature' });
+      this.metrics.webhookEvents.inc({ type: 'unknown', outcome: 'rejected' });
+      d.log.warn({ outcome: 'rejected', reason: (error as Error).message }, 'stripe webhook signature rejected');
+      throw new AppError(400, 'invalid_signature', 'Invalid signature', 'The Stripe-Signature header is missing, stale or does not match the body.');
+    }
+  }
+
+  private apply(c: RuleContext, type: string, object: unknown): Promise<Handled<Effects>> {
+    switch (type) {
+      case 'checkout.session.completed': {
+        const s = object as SessionObject;
+        if (s.payment_status !== 'paid') return this.unpaid(c, s);
+        return creditSession(c, s);
+      }
+      case 'checkout.session.async_payment_succeeded':
+        return creditSession(c, object as SessionObject);
+      case 'checkout.session.async_payment_failed':
+        return endSession(c, object as SessionObject, 'failed');
+      case 'checkout.session.expired':
+        return endSession(c, object as SessionObject, 'expired');
+      case 'charge.refunded':
+        return refundCharge(c, object as ChargeObject);
+      case 'charge.dispute.created':
+        return openDispute(c, object as DisputeObject);
+      case 'charge.dispute.closed':
+        return closeDispute(c, object as DisputeObject);
+      default:
+        return Promise.resolve({ outcome: 'ignored', note: 'event type not handled', effects: {} });
+    }
+  }
+
+  /** A completed session still waiting for a delayed payment method: async_payment_* will follow. */
+  private async unpaid(_c: RuleContext, s: SessionObject): Promise<Handled<Effects>> {
+    return { outcome: 'processed', note: `session completed with payment_status ${s.payment_status ?? 'unknown'}; awaiting payment`, effects: {} };
+  }
+
+  private count(e: Effects, log: Logger) {
+    // Prometheus counters are floats: observability only, the ledger holds the exact amounts.
+    if (e.purchased) this.metrics.creditsPurchased.inc(Number(e.purchased));
+    if (e.bonus) this.metrics.creditsBonus.inc(Number(e.bonus));
+    if (e.refunded) this.metrics.creditsRefunded.inc(Number(e.refunded));
+    if (e.disputed) this.metrics.creditsDisputed.inc(Number(e.disputed));
+    if (e.mismatch) {
+      this.metrics.purchaseAmountMismatches.inc();
+      log.error({ alert: 'purchase_amount_mismatch' }, 'paid Checkout Session does not match its package; not credited');
+    }
+  }
+}
