@@ -13,6 +13,8 @@ import { withSecrets } from './platform/secrets';
 import { createTokenVerifier } from './platform/auth/token-verifier';
 import { listenWithGracefulShutdown } from './platform/http/graceful-shutdown';
 import { startLedgerChecks } from './modules/reports/ledger-check.scheduler';
+import { IdempotencyRepository } from './platform/idempotency/idempotency.repository';
+import { startIdempotencyPurge } from './platform/idempotency/idempotency.purge';
 import { ReportsRepository } from './modules/reports/reports.repository';
 import { ReportsService } from './modules/reports/reports.service';
 
@@ -48,6 +50,7 @@ async function main() {
   const reports = new ReportsService(new ReportsRepository(db), metrics);
   const app = createApp({ config, db, logger, verifier, metrics, lifecycle, reports });
   const stopLedgerChecks = startLedgerChecks(reports, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
+  const stopPurge = startIdempotencyPurge(new IdempotencyRepository(db), logger);
 
   const server = await listenWithGracefulShutdown(app, {
     port: config.PORT,
@@ -57,6 +60,7 @@ async function main() {
     logger,
     onClosed: async () => {
       stopLedgerChecks();
+      stopPurge();
       await db.close();
       await dev.embedded?.stop();
     },

@@ -4,8 +4,11 @@ import Decimal from 'decimal.js';
 export const Money = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_EVEN, toExpNeg: -60, toExpPos: 60 });
 export type Money = Decimal;
 
-/** A signed decimal string with at most 18 fractional digits, as the wire format allows. */
-export const DECIMAL_PATTERN = /^-?(0|[1-9]\d{0,19})(\.\d{1,18})?$/;
+/**
+ * A signed decimal string with at most 18 fractional digits, as the wire format allows, and at
+ * most 15 integer digits so that no sum of amounts can overflow NUMERIC(38,18).
+ */
+export const DECIMAL_PATTERN = /^-?(0|[1-9]\d{0,14})(\.\d{1,18})?$/;
 
 export const money = (value: string | number | Decimal): Decimal => new Money(value);
 

@@ -63,3 +63,25 @@ describe('hostile identifiers', () => {
     expectProblem(await request(t.app).get('/v1/balance?userId=%00').set('Authorization', `Bearer ${t.admin}`), 400);
   });
 });
+
+describe('ids that PostgreSQL would silently merge', () => {
+  it('refuses lone surrogates, which would be stored as U+FFFD and make two requestIds one', async () => {
+    const res = await request(t.app)
+      .post('/v1/usage/reconcile')
+      .set('Authorization', `Bearer ${t.gateway}`)
+      .send({ userId: 'u', requestId: 's\ud800', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 });
+    expectProblem(res, 400);
+    expect(res.body.errors[0].field).toBe('requestId');
+  });
+
+  it('refuses amounts that could overflow the ledger and cursors beyond its ids', async () => {
+    const big = await request(t.app)
+      .post('/v1/admin/credits/adjustments')
+      .set('Authorization', `Bearer ${t.admin}`)
+      .set('Idempotency-Key', 'overflow')
+      .send({ userId: 'u', amount: '9999999999999999', reason: 'x' });
+    expectProblem(big, 400);
+    const cursor = Buffer.from('9999999999999999999').toString('base64url');
+    expectProblem(await request(t.app).get(`/v1/ledger?cursor=${cursor}`).set('Authorization', `Bearer ${t.token('u')}`), 400);
+  });
+});

@@ -76,7 +76,9 @@ BEGIN
   END IF;
 
   -- A hold for this request means the call was reserved for and has happened: settle it in full.
-  SELECT * INTO v_hold FROM "holds" h WHERE h."user_id" = p_user_id AND h."request_id" = p_request_id AND h."status" = 'active';
+  -- Locked, so a concurrent release either ends it first (and this is a plain, guarded charge)
+  -- or waits until this settle commits.
+  SELECT * INTO v_hold FROM "holds" h WHERE h."user_id" = p_user_id AND h."request_id" = p_request_id AND h."status" = 'active' FOR UPDATE;
   v_held := "billing_active_holds"(v_account_id, v_hold."id");
   IF v_hold."id" IS NULL AND v_balance - v_held < v_cost THEN
     RETURN QUERY SELECT 'insufficient'::TEXT, NULL::UUID, NULL::UUID, v_cost, v_balance, v_balance - v_held, NULL::TEXT, p_model, NULL::UUID, NULL::TIMESTAMPTZ;
@@ -101,7 +103,7 @@ BEGIN
   RETURNING "id" INTO v_usage;
 
   IF v_hold."id" IS NOT NULL THEN
-    UPDATE "holds" h SET "status" = 'settled', "ended_at" = v_now, "usage_id" = v_usage WHERE h."id" = v_hold."id";
+    UPDATE "holds" h SET "status" = 'settled', "ended_at" = v_now, "usage_id" = v_usage WHERE h."id" = v_hold."id" AND h."status" = 'active';
   END IF;
 
   RETURN QUERY SELECT 'charged'::TEXT, v_usage, v_tx, v_cost, v_balance, v_balance - v_held, p_correlation_id, p_model, v_hold."id", v_now;
@@ -123,8 +125,11 @@ BEGIN
   INSERT INTO "accounts" ("kind", "user_id") VALUES ('wallet', p_user_id) ON CONFLICT ("user_id") DO NOTHING;
   SELECT a."id", a."balance" INTO v_account_id, v_balance FROM "accounts" a WHERE a."user_id" = p_user_id FOR UPDATE;
 
-  RETURN QUERY SELECT 'replay'::TEXT, t."id", p."amount", p."balance_after", t."correlation_id", t."reference", t."created_at"
-    FROM "ledger_transactions" t JOIN "postings" p ON p."transaction_id" = t."id" AND p."account_id" = v_account_id
+  -- The same business key must mean the same movement; anything else is a caller's mistake.
+  RETURN QUERY SELECT CASE WHEN p."account_id" = v_account_id AND p."amount" = p_amount AND t."type" = p_type THEN 'replay' ELSE 'mismatch' END,
+      t."id", p."amount", p."balance_after", t."correlation_id", t."reference", t."created_at"
+    FROM "ledger_transactions" t JOIN "postings" p ON p."transaction_id" = t."id"
+    JOIN "accounts" a ON a."id" = p."account_id" AND a."kind" = 'wallet'
     WHERE t."business_key" = p_business_key;
   IF FOUND THEN RETURN; END IF;
 

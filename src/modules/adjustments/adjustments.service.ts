@@ -1,4 +1,4 @@
-import { insufficientCredits } from '../../platform/errors';
+import { insufficientCredits, unprocessable } from '../../platform/errors';
 import { formatCredits, money } from '../../platform/money';
 import type { WalletRepository } from '../wallet/wallet.repository';
 import type { AdjustmentInput } from './adjustments.schemas';
@@ -22,6 +22,9 @@ export class AdjustmentsService {
       actor: admin,
       metadata: { reason: input.reason },
     });
+    if (result.outcome === 'mismatch') {
+      throw unprocessable('idempotency_key_reused', 'This Idempotency-Key already posted a different adjustment');
+    }
     if (result.outcome === 'insufficient') {
       const required = amount.negated();
       const available = money(result.balance);

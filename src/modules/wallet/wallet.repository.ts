@@ -20,7 +20,8 @@ export interface PostCommand {
 }
 
 export interface PostResult {
-  outcome: 'posted' | 'replay' | 'insufficient';
+  /** mismatch: the business key already posted a different movement (another wallet, amount or type). */
+  outcome: 'posted' | 'replay' | 'mismatch' | 'insufficient';
   transactionId: string | null;
   amount: string;
   balance: string;

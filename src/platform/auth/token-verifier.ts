@@ -35,6 +35,7 @@ function jwksKeys(url: string): KeyResolver {
   let keys = new Map<string, KeyObject>();
   let fetchedAt = 0;
   const refresh = async () => {
+    fetchedAt = Date.now(); // throttles retries even when the fetch fails
     const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw new TokenRejected('jwks_unavailable', 'signing keys unavailable');
     const body = (await res.json()) as { keys?: Array<Record<string, string>> };
@@ -44,7 +45,6 @@ function jwksKeys(url: string): KeyResolver {
       next.set(jwk.kid ?? '', createPublicKey({ key: jwk, format: 'jwk' }));
     }
     keys = next;
-    fetchedAt = Date.now();
   };
   return async (kid) => {
     const id = kid ?? '';

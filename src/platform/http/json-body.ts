@@ -16,19 +16,22 @@ export function jsonBody() {
     }
     parse(req, res, (error?: unknown) => {
       if (error) return next(error);
-      const where = findNul(req.body, 'body');
-      next(where ? badRequest(`${where} contains a NUL character`, [{ field: where, message: 'NUL characters are not accepted' }]) : undefined);
+      const where = findUnstorable(req.body, 'body');
+      next(where ? badRequest(`${where} contains a NUL character or broken Unicode`, [{ field: where, message: 'NUL characters and lone surrogates are not accepted' }]) : undefined);
     });
   };
 }
 
-/** PostgreSQL text and jsonb cannot store U+0000; refuse it up front instead of failing in SQL. */
-function findNul(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+// PostgreSQL cannot store U+0000, and turns a lone surrogate into U+FFFD, which would let two
+// different ids ("s\ud800", "s\udbff") become one. Refuse both up front.
+const unstorable = (s: string) => s.includes('\u0000') || !s.isWellFormed();
+
+function findUnstorable(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return unstorable(value) ? path : undefined;
   if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if (k.includes('\u0000')) return path;
-      const found = findNul(v, `${path === 'body' ? '' : `${path}.`}${k}`);
+      if (unstorable(k)) return path;
+      const found = findUnstorable(v, `${path === 'body' ? '' : `${path}.`}${k}`);
       if (found) return found;
     }
   }

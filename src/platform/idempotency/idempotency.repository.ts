@@ -7,8 +7,9 @@ export interface StoredResponse {
   responseBody: unknown;
 }
 
-// A claim left in progress this long belongs to a crashed request and may be taken over.
-const STALE_AFTER_SECONDS = 60;
+// A claim left in progress this long belongs to a crashed request and may be taken over. Every
+// request here finishes in seconds; five minutes leaves no doubt the first one is gone.
+const STALE_AFTER_SECONDS = 300;
 
 export class IdempotencyRepository {
   constructor(private readonly db: Database) {}
