@@ -32,6 +32,9 @@ import { LedgerService } from './modules/ledger/ledger.service';
 import { adjustmentsRoutes } from './modules/adjustments/adjustments.controller';
 import { AdjustmentsService } from './modules/adjustments/adjustments.service';
 import { WalletRepository } from './modules/wallet/wallet.repository';
+import { holdsRoutes } from './modules/holds/holds.controller';
+import { HoldsRepository } from './modules/holds/holds.repository';
+import { HoldsService } from './modules/holds/holds.service';
 
 export interface AppDeps {
   config: Config;
@@ -76,6 +79,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(AUTHENTICATED, authenticate(verifier, metrics));
   app.use(balanceRoutes(new BalanceService(new BalanceRepository(db))));
   app.use(usageRoutes(new UsageService(new UsageRepository(db, metrics), catalog, metrics), optionalKey));
+  app.use(holdsRoutes(new HoldsService(new HoldsRepository(db, metrics), catalog, metrics), optionalKey));
   app.use(ledgerRoutes(new LedgerService(new LedgerRepository(db))));
   app.use(adjustmentsRoutes(new AdjustmentsService(wallets), requiredKey));
 

@@ -12,6 +12,7 @@ import { PROJECT_ROOT } from './platform/paths';
 import { withSecrets } from './platform/secrets';
 import { createTokenVerifier } from './platform/auth/token-verifier';
 import { listenWithGracefulShutdown } from './platform/http/graceful-shutdown';
+import { startHoldsSweeper } from './modules/holds/holds.sweeper';
 
 const DATA_DIR = process.env.BILLING_DATA_DIR ?? path.join(PROJECT_ROOT, '.data');
 
@@ -43,6 +44,7 @@ async function main() {
   const lifecycle = { draining: false };
   const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
   const app = createApp({ config, db, logger, verifier, metrics, lifecycle });
+  const stopHoldsSweeper = startHoldsSweeper(db, metrics, logger);
 
   const server = await listenWithGracefulShutdown(app, {
     port: config.PORT,
@@ -51,6 +53,7 @@ async function main() {
     lifecycle,
     logger,
     onClosed: async () => {
+      stopHoldsSweeper();
       await db.close();
       await dev.embedded?.stop();
     },
