@@ -24,9 +24,13 @@ export async function holdRow(t: TestApp, holdId: string) {
   return rows[0];
 }
 
-/** Simulates the passing of time: the hold's expiry moves into the past. */
-export async function backdateExpiry(t: TestApp, holdId: string) {
-  await t.database.sql(`UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = $1`, [holdId]);
+/** Simulates the passing of time: the hold's expiry moves into the past. Returns the new expiresAt. */
+export async function backdateExpiry(t: TestApp, holdId: string): Promise<string> {
+  const rows = await t.database.sql<{ expires_at: Date }>(
+    `UPDATE holds SET expires_at = now() - interval '1 second' WHERE id = $1 RETURNING expires_at`,
+    [holdId],
+  );
+  return rows[0].expires_at.toISOString();
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
