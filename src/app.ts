@@ -43,6 +43,9 @@ import { CheckoutGateway } from './modules/purchases/purchases.checkout';
 import { stripeWebhookRoutes } from './modules/webhooks/webhooks.controller';
 import { WebhooksService } from './modules/webhooks/webhooks.service';
 import { WebhooksRepository } from './modules/webhooks/webhooks.repository';
+import { holdsRoutes } from './modules/holds/holds.controller';
+import { HoldsRepository } from './modules/holds/holds.repository';
+import { HoldsService } from './modules/holds/holds.service';
 
 export interface AppDeps {
   config: Config;
@@ -94,6 +97,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(AUTHENTICATED, authenticate(verifier, metrics));
   app.use(balanceRoutes(new BalanceService(new BalanceRepository(db))));
   app.use(usageRoutes(new UsageService(new UsageRepository(db, metrics), catalog, metrics), optionalKey));
+  app.use(holdsRoutes(new HoldsService(new HoldsRepository(db, metrics), catalog, metrics), optionalKey));
   app.use(ledgerRoutes(new LedgerService(new LedgerRepository(db))));
   app.use(adjustmentsRoutes(new AdjustmentsService(wallets), requiredKey));
   app.use(reportsRoutes(deps.reports ?? new ReportsService(new ReportsRepository(db), metrics)));

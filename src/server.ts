@@ -17,6 +17,7 @@ import { IdempotencyRepository } from './platform/idempotency/idempotency.reposi
 import { startIdempotencyPurge } from './platform/idempotency/idempotency.purge';
 import { ReportsRepository } from './modules/reports/reports.repository';
 import { ReportsService } from './modules/reports/reports.service';
+import { startHoldsSweeper } from './modules/holds/holds.sweeper';
 
 const DATA_DIR = process.env.BILLING_DATA_DIR ?? path.join(PROJECT_ROOT, '.data');
 
@@ -51,6 +52,7 @@ async function main() {
   const app = createApp({ config, db, logger, verifier, metrics, lifecycle, reports });
   const stopLedgerChecks = startLedgerChecks(reports, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
   const stopPurge = startIdempotencyPurge(new IdempotencyRepository(db), logger);
+  const stopHoldsSweeper = startHoldsSweeper(db, metrics, logger);
 
   const server = await listenWithGracefulShutdown(app, {
     port: config.PORT,
@@ -61,6 +63,7 @@ async function main() {
     onClosed: async () => {
       stopLedgerChecks();
       stopPurge();
+      stopHoldsSweeper();
       await db.close();
       await dev.embedded?.stop();
     },

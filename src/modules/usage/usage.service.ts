@@ -60,6 +60,7 @@ export class UsageService {
         const replayed = row.outcome === 'replay';
         this.count(replayed ? 'replayed' : row.holdId ? 'settled' : 'charged');
         if (!replayed) this.metrics?.creditsDebited.inc({ model: input.model }, Number(row.credits)); // metric only, never the books
+        if (!replayed && row.holdId) this.settled(row);
         return {
           replayed,
           body: {
@@ -75,6 +76,14 @@ export class UsageService {
         };
       }
     }
+  }
+
+  /** A settle charges the actual cost in full; what exceeds the reservation is the overage. */
+  private settled(row: ChargeRow) {
+    this.metrics?.holdsEnded.inc({ outcome: 'settled' });
+    if (row.heldCredits === null) return; // hold committed after this statement's snapshot: no reservation to compare with
+    const overage = money(row.credits!).minus(row.heldCredits);
+    if (overage.gt(0)) this.metrics?.holdSettleOverage.inc(overage.toNumber()); // metric only, never the books
   }
 
   private count(outcome: string) {
