@@ -3,6 +3,7 @@ import { createStripe } from '../../src/platform/stripe';
 import { revenueReport } from '../../src/modules/reports/revenue.factory';
 import { WalletRepository } from '../../src/modules/wallet/wallet.repository';
 import { createStripeTestApp, type StripeTestApp } from '../helpers/stripe';
+import { createTestApp } from '../helpers/test-app';
 
 /** A purchase paid at Stripe and credited through the webhook. */
 async function paid(t: StripeTestApp, userId: string, packageId: string) {
@@ -84,6 +85,17 @@ describe('GET /v1/admin/reports/revenue, when Stripe and the ledger agree', () =
     const bad = await report(t, { from: '2026-11-02T00:00:00Z', to: '2026-11-01T00:00:00Z' });
     expect(bad.status).toBe(400);
   });
+});
+
+it('without a Stripe key the revenue report answers 503 stripe_not_configured', async () => {
+  const plain = await createTestApp();
+  try {
+    const res = await request(plain.app).get('/v1/admin/reports/revenue').set('Authorization', `Bearer ${plain.admin}`);
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('stripe_not_configured');
+  } finally {
+    await plain.close();
+  }
 });
 
 describe('GET /v1/admin/reports/revenue, when they disagree', () => {
@@ -169,5 +181,27 @@ describe('GET /v1/admin/reports/revenue, when they disagree', () => {
     expect(find(res.body, wonPurchase.purchaseId)).toEqual([
       expect.objectContaining({ kind: 'missing_in_ledger', object: 'dispute', stripeId: won.data.object.id, ledgerTransactionId: taken.id, unit: 'credits', stripeAmount: '5000', ledgerAmount: '0' }),
     ]);
+  });
+
+  it('credits taken back for a refund or a dispute Stripe does not know are missing in Stripe', async () => {
+    const p = await paid(t, 'gap-phantom', 'basic');
+    const wallets = new WalletRepository(t.database.db, t.metrics);
+    const take = (type: 'refund' | 'dispute', businessKey: string, counterAccount: 'refunds' | 'disputes') =>
+      wallets.post({ userId: 'gap-phantom', type, businessKey, counterAccount, amount: '-1050', allowNegative: true, correlationId: null, reference: null });
+    await take('refund', `stripe:refund:${p.purchaseId}:100`, 'refunds');
+    await t.database.sql(`UPDATE purchases SET amount_refunded_cents = 100 WHERE id = $1`, [p.purchaseId]);
+    await take('dispute', 'stripe:dispute:du_test_phantom', 'disputes');
+    const ids = await t.database.sql<{ id: string; business_key: string }>(`SELECT id::text, business_key FROM ledger_transactions WHERE business_key IN ($1, $2)`, [
+      `stripe:refund:${p.purchaseId}:100`, 'stripe:dispute:du_test_phantom',
+    ]);
+    const txOf = (key: string) => ids.find((r) => r.business_key === key)!.id;
+
+    const res = await report(t);
+    expect(find(res.body, p.purchaseId)).toEqual([
+      expect.objectContaining({ kind: 'missing_in_stripe', object: 'refund', ledgerTransactionId: txOf(`stripe:refund:${p.purchaseId}:100`), stripeAmount: '0.00', ledgerAmount: '1.00' }),
+    ]);
+    expect(res.body.discrepancies).toContainEqual(
+      expect.objectContaining({ kind: 'missing_in_stripe', object: 'dispute', stripeId: 'du_test_phantom', ledgerTransactionId: txOf('stripe:dispute:du_test_phantom') }),
+    );
   });
 });
