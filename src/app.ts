@@ -35,6 +35,7 @@ import { WalletRepository } from './modules/wallet/wallet.repository';
 import { reportsRoutes } from './modules/reports/reports.controller';
 import { ReportsRepository } from './modules/reports/reports.repository';
 import { ReportsService } from './modules/reports/reports.service';
+import { revenueReport } from './modules/reports/revenue.factory';
 import { createStripe, type Stripe } from './platform/stripe';
 import { purchasesRoutes } from './modules/purchases/purchases.controller';
 import { PurchasesService } from './modules/purchases/purchases.service';
@@ -100,7 +101,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(holdsRoutes(new HoldsService(new HoldsRepository(db, metrics), catalog, metrics), optionalKey));
   app.use(ledgerRoutes(new LedgerService(new LedgerRepository(db))));
   app.use(adjustmentsRoutes(new AdjustmentsService(wallets), requiredKey));
-  app.use(reportsRoutes(deps.reports ?? new ReportsService(new ReportsRepository(db), metrics)));
+  app.use(reportsRoutes(deps.reports ?? new ReportsService(new ReportsRepository(db), metrics), revenueReport(db, stripe)));
   const checkoutUrls = { success: config.CHECKOUT_SUCCESS_URL, cancel: config.CHECKOUT_CANCEL_URL };
   app.use(purchasesRoutes(new PurchasesService(new PurchasesRepository(db), stripe && new CheckoutGateway(stripe), checkoutUrls), optionalKey));
 

@@ -4,6 +4,8 @@ import { toCsv } from '../../platform/csv';
 import { parseInput } from '../../platform/http/validate';
 import { PeriodQuery, UsageReportQuery } from './reports.schemas';
 import { resolvePeriod, type ReportsService } from './reports.service';
+import { revenueCsvRows } from './revenue.csv';
+import type { RevenueReportService } from './revenue.service';
 
 /** JSON by default; CSV when the caller asks for it with Accept: text/csv. */
 function respond(req: Request, res: Response, name: string, json: object, rows: Array<Record<string, unknown>>) {
@@ -15,7 +17,7 @@ function respond(req: Request, res: Response, name: string, json: object, rows: 
   res.json(json);
 }
 
-export function reportsRoutes(reports: ReportsService): Router {
+export function reportsRoutes(reports: ReportsService, revenue?: RevenueReportService): Router {
   const router = Router();
   router.use('/v1/admin/reports', requireScope(SCOPES.admin));
 
@@ -34,5 +36,12 @@ export function reportsRoutes(reports: ReportsService): Router {
     const report = await reports.usage(resolvePeriod(query), query.groupBy);
     respond(req, res, `usage-report-by-${query.groupBy}`, report, report.data);
   });
+
+  if (revenue) {
+    router.get('/v1/admin/reports/revenue', async (req, res) => {
+      const report = await revenue.revenue(resolvePeriod(parseInput(PeriodQuery, req.query, 'query')));
+      respond(req, res, 'revenue-report', report, revenueCsvRows(report));
+    });
+  }
   return router;
 }

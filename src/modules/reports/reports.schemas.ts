@@ -57,3 +57,46 @@ documentRoute({
   request: { query: UsageReportQuery },
   responses: { 200: { description: 'The report (CSV with Accept: text/csv)', content: { ...json(UsageReport, '').content, ...csv } }, ...errors },
 });
+
+const Discrepancy = z.object({
+  kind: z.enum(['missing_in_ledger', 'missing_in_stripe', 'amount_mismatch']),
+  object: z.enum(['checkout_session', 'refund', 'dispute']),
+  stripeId: z.string().nullable(),
+  purchaseId: z.string().nullable(),
+  ledgerTransactionId: z.string().nullable(),
+  unit: z.enum(['usd', 'credits']),
+  stripeAmount: DecimalString,
+  ledgerAmount: DecimalString,
+  detail: z.string(),
+});
+
+export const RevenueReport = z
+  .object({
+    period: Period,
+    ok: z.boolean().openapi({ description: 'true when no discrepancy was found' }),
+    stripe: z.object({
+      grossUsd: DecimalString, refundedUsd: DecimalString, disputedUsd: DecimalString, netUsd: DecimalString,
+      paidSessions: z.number().int(), refunds: z.number().int(), disputes: z.number().int(),
+    }),
+    ledger: z.object({
+      grossUsd: DecimalString, refundedUsd: DecimalString, disputedUsd: DecimalString, netUsd: DecimalString,
+      purchases: z.number().int(), refunds: z.number().int(), disputes: z.number().int(),
+      creditsPurchased: DecimalString, creditsBonus: DecimalString, creditsTakenBack: DecimalString,
+    }),
+    discrepancyCount: z.number().int(),
+    discrepancies: z.array(Discrepancy).openapi({ description: 'The first 1000; discrepancyCount counts all' }),
+  })
+  .openapi('RevenueReport');
+
+documentRoute({
+  method: 'get',
+  path: '/v1/admin/reports/revenue',
+  summary: 'Stripe against the ledger: paid Checkout Sessions, refunds and disputes matched to purchases and ledger transactions',
+  ...admin,
+  request: { query: PeriodQuery },
+  responses: {
+    200: { description: 'The report (CSV with Accept: text/csv: totals side by side, then one row per discrepancy)', content: { ...json(RevenueReport, '').content, ...csv } },
+    ...errors,
+    503: problems[503],
+  },
+});

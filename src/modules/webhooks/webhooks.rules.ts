@@ -12,11 +12,15 @@ export interface RuleContext {
 const done = (effects: Effects, note?: string): Handled<Effects> => ({ outcome: 'processed', note, effects });
 const ignored = (note: string): Handled<Effects> => ({ outcome: 'ignored', note, effects: {} });
 
-const totalCredits = (p: LockedPurchase) => money(p.credits).plus(p.bonusCredits);
-const paidCents = (p: LockedPurchase) => p.amountPaidCents ?? p.priceCents;
+type Priced = Pick<LockedPurchase, 'credits' | 'bonusCredits' | 'amountPaidCents' | 'priceCents'>;
+const totalCredits = (p: Priced) => money(p.credits).plus(p.bonusCredits);
+const paidCents = (p: Priced) => p.amountPaidCents ?? p.priceCents;
 
-/** The purchase's credits in proportion to an amount of its payment; never more than all of them. */
-function share(p: LockedPurchase, cents: number): Decimal {
+/**
+ * The purchase's credits in proportion to an amount of its payment; never more than all of them.
+ * Exported so the revenue report checks take-backs with the very rule that posted them.
+ */
+export function share(p: Priced, cents: number): Decimal {
   const paid = paidCents(p);
   return totalCredits(p).times(Math.min(cents, paid)).div(paid).toDecimalPlaces(18, Decimal.ROUND_DOWN);
 }
