@@ -12,6 +12,7 @@ import { PROJECT_ROOT } from './platform/paths';
 import { withSecrets } from './platform/secrets';
 import { createTokenVerifier } from './platform/auth/token-verifier';
 import { listenWithGracefulShutdown } from './platform/http/graceful-shutdown';
+import { closeRedisClient, createRedisClient } from './platform/redis/redis-client';
 
 const DATA_DIR = process.env.BILLING_DATA_DIR ?? path.join(PROJECT_ROOT, '.data');
 
@@ -42,15 +43,18 @@ async function main() {
   const metrics = createMetrics();
   const lifecycle = { draining: false };
   const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
-  const app = createApp({ config, db, logger, verifier, metrics, lifecycle });
+  const redis = config.REDIS_URL ? createRedisClient(config.REDIS_URL, logger) : undefined;
+  const app = createApp({ config, db, logger, verifier, metrics, lifecycle, redis });
 
   const server = await listenWithGracefulShutdown(app, {
     port: config.PORT,
     host: config.HOST,
     graceMs: config.SHUTDOWN_GRACE_SECONDS * 1000,
+    drainMs: config.SHUTDOWN_DRAIN_SECONDS * 1000,
     lifecycle,
     logger,
     onClosed: async () => {
+      await closeRedisClient(redis);
       await db.close();
       await dev.embedded?.stop();
     },
