@@ -56,6 +56,16 @@ export function rateLimits(o: RateLimitOptions) {
   const windowMs = o.windowMs ?? 60_000;
   const prefix = o.keyPrefix ?? 'billing:rl:';
 
+  // During a Redis outage every request would log; one line per limiter per 10 s says the same.
+  const lastWarned = new Map<string, number>();
+  const warn = (limiter: string, error: unknown, message = 'rate-limit store error') => {
+    const now = Date.now();
+    if (now - (lastWarned.get(limiter) ?? 0) < 10_000) return;
+    lastWarned.set(limiter, now);
+    const e = error as Error | undefined;
+    o.logger.warn({ err: { name: e?.name, message: e?.message }, limiter }, `${message} (failing open)`);
+  };
+
   const limiter = (name: 'ip' | 'user' | 'service', limit: number, extra: Partial<Options>): RequestHandler =>
     rateLimit({
       windowMs,
@@ -65,8 +75,8 @@ export function rateLimits(o: RateLimitOptions) {
       identifier: name,
       passOnStoreError: true,
       logger: {
-        error: (error, message) => o.logger.warn({ err: { name: (error as Error)?.name, message: (error as Error)?.message }, limiter: name }, message ?? 'rate-limit store error'),
-        warn: (error, message) => o.logger.warn({ err: { message: (error as Error)?.message }, limiter: name }, message ?? 'rate-limit warning'),
+        error: (error, message) => warn(name, error, message),
+        warn: (error, message) => warn(name, error, message),
       },
       store: o.redis ? new RecoveringRedisStore({ prefix: `${prefix}${name}:`, sendCommand: (...args: string[]) => o.redis!.sendCommand(args) as never }) : undefined,
       handler: (req, res, next) => {
