@@ -17,7 +17,7 @@ import type { RedisClient } from './platform/redis/redis-client';
 import { errorHandler, notFoundHandler } from './platform/http/error-handler';
 import { idempotency } from './platform/idempotency/idempotency.middleware';
 import { IdempotencyRepository } from './platform/idempotency/idempotency.repository';
-import { openApiDocument } from './platform/openapi/document';
+import { openApiRoutes } from './platform/openapi/openapi.routes';
 import { healthRoutes, type Lifecycle } from './modules/health/health.controller';
 import { HealthRepository } from './modules/health/health.repository';
 import { catalogRoutes } from './modules/catalog/catalog.controller';
@@ -84,9 +84,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(cors(corsOptions(config.CORS_ORIGINS)));
 
   app.use(healthRoutes(new HealthRepository(db), metrics, lifecycle));
-  app.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument());
-  });
+  app.use(openApiRoutes());
 
   app.use(limits.beforeAuth);
   app.use(jsonBody());
