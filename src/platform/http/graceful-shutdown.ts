@@ -37,7 +37,9 @@ export function listenWithGracefulShutdown(app: Express, o: ShutdownOptions): Pr
         o.logger.info('shutdown complete');
         process.exit(0);
       });
+      // A keep-alive socket whose request was in flight at close becomes idle only later; sweep until done.
       server.closeIdleConnections();
+      setInterval(() => server.closeIdleConnections(), 100).unref();
     };
     const stop = (signal: string) => {
       if (stopping) return;
@@ -50,7 +52,11 @@ export function listenWithGracefulShutdown(app: Express, o: ShutdownOptions): Pr
       }, o.graceMs);
       force.unref();
       // While draining, each response closes its connection so clients reconnect elsewhere.
-      server.on('request', (_req, res) => res.setHeader('Connection', 'close'));
+      // Prepended: the app's own listener may answer synchronously (/healthz), and a header set after
+      // the response was sent throws and would crash the process mid-drain.
+      server.prependListener('request', (_req, res) => {
+        if (!res.headersSent) res.setHeader('Connection', 'close');
+      });
       setTimeout(close, o.drainMs);
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
