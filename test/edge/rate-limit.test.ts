@@ -1,7 +1,8 @@
 import request from 'supertest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { captureLogs } from '../helpers/log-capture';
-import { connectTestRedis, uniquePrefix } from '../helpers/redis';
+import { connectTestRedis, TEST_REDIS_URL, uniquePrefix } from '../helpers/redis';
+import { tcpProxy } from '../helpers/tcp-proxy';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import type { RedisClient } from '../../src/platform/redis/redis-client';
 import { createRedisClient, closeRedisClient } from '../../src/platform/redis/redis-client';
@@ -164,6 +165,33 @@ describe('rate limits shared through Redis', () => {
       expect(warnings.some((l) => /failing open|fail open/.test(String(l.msg)))).toBe(true);
     } finally {
       await closeRedisClient(unreachable);
+    }
+  });
+
+  it('when Redis comes back after being down at start, the limits apply again', async () => {
+    const target = new URL(TEST_REDIS_URL);
+    const proxy = await tcpProxy(target.hostname, Number(target.port || 6379));
+    await proxy.stop();
+    const logs = captureLogs('info');
+    const client = createRedisClient(proxy.url, logs.logger);
+    try {
+      const t = await appWith({ store: 'redis', redisClient: client, env: { RATE_LIMIT_PER_MINUTE: '2' }, logger: logs.logger });
+      for (let i = 0; i < 4; i++) expect((await balance(t, t.token('down-at-start'))).status).toBe(200);
+      await proxy.start();
+      for (let i = 0; i < 100; i++) {
+        if (await client.sendCommand(['PING']).then(() => true, () => false)) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const token = t.token('after-recovery');
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await balance(t, token)).status);
+      // The first call after recovery may still fail open while the script reloads; then the limit holds.
+      expect(statuses.slice(-1)).toEqual([429]);
+      expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(3);
+      expect(logs.lines().some((l) => l.msg === 'redis reachable again: rate limits shared across replicas')).toBe(true);
+    } finally {
+      await closeRedisClient(client);
+      await proxy.stop();
     }
   });
 });

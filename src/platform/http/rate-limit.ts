@@ -24,16 +24,19 @@ export interface RateLimitOptions {
 }
 
 /**
- * Redis counters survive a Redis outage: rate-limit-redis caches its script SHA as a promise, and a
- * rejected one would keep every later call failing even after Redis returns. Reload it after a failure.
+ * rate-limit-redis loads its Lua script once, at start, and keeps the SHA as a promise: if Redis was
+ * down then, that promise stays rejected and the limiter would fail open forever after Redis returns.
+ * Load it again whenever it is the SHA itself that failed.
  */
 class RecoveringRedisStore extends RedisStore {
   override async increment(key: string) {
     try {
       return await super.increment(key);
     } catch (error) {
-      this.incrementScriptSha = this.loadIncrementScript();
-      this.incrementScriptSha.catch(() => undefined);
+      if (await this.incrementScriptSha.then(() => false, () => true)) {
+        this.incrementScriptSha = this.loadIncrementScript();
+        this.incrementScriptSha.catch(() => undefined); // awaited by the next increment
+      }
       throw error;
     }
   }
