@@ -29,7 +29,7 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
-/** Waits for the pino "listening" line and returns the port the server bound. */
+/** Waits for the pino "listening" line (LOG_LEVEL info or lower) and returns the port the server bound. */
 export async function listeningPort(server: ServerProcess, timeoutMs = 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

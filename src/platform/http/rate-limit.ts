@@ -79,7 +79,8 @@ export function rateLimits(o: RateLimitOptions) {
       passOnStoreError: true,
       logger: {
         error: (error, message) => warn(name, error, message),
-        warn: (error, message) => warn(name, error, message),
+        // Misconfiguration notices from the library itself, not store failures.
+        warn: (error, message) => o.logger.warn({ err: { message: (error as Error)?.message }, limiter: name }, message ?? 'rate-limit warning'),
       },
       store: o.redis ? new RecoveringRedisStore({ prefix: `${prefix}${name}:`, sendCommand: (...args: string[]) => o.redis!.sendCommand(args) as never }) : undefined,
       handler: (req, res, next) => {
