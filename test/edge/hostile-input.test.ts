@@ -7,7 +7,10 @@ import { grant } from '../helpers/wallets';
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await createTestApp({ env: { RATE_LIMIT_PER_MINUTE: '1000000', SERVICE_RATE_LIMIT_PER_MINUTE: '1000000' } });
+  // Stripe points at a closed local port: routes that call it meet an upstream outage, deterministically and offline.
+  t = await createTestApp({
+    env: { RATE_LIMIT_PER_MINUTE: '1000000', SERVICE_RATE_LIMIT_PER_MINUTE: '1000000', STRIPE_SECRET_KEY: 'sk_test_fuzz', STRIPE_WEBHOOK_SECRET: 'whsec_fuzz', STRIPE_API_BASE_URL: 'http://127.0.0.1:9' },
+  });
   await grant(t, 'fuzz-user', '1000');
 });
 afterAll(() => t.close());
@@ -73,10 +76,14 @@ function tokens() {
 const segment = fc.oneof(fc.uuid(), text.map(encodeURIComponent), nasty);
 const query = fc.dictionary(fc.oneof(fc.constantFrom('userId', 'limit', 'cursor', 'from', 'to', 'groupBy', 'userId[]', '__proto__[x]'), printable(8)), text, { maxKeys: 5 });
 
+/** Routes that call Stripe may answer an upstream outage with 502/503/504 (still a problem response), never 500. */
+const CALLS_STRIPE = new Set(['/v1/credits/purchase', '/v1/admin/reports/revenue']);
+const acceptableStatus = (path: string, status: number) => status < 500 || (CALLS_STRIPE.has(path) && [502, 503, 504].includes(status));
+
 const LEAKS = [/\n\s+at [^\n]*\(/, /\bat [\w.<>]+ \([^)]*:\d+:\d+\)/, /node_modules/, /prisma/i, /\bSELECT\b/, /\bINSERT INTO\b/, /\.ts:\d+/, /postgres(ql)?:\/\//, /BEGIN (RSA )?P(RIVATE|UBLIC) KEY/];
 
 describe('hostile input on every route', () => {
-  it('never answers 5xx, never leaks a stack, SQL or key, and every error is a problem with its correlation id', async () => {
+  it('never answers 5xx of its own (Stripe-calling routes may report Stripe down as 502-504), never leaks a stack, SQL or key, and every error is a problem with its correlation id', async () => {
     const all = routes();
     const seen = new Map<number, number>();
     expect(all.length).toBeGreaterThan(5);
@@ -125,7 +132,7 @@ describe('hostile input on every route', () => {
 
         const where = `${method} ${path} → ${res.status}`;
         seen.set(res.status, (seen.get(res.status) ?? 0) + 1);
-        expect([where, res.status < 500]).toEqual([where, true]);
+        expect([where, acceptableStatus(s.route.path, res.status)]).toEqual([where, true]);
         for (const leak of LEAKS) expect([where, leak.test(res.text ?? '')]).toEqual([where, false]);
         if (res.status >= 400) {
           expect([where, res.headers['content-type']]).toEqual([where, expect.stringMatching(/^application\/problem\+json/)]);
