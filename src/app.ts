@@ -11,10 +11,13 @@ import { correlationId } from './platform/http/correlation-id';
 import { requestLogger } from './platform/http/request-logger';
 import { jsonBody } from './platform/http/json-body';
 import { methodNotAllowed } from './platform/http/method-not-allowed';
+import { rateLimits } from './platform/http/rate-limit';
+import { corsOptions } from './platform/http/cors-options';
+import type { RedisClient } from './platform/redis/redis-client';
 import { errorHandler, notFoundHandler } from './platform/http/error-handler';
 import { idempotency } from './platform/idempotency/idempotency.middleware';
 import { IdempotencyRepository } from './platform/idempotency/idempotency.repository';
-import { openApiDocument } from './platform/openapi/document';
+import { openApiRoutes } from './platform/openapi/openapi.routes';
 import { healthRoutes, type Lifecycle } from './modules/health/health.controller';
 import { HealthRepository } from './modules/health/health.repository';
 import { catalogRoutes } from './modules/catalog/catalog.controller';
@@ -59,6 +62,10 @@ export interface AppDeps {
   reports?: ReportsService;
   /** Built from config when absent (and STRIPE_SECRET_KEY is set); tests pass one aimed at the double. */
   stripe?: Stripe;
+  /** Shared rate-limit counters (server.ts creates it from REDIS_URL); absent: in memory. */
+  redis?: RedisClient;
+  /** Internal, for tests: a short rate-limit window and a Redis key namespace of their own. */
+  rateLimit?: { windowMs?: number; keyPrefix?: string };
 }
 
 /** Routes that need a bearer token; everything else is public (health, catalog, docs, Stripe's webhook). */
@@ -69,6 +76,16 @@ export function createApp(deps: AppDeps): Express {
   const { config, db, logger, verifier } = deps;
   const metrics = deps.metrics ?? createMetrics();
   const lifecycle = deps.lifecycle ?? { draining: false };
+  metrics.observePool(db.pool);
+  const limits = rateLimits({
+    perMinute: config.RATE_LIMIT_PER_MINUTE,
+    servicePerMinute: config.SERVICE_RATE_LIMIT_PER_MINUTE,
+    authenticatedPrefixes: AUTHENTICATED,
+    metrics,
+    logger,
+    redis: deps.redis,
+    ...deps.rateLimit,
+  });
 
   const catalog = new CatalogService(new CatalogRepository(db));
   const wallets = new WalletRepository(db, metrics);
@@ -84,18 +101,18 @@ export function createApp(deps: AppDeps): Express {
   app.use(correlationId(logger));
   app.use(requestLogger(metrics));
   app.use(helmet());
-  app.use(cors({ origin: config.CORS_ORIGINS, exposedHeaders: ['X-Correlation-Id', 'Idempotent-Replayed', 'Retry-After'] }));
+  app.use(cors(corsOptions(config.CORS_ORIGINS)));
 
   app.use(healthRoutes(new HealthRepository(db), metrics, lifecycle));
-  app.get('/openapi.json', (_req, res) => {
-    res.json(openApiDocument());
-  });
+  app.use(openApiRoutes());
 
   // Raw body before any JSON parsing: the Stripe signature covers the exact bytes.
   app.use(stripeWebhookRoutes(new WebhooksService(new WebhooksRepository(db, wallets), config.STRIPE_WEBHOOK_SECRET, metrics)));
+  app.use(limits.beforeAuth);
   app.use(jsonBody());
   app.use(catalogRoutes(catalog));
-  app.use(AUTHENTICATED, authenticate(verifier, metrics));
+  app.use(AUTHENTICATED, authenticate(verifier, metrics), ...limits.afterAuth);
+  app.use(AUTHENTICATED, limits.afterAuthFailure);
   app.use(balanceRoutes(new BalanceService(new BalanceRepository(db))));
   app.use(usageRoutes(new UsageService(new UsageRepository(db, metrics), catalog, metrics), optionalKey));
   app.use(holdsRoutes(new HoldsService(new HoldsRepository(db, metrics), catalog, metrics), optionalKey));

@@ -18,6 +18,7 @@ import { startIdempotencyPurge } from './platform/idempotency/idempotency.purge'
 import { ReportsRepository } from './modules/reports/reports.repository';
 import { ReportsService } from './modules/reports/reports.service';
 import { startHoldsSweeper } from './modules/holds/holds.sweeper';
+import { closeRedisClient, createRedisClient } from './platform/redis/redis-client';
 
 const DATA_DIR = process.env.BILLING_DATA_DIR ?? path.join(PROJECT_ROOT, '.data');
 
@@ -49,21 +50,24 @@ async function main() {
   const lifecycle = { draining: false };
   const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
   const reports = new ReportsService(new ReportsRepository(db), metrics);
-  const app = createApp({ config, db, logger, verifier, metrics, lifecycle, reports });
   const stopLedgerChecks = startLedgerChecks(reports, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
   const stopPurge = startIdempotencyPurge(new IdempotencyRepository(db), logger);
   const stopHoldsSweeper = startHoldsSweeper(db, metrics, logger);
+  const redis = config.REDIS_URL ? createRedisClient(config.REDIS_URL, logger) : undefined;
+  const app = createApp({ config, db, logger, verifier, metrics, lifecycle, reports, redis });
 
   const server = await listenWithGracefulShutdown(app, {
     port: config.PORT,
     host: config.HOST,
     graceMs: config.SHUTDOWN_GRACE_SECONDS * 1000,
+    drainMs: config.SHUTDOWN_DRAIN_SECONDS * 1000,
     lifecycle,
     logger,
     onClosed: async () => {
       stopLedgerChecks();
       stopPurge();
       stopHoldsSweeper();
+      await closeRedisClient(redis);
       await db.close();
       await dev.embedded?.stop();
     },

@@ -28,10 +28,15 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LEDGER_CHECK_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
     SHUTDOWN_GRACE_SECONDS: positive(25),
+    // Readiness reports 503 this long before the listener closes, so endpoints stop routing to us first.
+    SHUTDOWN_DRAIN_SECONDS: z.coerce.number().min(0).max(60).default(5),
   })
   .superRefine((env, ctx) => {
     if (env.DATABASE_POOL_MIN > env.DATABASE_POOL_MAX) {
       ctx.addIssue({ code: 'custom', path: ['DATABASE_POOL_MIN'], message: 'must not exceed DATABASE_POOL_MAX' });
+    }
+    if (env.SHUTDOWN_DRAIN_SECONDS >= env.SHUTDOWN_GRACE_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['SHUTDOWN_DRAIN_SECONDS'], message: 'must be shorter than SHUTDOWN_GRACE_SECONDS' });
     }
     if (env.NODE_ENV !== 'production') return;
     const required = ['DATABASE_URL', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const;

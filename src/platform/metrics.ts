@@ -12,6 +12,8 @@ export function createMetrics() {
     new client.Counter<L>({ name, help, labelNames, registers: [registry] });
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) =>
     new client.Gauge<L>({ name, help, labelNames, registers: [registry] });
+  // The pool is read when Prometheus scrapes, so the gauges are never stale and cost nothing between scrapes.
+  let pool: PoolStats | undefined;
 
   return {
     registry,
@@ -35,7 +37,22 @@ export function createMetrics() {
     webhookEvents: counter('billing_webhook_events_total', 'Stripe webhook events by type and outcome', ['type', 'outcome']),
     authFailures: counter('billing_auth_failures_total', 'Rejected credentials by reason', ['reason']),
     rateLimited: counter('billing_rate_limited_total', 'Requests refused by the rate limiter', ['limiter']),
-    dbPoolConnections: gauge('billing_db_pool_connections', 'Database pool connections by state', ['state']),
+    dbPoolConnections: new client.Gauge({
+      name: 'billing_db_pool_connections',
+      help: 'Database pool connections by state (in_use, idle, waiting = callers queued for a connection)',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        if (!pool) return;
+        this.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
+        this.set({ state: 'idle' }, pool.idleCount);
+        this.set({ state: 'waiting' }, pool.waitingCount);
+      },
+    }),
+    /** Points the pool gauges at the app's pg Pool. */
+    observePool(p: PoolStats) {
+      pool = p;
+    },
     dbQueryDuration: new client.Histogram({
       name: 'billing_db_query_duration_seconds',
       help: 'Database round-trip latency by operation',
@@ -53,6 +70,12 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+interface PoolStats {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+}
 
 /** Times a database round trip under an operation label. */
 export async function timed<T>(metrics: Metrics | undefined, operation: string, work: () => Promise<T>): Promise<T> {

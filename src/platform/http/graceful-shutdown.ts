@@ -6,15 +6,21 @@ export interface ShutdownOptions {
   port: number;
   host: string;
   graceMs: number;
+  /** How long readiness reports 503 while still serving, before the listener closes. */
+  drainMs: number;
   lifecycle: { draining: boolean };
   logger: Logger;
   onClosed: () => Promise<void>;
 }
 
 /**
- * On SIGTERM/SIGINT: readiness turns 503, the listener stops accepting, keep-alive connections
- * are told to close after their current response, in-flight requests finish, then the pool
- * closes and the process exits 0. Past the grace period it exits 1.
+ * On SIGTERM/SIGINT:
+ * 1. readiness turns 503 and every response carries `Connection: close`, while the listener keeps
+ *    accepting for `drainMs` (Kubernetes removes the endpoint asynchronously; closing at once would
+ *    refuse the requests still routed here during that window);
+ * 2. the listener closes (new connections are refused) and idle keep-alive sockets are closed;
+ * 3. in-flight requests finish, then Redis and the pool close and the process exits 0.
+ * If the grace period runs out first it exits 1, so the orchestrator sees the unclean stop.
  */
 export function listenWithGracefulShutdown(app: Express, o: ShutdownOptions): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -24,24 +30,34 @@ export function listenWithGracefulShutdown(app: Express, o: ShutdownOptions): Pr
     server.keepAliveTimeout = 65_000; // longer than the ingress's idle timeout
 
     let stopping = false;
+    const close = () => {
+      o.logger.info('shutting down: listener closed, finishing in-flight requests');
+      server.close(async () => {
+        await o.onClosed().catch((error) => o.logger.error({ err: error }, 'error while closing'));
+        o.logger.info('shutdown complete');
+        process.exit(0);
+      });
+      // A keep-alive socket whose request was in flight at close becomes idle only later; sweep until done.
+      server.closeIdleConnections();
+      setInterval(() => server.closeIdleConnections(), 100).unref();
+    };
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       o.lifecycle.draining = true;
-      o.logger.info({ signal }, 'shutting down: draining in-flight requests');
+      o.logger.info({ signal, drainMs: o.drainMs }, 'shutting down: readiness now 503');
       const force = setTimeout(() => {
         o.logger.error('grace period over; exiting with requests still open');
         process.exit(1);
       }, o.graceMs);
       force.unref();
       // While draining, each response closes its connection so clients reconnect elsewhere.
-      server.on('request', (_req, res) => res.setHeader('Connection', 'close'));
-      server.close(async () => {
-        await o.onClosed().catch((error) => o.logger.error({ err: error }, 'error while closing'));
-        o.logger.info('shutdown complete');
-        process.exit(0);
+      // Prepended: the app's own listener may answer synchronously (/healthz), and a header set after
+      // the response was sent throws and would crash the process mid-drain.
+      server.prependListener('request', (_req, res) => {
+        if (!res.headersSent) res.setHeader('Connection', 'close');
       });
-      server.closeIdleConnections();
+      setTimeout(close, o.drainMs);
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));

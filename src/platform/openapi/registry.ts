@@ -24,6 +24,9 @@ export const Problem = z
   .catchall(z.unknown())
   .openapi('Problem', { description: 'RFC 9457 problem details' });
 
+// Registered on its own so the edge's shared problem responses can reference it.
+registry.register('Problem', Problem);
+
 const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
 
 export const problems = {

@@ -1,0 +1,122 @@
+import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
+import { RedisStore } from 'rate-limit-redis';
+import { SCOPES } from '../auth/auth.middleware';
+import { AppError } from '../errors';
+import type { Logger } from '../logger';
+import type { Metrics } from '../metrics';
+import type { RedisClient } from '../redis/redis-client';
+
+/** Paths that are never limited: Stripe must always reach us, and probes/scrapes/docs are not /v1 traffic. */
+export const UNLIMITED_PATHS = ['/v1/webhooks/stripe'];
+
+export interface RateLimitOptions {
+  perMinute: number;
+  servicePerMinute: number;
+  /** Prefixes where a bearer token is verified (app.ts AUTHENTICATED). */
+  authenticatedPrefixes: string[];
+  metrics: Metrics;
+  logger: Logger;
+  redis?: RedisClient;
+  /** Internal (tests): shorter window and a key namespace of their own. Production uses one minute. */
+  windowMs?: number;
+  keyPrefix?: string;
+}
+
+/**
+ * rate-limit-redis loads its Lua script once, at start, and keeps the SHA as a promise: if Redis was
+ * down then, that promise stays rejected and the limiter would fail open forever after Redis returns.
+ * Load it again whenever it is the SHA itself that failed.
+ */
+class RecoveringRedisStore extends RedisStore {
+  override async increment(key: string) {
+    try {
+      return await super.increment(key);
+    } catch (error) {
+      if (await this.incrementScriptSha.then(() => false, () => true)) {
+        this.incrementScriptSha = this.loadIncrementScript();
+        this.incrementScriptSha.catch(() => undefined); // awaited by the next increment
+      }
+      throw error;
+    }
+  }
+}
+
+const underPrefix = (path: string, prefixes: string[]) => prefixes.some((p) => path === p || path.startsWith(`${p}/`));
+
+/**
+ * Three limiters, each counted in billing_rate_limited_total{limiter}:
+ * - `ip`: traffic that is not (yet) a verified caller — public /v1 routes, requests to authenticated
+ *   routes without a token, and requests whose token was rejected — keyed by client address
+ *   (`trust proxy` 1: the address the ingress saw);
+ * - `user`: a verified caller, keyed by JWT sub, RATE_LIMIT_PER_MINUTE;
+ * - `service`: callers holding usage:write (the LLM gateway carries every user's calls), keyed by sub,
+ *   SERVICE_RATE_LIMIT_PER_MINUTE.
+ * A Redis failure lets the request through (logged): refusing every charge because the limiter's
+ * cache is down would take billing down with it.
+ */
+export function rateLimits(o: RateLimitOptions) {
+  const windowMs = o.windowMs ?? 60_000;
+  const prefix = o.keyPrefix ?? 'billing:rl:';
+
+  // During a Redis outage every request would log; one line per limiter per 10 s says the same.
+  const lastWarned = new Map<string, number>();
+  const warn = (limiter: string, error: unknown, message = 'rate-limit store error') => {
+    const now = Date.now();
+    if (now - (lastWarned.get(limiter) ?? 0) < 10_000) return;
+    lastWarned.set(limiter, now);
+    const e = error as Error | undefined;
+    o.logger.warn({ err: { name: e?.name, message: e?.message }, limiter }, `${message} (failing open)`);
+  };
+
+  const limiter = (name: 'ip' | 'user' | 'service', limit: number, extra: Partial<Options>): RequestHandler =>
+    rateLimit({
+      windowMs,
+      limit,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      identifier: name,
+      passOnStoreError: true,
+      logger: {
+        error: (error, message) => warn(name, error, message),
+        // Misconfiguration notices from the library itself, not store failures.
+        warn: (error, message) => o.logger.warn({ err: { message: (error as Error)?.message }, limiter: name }, message ?? 'rate-limit warning'),
+      },
+      store: o.redis ? new RecoveringRedisStore({ prefix: `${prefix}${name}:`, sendCommand: (...args: string[]) => o.redis!.sendCommand(args) as never }) : undefined,
+      handler: (req, res, next) => {
+        o.metrics.rateLimited.inc({ limiter: name });
+        const seconds = res.getHeader('Retry-After') ?? Math.ceil(windowMs / 1000);
+        next(new AppError(429, 'rate_limited', 'Too many requests', `Rate limit exceeded; retry in ${seconds} s.`, {}, {}));
+      },
+      ...extra,
+    });
+
+  const isAnonymousTraffic = (req: Request) => {
+    const path = fullPath(req);
+    if (!path.startsWith('/v1/') || underPrefix(path, UNLIMITED_PATHS)) return false;
+    if ((req as AuthFailureMark)[AUTH_FAILED]) return true;
+    // A bearer request on an authenticated route is counted per user after verification instead.
+    return !(req.get('authorization') && underPrefix(path, o.authenticatedPrefixes));
+  };
+  const ip = limiter('ip', o.perMinute, {
+    skip: (req) => !isAnonymousTraffic(req),
+    keyGenerator: (req) => ipKeyGenerator(req.ip ?? 'unknown'),
+  });
+  const isService = (req: Request) => req.principal?.scopes.has(SCOPES.usageWrite) === true;
+  const user = limiter('user', o.perMinute, { skip: (req) => !req.principal || isService(req), keyGenerator: (req) => req.principal!.sub });
+  const service = limiter('service', o.servicePerMinute, { skip: (req) => !isService(req), keyGenerator: (req) => req.principal!.sub });
+
+  /** A rejected token counts against its address, so guessing tokens is limited like anonymous traffic. */
+  const afterAuthFailure: ErrorRequestHandler = (error, req, res, next) => {
+    if (!(error instanceof AppError) || error.status !== 401 || !req.get('authorization')) return next(error);
+    (req as AuthFailureMark)[AUTH_FAILED] = true;
+    ip(req, res, (limited?: unknown) => next(limited ?? error));
+  };
+
+  return { beforeAuth: ip, afterAuth: [user, service], afterAuthFailure };
+}
+
+const AUTH_FAILED = Symbol('authFailed');
+type AuthFailureMark = Request & { [AUTH_FAILED]?: boolean };
+/** The path as the client sent it, whatever router this runs under (req.path is relative to a mount). */
+const fullPath = (req: Request) => req.originalUrl.split('?')[0];

@@ -1,0 +1,54 @@
+import { UNLIMITED_PATHS } from '../http/rate-limit';
+
+type Responses = Record<string, unknown>;
+interface Operation {
+  operationId?: string;
+  security?: Array<Record<string, string[]>>;
+  requestBody?: unknown;
+  responses: Responses;
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
+
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
+});
+
+/** "post /v1/usage/holds/{holdId}/release" → "postV1UsageHoldsByHoldIdRelease". */
+function operationId(method: string, path: string): string {
+  const words = path
+    .split('/')
+    .filter(Boolean)
+    .map((segment) => (segment.startsWith('{') ? `by-${segment.slice(1, -1)}` : segment))
+    .flatMap((segment) => segment.split(/[^A-Za-z0-9]+/))
+    .filter(Boolean);
+  return method + words.map((w) => w[0].toUpperCase() + w.slice(1)).join('');
+}
+
+/**
+ * The edge answers some problems on every route whatever the module documents (rate limits, body
+ * parsing, authentication, unexpected failures). They are added here once, so a route registered by
+ * any module carries them; a module's own description of the same status wins.
+ */
+export function withCommonResponses<T extends { paths?: object }>(doc: T): T {
+  for (const [path, item] of Object.entries((doc.paths ?? {}) as Record<string, Record<string, unknown>>)) {
+    for (const method of METHODS) {
+      const op = item[method] as Operation | undefined;
+      if (!op) continue;
+      op.operationId ??= operationId(method, path);
+      // No bearer scheme declared: the route is public (or, like Stripe's webhook, signed otherwise).
+      op.security ??= [];
+      const add = (status: number, description: string) => (op.responses[status] ??= problem(description));
+      if (op.requestBody) {
+        add(400, 'Malformed input or broken JSON; `errors` names each field');
+        add(413, 'Body larger than 64 kB');
+        add(415, 'Body is not application/json');
+      }
+      if (op.security.some((s) => 'bearer' in s)) add(401, 'Missing or invalid bearer token (WWW-Authenticate: Bearer)');
+      if (path.startsWith('/v1/') && !UNLIMITED_PATHS.includes(path)) add(429, 'Rate limited; see Retry-After and RateLimit headers');
+      add(500, 'Unexpected failure; safe to retry with the same Idempotency-Key');
+    }
+  }
+  return doc;
+}
