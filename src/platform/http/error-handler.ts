@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import Stripe from 'stripe';
 import { AppError, badRequest, notFound } from '../errors';
 import { sendProblem } from './problem';
 
@@ -21,6 +22,9 @@ function fromHttpError(error: HttpishError): AppError | undefined {
   return new AppError(status, 'bad_request', 'Bad request', 'The request could not be read');
 }
 
+/** Stripe down, slow or refusing is the payment provider's failure, not ours: 502, safe to retry. */
+const fromStripe = () => new AppError(502, 'stripe_unavailable', 'Payment provider unavailable', 'Stripe could not be reached or refused the request; retry later.');
+
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction) {
   next(notFound(`No route for ${req.method} ${req.path}`));
 }
@@ -28,7 +32,7 @@ export function notFoundHandler(req: Request, _res: Response, next: NextFunction
 // Express recognises error middleware by its four parameters.
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
 export function errorHandler(error: unknown, req: Request, res: Response, _next: NextFunction) {
-  const appError = error instanceof AppError ? error : fromHttpError(error as HttpishError);
+  const appError = error instanceof AppError ? error : error instanceof Stripe.errors.StripeError ? fromStripe() : fromHttpError(error as HttpishError);
   if (appError) {
     if (appError.status >= 500) req.log.error({ err: error }, appError.title);
     return sendProblem(req, res, appError);
