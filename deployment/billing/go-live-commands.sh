@@ -99,11 +99,15 @@ redact() {
   printf '%s' "$text"
 }
 
-# Commands are shown shell-quoted, so a dry run's output can be pasted as it is.
+# Commands are shown as typed: arguments a shell would split, expand or glob are quoted.
 show() {
-  local quoted
-  quoted="$(printf '%q ' "$@")"
-  printf '%s  $ %s%s\n' "$C_DIM" "$(redact "${quoted% }")" "$C_OFF"
+  local arg line=""
+  for arg in "$@"; do
+    if [[ "$arg" == "|" || "$arg" == "</dev/null" ]]; then line+="$arg "  # a pipeline shown as such
+    elif [[ "$arg" =~ [[:space:]\'\"\\\$\`\*\?\[\<\>\|\&\;\(\)] ]]; then line+="$(printf '%q' "$arg") "
+    else line+="$arg "; fi
+  done
+  printf '%s  $ %s%s\n' "$C_DIM" "$(redact "${line% }")" "$C_OFF"
 }
 
 # run CMD...: prints the command; runs it unless --dry-run.
@@ -381,6 +385,11 @@ cmd_webhook() {
 }
 
 # ---------- preflight ----------
+# The certificate billing.scholarlink.app serves, verified against the system's trust store.
+served_certificate() {
+  openssl s_client -connect "$DOMAIN:443" -servername "$DOMAIN" -verify_return_error </dev/null 2>/dev/null | openssl x509 -noout "$@"
+}
+
 cmd_preflight() {
   local out
   step "Tools"
@@ -398,10 +407,14 @@ cmd_preflight() {
   if [[ -n "$out" || "$DRY_RUN" == 1 ]]; then ok "$DOMAIN resolves: ${out:-(dry run)}"; else fail "$DOMAIN does not resolve"; fi
 
   step "TLS certificate of $DOMAIN"
-  capture out sh -c "openssl s_client -connect '$DOMAIN:443' -servername '$DOMAIN' </dev/null 2>/dev/null | openssl x509 -noout -subject -issuer -enddate"
-  [[ "$DRY_RUN" == 1 ]] || { if [[ -n "$out" ]]; then ok "certificate: $(printf '%s' "$out" | tr '\n' ' ')"; else fail "no certificate served on $DOMAIN:443"; fi; }
-  run sh -c "openssl s_client -connect '$DOMAIN:443' -servername '$DOMAIN' -verify_return_error </dev/null 2>/dev/null | openssl x509 -noout -checkend $((CERT_MIN_DAYS * 86400))" ||
-    fail "certificate invalid or expires within $CERT_MIN_DAYS days"
+  show openssl s_client -connect "$DOMAIN:443" -servername "$DOMAIN" -verify_return_error "</dev/null" "|" openssl x509 -noout -subject -issuer -enddate -checkend "$((CERT_MIN_DAYS * 86400))"
+  if [[ "$DRY_RUN" != 1 ]]; then
+    if out="$(served_certificate -subject -issuer -enddate -checkend "$((CERT_MIN_DAYS * 86400))")"; then
+      ok "certificate valid for $CERT_MIN_DAYS+ days: $(printf '%s' "$out" | tr '\n' ' ')"
+    else
+      fail "certificate missing, invalid or expiring within $CERT_MIN_DAYS days: $(printf '%s' "$out" | tr '\n' ' ')"
+    fi
+  fi
   run kubectl -n "$NAMESPACE" wait --for=condition=Ready certificate/billing-scholarlink-app --timeout=60s || fail "cert-manager Certificate not Ready"
 
   step "ExternalSecret synced from AWS Secrets Manager"
