@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './support/k8s-manifests';
-import { buildOnce, cleanEnv, freePort, startProcess, type RunningServer } from './support/server-process';
+import { buildOnce, cleanEnv, freePorts, startProcess, type RunningServer } from './support/server-process';
 
 const SCRIPT = path.join(REPO_ROOT, 'deployment/billing/go-live-commands.sh');
 let logDir: string;
@@ -99,7 +99,7 @@ describe('go-live-commands.sh smoke against a local `npm start`', () => {
     await buildOnce();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'billing-smoke-'));
     fs.chmodSync(dataDir, 0o755); // embedded PostgreSQL runs initdb as its own user when we are root
-    const [port, pgPort] = [await freePort(), await freePort()];
+    const [port, pgPort] = await freePorts(2);
     baseUrl = `http://127.0.0.1:${port}`;
     // What `npm start` runs, with no DATABASE_URL: the embedded PostgreSQL and printed dev tokens.
     server = startProcess(process.execPath, ['dist/src/server.js'], cleanEnv({ PORT: String(port), HOST: '127.0.0.1', BILLING_DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' }));
