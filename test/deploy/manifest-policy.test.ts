@@ -249,7 +249,7 @@ describe('observability', () => {
 
   it('ships a Grafana dashboard as JSON in a ConfigMap the sidecar picks up', () => {
     const map = one(objects, 'ConfigMap', 'scholarlink-billing-dashboard');
-    expect(map.metadata.labels.grafana_dashboard).toBe('1');
+    expect(map.metadata.labels?.grafana_dashboard).toBe('1');
     const dashboard = JSON.parse(map.data['scholarlink-billing.json']);
     expect(dashboard.uid).toBe('scholarlink-billing');
     expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);
