@@ -481,12 +481,23 @@ cmd_canary() {
   step "Canary: $ROLLOUT -> $IMAGE"
   # A throwaway overlay on top of production sets the image everywhere it appears (the Rollout
   # and the migration Job); kustomize's own `edit set image` would rewrite the committed file.
-  local dir="$WORK_DIR/overlay"
+  local dir="$WORK_DIR/overlay" ref="$IMAGE" digest="" tag="" expected
+  # IMAGE is [registry[:port]/]name[:tag][@sha256:...]; a digest wins over a tag, as in kustomize.
+  if [[ "$ref" == *@* ]]; then digest="${ref#*@}"; ref="${ref%%@*}"; fi
+  if [[ "${ref##*/}" == *:* ]]; then tag="${ref##*:}"; ref="${ref%:*}"; fi
+  expected="$ref${digest:+@$digest}"
+  if [[ -z "$digest" && -n "$tag" ]]; then expected="$ref:$tag"; fi
   mkdir -p "$dir"
-  printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - %s\nimages:\n  - name: %s\n    newName: %s\n' \
-    "$OVERLAY_DIR" "$IMAGE_NAME" "${IMAGE%%[:@]*}" >"$dir/kustomization.yaml"
-  if [[ "$IMAGE" == *@* ]]; then printf '    digest: %s\n' "${IMAGE#*@}" >>"$dir/kustomization.yaml"
-  elif [[ "${IMAGE##*/}" == *:* ]]; then printf '    newTag: %s\n' "${IMAGE##*:}" >>"$dir/kustomization.yaml"; fi
+  # kustomize wants the base as a relative path.
+  {
+    printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - %s\n' "$(realpath --relative-to="$dir" "$OVERLAY_DIR")"
+    printf 'images:\n  - name: %s\n    newName: %s\n' "$IMAGE_NAME" "$ref"
+    if [[ -n "$digest" ]]; then printf '    digest: %s\n' "$digest"; elif [[ -n "$tag" ]]; then printf '    newTag: "%s"\n' "$tag"; fi
+  } >"$dir/kustomization.yaml"
+  # Rendering is local and offline, so it runs in a dry run too: the images about to be applied.
+  local images
+  images="$(kubectl kustomize "$dir" | grep -E '^ +image: ' | sed 's/^ *image: //' | sort -u)" || { fail "the overlay does not render"; return 1; }
+  if [[ "$images" == "$expected" ]]; then ok "renders with image $expected (Rollout and migration Job)"; else fail "rendered images: $images"; return 1; fi
   run kubectl diff -k "$dir" || true
   run kubectl apply --server-side --force-conflicts -k "$dir" || { fail "apply failed"; return 1; }
 

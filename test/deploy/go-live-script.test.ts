@@ -54,6 +54,7 @@ describe('go-live-commands.sh offline', () => {
       '/v1/webhook_endpoints',
       'aws rds create-db-snapshot',
       'aws rds wait db-snapshot-available',
+      'ok   renders with image ghcr.io/scholarlink/billing:1.0.1 (Rollout and migration Job)',
       'kubectl apply --server-side --force-conflicts -k',
       'kubectl argo rollouts status scholarlink-billing -n scholarlink-prod',
       'https://billing.scholarlink.app/healthz',
@@ -80,6 +81,13 @@ describe('go-live-commands.sh offline', () => {
     for (const c of ['kubectl argo rollouts abort scholarlink-billing', 'kubectl argo rollouts undo scholarlink-billing', 'kubectl argo rollouts promote --full', '--timeout 300s', 'wait --for=condition=Ready pod']) {
       expect(r.out).toContain(c);
     }
+  });
+
+  it('canary renders the release image by digest into the Rollout and the migration Job before applying', () => {
+    const digest = `sha256:${'ab'.repeat(32)}`;
+    const r = goLive(['--dry-run', 'canary'], { IMAGE: `ghcr.io/scholarlink/billing:1.0.2@${digest}` });
+    expect(r.status).toBe(0);
+    expect(r.out).toContain(`ok   renders with image ghcr.io/scholarlink/billing@${digest} (Rollout and migration Job)`);
   });
 
   it('refuses a canary without an image', () => {
