@@ -36,6 +36,9 @@ function validateEverything() {
   // Deliberately broken copies: the validator must reject them.
   const badRollout = structuredClone(rollout);
   badRollout.spec.strategy.canary.steps[1].setWeight = 'five percent';
+  const misspelt = structuredClone(rollout);
+  misspelt.spec.strategy.canary.trafficRoutng = misspelt.spec.strategy.canary.trafficRouting;
+  delete misspelt.spec.strategy.canary.trafficRouting;
   const badHpa = structuredClone(overlay.find((o) => o.kind === 'HorizontalPodAutoscaler')!);
   badHpa.spec.maxReplicas = '10';
   const results = validateWithModels([
@@ -44,6 +47,7 @@ function validateEverything() {
     { object: { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'db-migrate', ...job.metadata }, spec: job.spec } },
     { object: badRollout },
     { object: badHpa },
+    { object: misspelt },
   ]);
   rendered = results.slice(0, objects.length);
   const [rolloutTemplate, migrationJob, ...rest] = results.slice(objects.length);
@@ -131,8 +135,9 @@ describe('schemas (kubernetes-models)', () => {
   });
 
   it('reports a schema violation (the validator is not a rubber stamp)', () => {
-    const [r1, r2] = broken;
+    const [r1, r2, r3] = broken;
     expect(r1.errors.join()).toMatch(/setWeight must be integer/);
     expect(r2.errors.join()).toMatch(/maxReplicas must be integer/);
+    expect(r3.errors).toEqual(['unknown field .spec.strategy.canary.trafficRoutng']);
   });
 });

@@ -2,6 +2,8 @@
 // @kubernetes-models/*. Run by plain node (those packages are ES modules, which jest's CommonJS
 // runtime cannot load): reads a JSON array of objects on stdin, writes one result per object.
 // A schema is looked up by apiVersion/kind; "schema: null" means the packages have none.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 const GROUP_PACKAGES = {
   'argoproj.io': '@kubernetes-models/argo-rollouts',
   'cert-manager.io': '@kubernetes-models/cert-manager',
@@ -29,6 +31,34 @@ async function loadModel(apiVersion, kind) {
   }
 }
 
+// The Argo Rollouts models accept unknown fields, but the API server prunes or (with strict field
+// validation) rejects them: a typo like `trafficRoutng` would silently do nothing. Their CRD
+// schema is a JSON literal in the model's CommonJS file; walk the object against it.
+const require = createRequire(import.meta.url);
+function crdSchema(path) {
+  if (!path.startsWith('@kubernetes-models/argo-rollouts/')) return null;
+  const text = readFileSync(require.resolve(path), 'utf8');
+  const start = text.indexOf('const schema = ');
+  const end = text.indexOf('\n};\n', start);
+  return start < 0 || end < 0 ? null : JSON.parse(text.slice(start + 'const schema = '.length, end + 2));
+}
+
+function unknownFields(value, schema, at, out) {
+  if (!schema || value === null || typeof value !== 'object') return out;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => unknownFields(v, schema.items, `${at}[${i}]`, out));
+    return out;
+  }
+  // An empty "properties" is a free-form map whose x-kubernetes-preserve-unknown-fields the
+  // generator dropped (e.g. trafficRouting.plugins): anything goes there.
+  if (!schema.properties || !Object.keys(schema.properties).length || schema.additionalProperties || schema['x-kubernetes-preserve-unknown-fields']) return out;
+  for (const [key, v] of Object.entries(value)) {
+    if (!(key in schema.properties)) out.push(`unknown field ${at}.${key}`);
+    else if (key !== 'metadata') unknownFields(v, schema.properties[key], `${at}.${key}`, out);
+  }
+  return out;
+}
+
 let input = '';
 process.stdin.on('data', (d) => (input += d));
 process.stdin.on('end', async () => {
@@ -44,7 +74,7 @@ process.stdin.on('end', async () => {
     try {
       // The model stamps its own apiVersion: a fallback schema validates the same body.
       new found.model({ ...object, apiVersion: found.model.apiVersion }).validate();
-      results.push({ schema: found.path, errors: [] });
+      results.push({ schema: found.path, errors: unknownFields(object, crdSchema(found.path), '', []) });
     } catch (error) {
       results.push({ schema: found.path, errors: [String(error.message ?? error)] });
     }
