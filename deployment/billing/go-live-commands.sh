@@ -149,7 +149,7 @@ json_get() {
   local json="$1" path="$2" parser="${GO_LIVE_JSON:-}"
   if [[ -z "$parser" ]]; then if command -v jq >/dev/null 2>&1; then parser=jq; else parser=node; fi; fi
   if [[ "$parser" == jq ]]; then
-    printf '%s' "$json" | jq -r "$path // empty" 2>/dev/null || true
+    printf '%s' "$json" | jq -j "$path // empty" 2>/dev/null || true
   else
     printf '%s' "$json" | node -e '
       let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
@@ -605,4 +605,5 @@ main() {
   fi
 }
 
-main "$@"
+# Sourcing the file (the tests do) defines the helpers without running anything.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then main "$@"; fi
