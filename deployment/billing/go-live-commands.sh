@@ -438,6 +438,11 @@ cmd_preflight() {
       if ! grep -qx "$dir" <<<"$out"; then pending=$((pending + 1)); printf '  pending migration: %s\n' "$dir"; fi
     done
     ok "$pending pending migration(s); the rollout's first step applies them"
+    # The connection gate divides by the max_connections written in the overlay: they must agree.
+    local gate_max
+    capture out psql "$PREFLIGHT_DATABASE_URL" -Atc "SHOW max_connections"
+    gate_max="$(grep -A1 'name: db-max-connections' "$OVERLAY_DIR/analysis-database.patch.yaml" | sed -n 's/.*value: "\{0,1\}\([0-9]*\)"\{0,1\}.*/\1/p')"
+    if [[ "$DRY_RUN" == 1 || "$out" == "$gate_max" ]]; then ok "max_connections ${out:-(dry run)} matches the gate's $gate_max"; else fail "max_connections is $out, the gate assumes $gate_max"; fi
   else
     warn "PREFLIGHT_DATABASE_URL unset: pending migrations are listed by the rollout's db-migrate Job log"
   fi
