@@ -503,8 +503,14 @@ cmd_canary() {
   local images
   images="$(kubectl kustomize "$dir" | grep -E '^ +image: ' | sed 's/^ *image: //' | sort -u)" || { fail "the overlay does not render"; return 1; }
   if [[ "$images" == "$expected" ]]; then ok "renders with image $expected (Rollout and migration Job)"; else fail "rendered images: $images"; return 1; fi
+  # A brand-new Rollout goes straight to 100% without running its steps, so the migration step
+  # would not run: on the first deployment the migrations run as a one-off Job right after the
+  # apply (the new pods stay unready, /readyz 503, until it has finished).
+  local first=0
+  if [[ "$DRY_RUN" == 1 ]] || ! kubectl -n "$NAMESPACE" get rollout "$ROLLOUT" -o name >/dev/null 2>&1; then first=1; fi
   run kubectl diff -k "$dir" || true
   run kubectl apply --server-side --force-conflicts -k "$dir" || { fail "apply failed"; return 1; }
+  if [[ "$first" == 1 ]]; then initial_migration || return 1; fi
 
   step "Watching steps and analysis (migrations, then 5% 25% 50% 100%, gates at each)"
   if [[ "$DRY_RUN" == 1 ]]; then
@@ -541,6 +547,32 @@ cmd_canary() {
     fi
     sleep 10
   done
+}
+
+# The migration Job of the AnalysisTemplate as a stand-alone Job (JSON on stdin and stdout).
+migration_job_from_template() {
+  node -e '
+    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      const job = JSON.parse(s).spec.metrics.find((m) => m.provider && m.provider.job).provider.job;
+      process.stdout.write(JSON.stringify({ apiVersion: "batch/v1", kind: "Job",
+        metadata: { generateName: "scholarlink-billing-db-migrate-initial-", labels: (job.metadata || {}).labels }, spec: job.spec }));
+    });'
+}
+
+initial_migration() {
+  step "First deployment (or --dry-run): migrations as a one-off Job, since a new Rollout runs no steps"
+  show kubectl -n "$NAMESPACE" get analysistemplate scholarlink-billing-db-migrate -o json "|" migration_job_from_template "|" kubectl -n "$NAMESPACE" create -f - -o name
+  if [[ "$DRY_RUN" == 1 ]]; then show kubectl -n "$NAMESPACE" wait --for=condition=complete "job/<created>" --timeout=600s; return 0; fi
+  local job
+  job="$(kubectl -n "$NAMESPACE" get analysistemplate scholarlink-billing-db-migrate -o json | migration_job_from_template | kubectl -n "$NAMESPACE" create -f - -o name)" ||
+    { fail "could not create the migration Job"; return 1; }
+  if ! run kubectl -n "$NAMESPACE" wait --for=condition=complete "$job" --timeout=600s; then
+    kubectl -n "$NAMESPACE" logs "$job" || true
+    fail "migrations failed: $job"
+    return 1
+  fi
+  run kubectl -n "$NAMESPACE" logs "$job"
+  ok "migrations applied by $job"
 }
 
 # ---------- rollback ----------

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import Stripe from 'stripe';
-import { REPO_ROOT } from './support/k8s-manifests';
+import { OVERLAY_DIR, REPO_ROOT, one, render, validateWithModels } from './support/k8s-manifests';
 
 // The script's helpers, called by sourcing it (sourcing defines functions and runs nothing).
 const SCRIPT = path.join(REPO_ROOT, 'deployment/billing/go-live-commands.sh');
@@ -37,6 +37,15 @@ describe('go-live-commands.sh helpers', () => {
     expect([sub('50', '50'), sub('5000.000000000000000001', '50'), sub('0', '50'), sub('123456789012345678901.5', '0.000000000000000001')]).toEqual([
       '0', '4950.000000000000000001', '-50', '123456789012345678901.499999999999999999',
     ]);
+  });
+
+  it('turns the migration AnalysisTemplate into a valid one-off Job for the first deployment', () => {
+    const template = one(render(OVERLAY_DIR), 'AnalysisTemplate', 'scholarlink-billing-db-migrate');
+    const job = JSON.parse(helper('migration_job_from_template <<<"$TEMPLATE"', { TEMPLATE: JSON.stringify(template) }));
+    expect(job.metadata.generateName).toBe('scholarlink-billing-db-migrate-initial-');
+    expect(job.spec.template.spec.containers[0]).toMatchObject({ command: ['node', 'dist/scripts/db-migrate.js'], image: expect.stringMatching(/^ghcr\.io\/scholarlink\/billing:/) });
+    const [result] = validateWithModels([{ object: job }]);
+    expect(result).toEqual({ schema: 'kubernetes-models/batch/v1/Job', errors: [] });
   });
 
   it('redacts every credential from displayed commands', () => {

@@ -56,6 +56,7 @@ describe('go-live-commands.sh offline', () => {
       'aws rds wait db-snapshot-available',
       'ok   renders with image ghcr.io/scholarlink/billing:1.0.1 (Rollout and migration Job)',
       'kubectl apply --server-side --force-conflicts -k',
+      'get analysistemplate scholarlink-billing-db-migrate -o json | migration_job_from_template | kubectl -n scholarlink-prod create -f -',
       'kubectl argo rollouts status scholarlink-billing -n scholarlink-prod',
       'https://billing.scholarlink.app/healthz',
       '/v1/usage/reconcile',
