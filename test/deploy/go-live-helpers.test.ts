@@ -1,6 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import fs from 'node:fs';
+import os from 'node:os';
+import jwt from 'jsonwebtoken';
 import Stripe from 'stripe';
+import { makeKeyPair } from '../helpers/keys';
+import { createTokenVerifier } from '../../src/platform/auth/token-verifier';
 import { OVERLAY_DIR, REPO_ROOT, one, render, validateWithModels } from './support/k8s-manifests';
 
 // The script's helpers, called by sourcing it (sourcing defines functions and runs nothing).
@@ -46,6 +51,24 @@ describe('go-live-commands.sh helpers', () => {
     expect(job.spec.template.spec.containers[0]).toMatchObject({ command: ['node', 'dist/scripts/db-migrate.js'], image: expect.stringMatching(/^ghcr\.io\/scholarlink\/billing:/) });
     const [result] = validateWithModels([{ object: job }]);
     expect(result).toEqual({ schema: 'kubernetes-models/batch/v1/Job', errors: [] });
+  });
+
+  it('mints RS256 tokens from JWT_SIGNING_KEY_FILE that the service\'s verifier accepts', async () => {
+    const keys = makeKeyPair();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mint-'));
+    const keyFile = path.join(dir, 'key.pem');
+    fs.writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
+    try {
+      const token = helper('mint_token llm-gateway usage:write', { JWT_SIGNING_KEY_FILE: keyFile, JWT_ISSUER: 'https://auth.example/', JWT_AUDIENCE: 'scholarlink-billing' });
+      const verifier = createTokenVerifier({ publicKey: keys.publicKey, issuer: 'https://auth.example/', audience: 'scholarlink-billing' });
+      const principal = await verifier.verify(token);
+      expect([principal.sub, [...principal.scopes]]).toEqual(['llm-gateway', ['usage:write']]);
+      const claims = jwt.decode(token) as jwt.JwtPayload;
+      expect(claims.exp! - claims.iat!).toBe(900);
+      expect(() => jwt.verify(token, makeKeyPair().publicKey, { algorithms: ['RS256'] })).toThrow(/signature/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('redacts every credential from displayed commands', () => {
