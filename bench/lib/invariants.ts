@@ -4,6 +4,8 @@ import type pg from 'pg';
 const CHECKS: Record<string, string> = {
   'transaction does not sum to zero': `SELECT count(*) AS n FROM (SELECT transaction_id FROM postings GROUP BY transaction_id HAVING sum(amount) <> 0) x`,
   'transaction without postings': `SELECT count(*) AS n FROM ledger_transactions t WHERE NOT EXISTS (SELECT 1 FROM postings p WHERE p.transaction_id = t.id)`,
+  'posting without its transaction or account': `SELECT count(*) AS n FROM postings p WHERE NOT EXISTS (SELECT 1 FROM ledger_transactions t WHERE t.id = p.transaction_id)
+     OR NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = p.account_id)`,
   'wallet balance differs from its postings': `SELECT count(*) AS n FROM accounts a
      LEFT JOIN (SELECT account_id, sum(amount) AS s FROM postings GROUP BY account_id) p ON p.account_id = a.id
      WHERE a.kind = 'wallet' AND a.balance <> COALESCE(p.s, 0)`,

@@ -21,6 +21,7 @@ export interface BenchContext {
 
 export interface Measured extends LoadResult {
   peakRssMb: number;
+  serverCpuMsPerRequest: number;
   note?: string;
 }
 
@@ -31,8 +32,9 @@ const random = (n: number) => 1 + Math.floor(Math.random() * n);
 
 async function measured(ctx: BenchContext, run: () => Promise<LoadResult>): Promise<Measured> {
   ctx.server.resetPeak();
+  const cpu = ctx.server.cpuMs();
   const result = await run();
-  return { ...result, peakRssMb: ctx.server.peak() };
+  return { ...result, peakRssMb: ctx.server.peak(), serverCpuMsPerRequest: (ctx.server.cpuMs() - cpu) / result.requests };
 }
 
 /**

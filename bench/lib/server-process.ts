@@ -23,6 +23,13 @@ export function memoryOf(pid: number): { rssMb: number; hwmMb: number } {
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
 }
 
+/** User + system CPU time of a process in ms, from /proc/<pid>/stat (clock ticks of 10 ms). */
+export function cpuMsOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 export interface ServerHandle {
   url: string;
   pid: number;
@@ -30,6 +37,8 @@ export interface ServerHandle {
   resetPeak(): number;
   peak(): number;
   rss(): number;
+  /** CPU the server has used so far: per request it does not depend on what else loads the machine */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -94,6 +103,7 @@ export async function startServer(o: ServerOptions): Promise<ServerHandle> {
     resetPeak: () => (peak = current = memoryOf(pid).rssMb),
     peak: () => Math.max(peak, memoryOf(pid).rssMb),
     rss: () => memoryOf(pid).rssMb,
+    cpuMs: () => cpuMsOf(pid),
     async stop() {
       clearInterval(timer);
       if (child.exitCode === null) child.kill('SIGTERM');
