@@ -54,6 +54,8 @@ export interface ServerOptions {
 export async function startServer(o: ServerOptions): Promise<ServerHandle> {
   const port = await freePort();
   const nodeArgs = o.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`] : [];
+  // lets a run try V8 flags on the server alone, e.g. BENCH_NODE_ARGS=--max-semi-space-size=8
+  nodeArgs.push(...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean));
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist', 'src', 'server.js')], {
     cwd: ROOT,
     stdio: ['ignore', 'inherit', 'inherit'],
