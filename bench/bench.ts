@@ -73,7 +73,7 @@ async function main() {
     };
     const row = (scenario: string, m: s.Measured, floor?: string): ScenarioRow => {
       const f = floor ? floors[floor] : undefined;
-      const r: ScenarioRow = { scenario, requests: m.requests, rps: m.rps, p50: m.p50, p95: m.p95, p99: m.p99, errors: m.errors, peakRssMb: m.peakRssMb, serverCpuMsPerRequest: m.serverCpuMsPerRequest, note: m.note };
+      const r: ScenarioRow = { scenario, requests: m.requests, rps: m.rps, p50: m.p50, p95: m.p95, p99: m.p99, errors: m.errors, peakRssMb: m.peakRssMb, serverCpuMsPerRequest: m.serverCpuMsPerRequest, loadGenCpuMsPerRequest: m.loadGenCpuMsPerRequest, note: m.note };
       if (f) Object.assign(r, { floor, rpsVsFloor: m.rps / f.tps, p99VsFloor: m.p99 / f.p99 });
       rows.push(r);
       log(`${scenario}: ${m.rps.toFixed(0)} req/s, p99 ${m.p99.toFixed(2)} ms, ${m.errors} errors, server ${m.serverCpuMsPerRequest.toFixed(2)} CPU ms/req`);

@@ -22,6 +22,8 @@ export interface BenchContext {
 export interface Measured extends LoadResult {
   peakRssMb: number;
   serverCpuMsPerRequest: number;
+  /** autocannon runs in this process: its CPU shares the same two cores */
+  loadGenCpuMsPerRequest: number;
   note?: string;
 }
 
@@ -33,8 +35,15 @@ const random = (n: number) => 1 + Math.floor(Math.random() * n);
 async function measured(ctx: BenchContext, run: () => Promise<LoadResult>): Promise<Measured> {
   ctx.server.resetPeak();
   const cpu = ctx.server.cpuMs();
+  const own = process.cpuUsage();
   const result = await run();
-  return { ...result, peakRssMb: ctx.server.peak(), serverCpuMsPerRequest: (ctx.server.cpuMs() - cpu) / result.requests };
+  const ownUsed = process.cpuUsage(own);
+  return {
+    ...result,
+    peakRssMb: ctx.server.peak(),
+    serverCpuMsPerRequest: (ctx.server.cpuMs() - cpu) / result.requests,
+    loadGenCpuMsPerRequest: (ownUsed.user + ownUsed.system) / 1000 / result.requests,
+  };
 }
 
 /**
