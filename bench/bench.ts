@@ -20,6 +20,7 @@ const quick = args.has('--quick');
 const settings = quick
   ? { seconds: 2, warmup: 1, wallets: 500, exportRows: 50_000, purchases: 5_000 }
   : { seconds: 15, warmup: 3, wallets: 10_000, exportRows: 1_000_000, purchases: 40_000 };
+if (process.env.BENCH_SECONDS) settings.seconds = Number(process.env.BENCH_SECONDS);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
