@@ -37,23 +37,10 @@ export class LedgerRepository {
   /**
    * The export as PostgreSQL's own COPY ... CSV (RFC 4180 quoting), streamed straight to the client:
    * no row is ever materialised in Node, so memory stays flat at any size. Prisma cannot stream,
-   * so this one query uses the shared pool directly. COPY takes no bind parameters; every value
-   * below is a validated date or goes through escapeLiteral.
+   * so this one query uses the shared pool directly.
    */
   async exportCsv(userId: string | undefined, period: Period): Promise<{ stream: Readable; done: (error?: Error) => void }> {
-    const where = ['a.user_id IS NOT NULL'];
-    if (userId !== undefined) where.push(`a.user_id = ${escapeLiteral(userId)}`);
-    if (period.from) where.push(`p.created_at >= ${escapeLiteral(period.from.toISOString())}::timestamptz`);
-    if (period.to) where.push(`p.created_at < ${escapeLiteral(period.to.toISOString())}::timestamptz`);
-    const sql = `COPY (
-      SELECT to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
-             t.id AS transaction_id, billing_csv_text(a.user_id) AS user_id, t.type,
-             trim_scale(p.amount) AS amount, trim_scale(p.balance_after) AS balance_after,
-             billing_csv_text(t.correlation_id) AS correlation_id, billing_csv_text(t.reference) AS reference
-      FROM postings p JOIN accounts a ON a.id = p.account_id JOIN ledger_transactions t ON t.id = p.transaction_id
-      WHERE ${where.join(' AND ')}
-      ORDER BY p.id
-    ) TO STDOUT WITH (FORMAT csv, HEADER true)`;
+    const sql = `COPY (${exportSelect(userId, period)}) TO STDOUT WITH (FORMAT csv, HEADER true)`;
     const client = await this.db.pool.connect();
     let released = false;
     const done = (error?: Error) => {
@@ -64,4 +51,22 @@ export class LedgerRepository {
     };
     return { stream: client.query(copyTo(sql)), done };
   }
+}
+
+/**
+ * The export's SELECT, shared with `npm run bench`, which times psql's \copy of exactly these rows.
+ * COPY takes no bind parameters; every value below is a validated date or goes through escapeLiteral.
+ */
+export function exportSelect(userId: string | undefined, period: Period): string {
+  const where = ['a.user_id IS NOT NULL'];
+  if (userId !== undefined) where.push(`a.user_id = ${escapeLiteral(userId)}`);
+  if (period.from) where.push(`p.created_at >= ${escapeLiteral(period.from.toISOString())}::timestamptz`);
+  if (period.to) where.push(`p.created_at < ${escapeLiteral(period.to.toISOString())}::timestamptz`);
+  return `SELECT to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
+             t.id AS transaction_id, billing_csv_text(a.user_id) AS user_id, t.type,
+             trim_scale(p.amount) AS amount, trim_scale(p.balance_after) AS balance_after,
+             billing_csv_text(t.correlation_id) AS correlation_id, billing_csv_text(t.reference) AS reference
+      FROM postings p JOIN accounts a ON a.id = p.account_id JOIN ledger_transactions t ON t.id = p.transaction_id
+      WHERE ${where.join(' AND ')}
+      ORDER BY p.id`;
 }

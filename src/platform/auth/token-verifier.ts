@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import jwt, { type JwtPayload } from 'jsonwebtoken';
+import { withVerifiedTokenCache } from './verified-token-cache';
 
 export interface Principal {
   sub: string;
@@ -62,7 +63,7 @@ const REASONS: Record<string, string> = {
 
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
   const resolve = options.publicKey ? staticKey(options.publicKey) : options.jwksUrl ? jwksKeys(options.jwksUrl) : undefined;
-  return {
+  return withVerifiedTokenCache({
     async verify(token) {
       if (!resolve) throw new TokenRejected('no_key_configured', 'no verification key configured');
       const decoded = jwt.decode(token, { complete: true });
@@ -89,5 +90,5 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
       const scope = typeof payload.scope === 'string' ? payload.scope : '';
       return { sub: payload.sub, scopes: new Set(scope.split(' ').filter(Boolean)) };
     },
-  };
+  });
 }

@@ -12,6 +12,7 @@ export function requestLogger(metrics: Metrics) {
       metrics.httpRequests.inc(labels);
       metrics.httpRequestDuration.observe(labels, seconds);
       if (route === '/metrics' || route === '/healthz' || route === '/readyz') return;
+      if (!req.log.isLevelEnabled('info')) return; // spares building the line (and the lazy child logger) at LOG_LEVEL=warn
       req.log.info(
         { method: req.method, route, status: res.statusCode, durationMs: Math.round(seconds * 1e6) / 1e3, userId: req.principal?.sub },
         'request',
