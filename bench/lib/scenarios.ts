@@ -209,7 +209,7 @@ export async function webhooks(ctx: BenchContext, scenario: string, purchaseCoun
   );
   expectOnly(ctx, scenario, r, '200');
   const { rows } = await ctx.pool.query<{ n: string }>(
-    `SELECT count(*) AS n FROM purchases WHERE stripe_checkout_session_id LIKE $1 AND status = 'paid'`,
+    `SELECT count(*) AS n FROM purchases WHERE checkout_session_id LIKE $1 AND status = 'paid'`,
     [`cs_test_bench_${ctx.runId}_%`],
   );
   inFlightTolerance(ctx, scenario, delivered.size, Number(rows[0].n), 'paid purchases');

@@ -13,11 +13,7 @@ export interface BenchPurchase {
   sessionId: string;
 }
 
-/**
- * Pending starter purchases written straight into SQL (no Stripe API on this machine).
- * THE PURCHASES TABLE BELONGS TO THE STRIPE ISSUE AND IS NOT IN THIS BRANCH: after merging, make
- * this INSERT match its columns (the run fails loudly here until it does).
- */
+/** Pending starter purchases written straight into SQL (no Stripe API on this machine). */
 export async function seedPurchases(pool: pg.Pool, count: number, runId: string): Promise<BenchPurchase[]> {
   const purchases = Array.from({ length: count }, (_, i) => ({
     purchaseId: randomUUID(),
@@ -25,7 +21,7 @@ export async function seedPurchases(pool: pg.Pool, count: number, runId: string)
     sessionId: `cs_test_bench_${runId}_${i}`,
   }));
   await pool.query(
-    `INSERT INTO purchases (id, user_id, package_id, status, price_usd_cents, credits, bonus_credits, stripe_checkout_session_id)
+    `INSERT INTO purchases (id, user_id, package_id, status, price_cents, credits, bonus_credits, checkout_session_id)
      SELECT p.id::uuid, p.user_id, 'starter', 'pending', 500, 5000, 0, p.session_id
      FROM jsonb_to_recordset($1::jsonb) AS p(id text, user_id text, session_id text)`,
     [JSON.stringify(purchases.map((p) => ({ id: p.purchaseId, user_id: p.userId, session_id: p.sessionId })))],
