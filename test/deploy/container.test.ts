@@ -16,7 +16,8 @@ import { buildOnce, cleanEnv, freePorts, startProcess, type RunningServer } from
  */
 const UID = 10001;
 const image = runtimeImageMasks();
-const SANDBOX = ['--ro-bind', '/', '/', '--tmpfs', '/tmp', '--dev', '/dev', '--proc', '/proc', ...image.args, '--unshare-user', '--unshare-pid', '--as-pid-1', '--uid', String(UID), '--gid', String(UID), '--die-with-parent', '--chdir', REPO_ROOT];
+// The checkout is bound again after the tmpfs /tmp, in case it lives under /tmp (CI clones may).
+const SANDBOX = ['--ro-bind', '/', '/', '--tmpfs', '/tmp', '--ro-bind', REPO_ROOT, REPO_ROOT, '--dev', '/dev', '--proc', '/proc', ...image.args, '--unshare-user', '--unshare-pid', '--as-pid-1', '--uid', String(UID), '--gid', String(UID), '--die-with-parent', '--chdir', REPO_ROOT];
 
 function sandboxed(script: string) {
   const r = spawnSync('bwrap', [...SANDBOX, '--', process.execPath, '-e', script], { encoding: 'utf8', env: cleanEnv({}) });

@@ -28,6 +28,9 @@ export function ensureBuilt(): string {
       fs.mkdirSync(lock);
       break;
     } catch {
+      // A lock left by a killed run is stale after five minutes.
+      const age = Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (age > 300_000) fs.rmSync(lock, { recursive: true, force: true });
       if (Date.now() > deadline) throw new Error('timed out waiting for another build');
       execFileSync('sleep', ['0.5']);
     }

@@ -1,41 +1,19 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { ensureBuilt } from '../../helpers/build';
 import { REPO_ROOT } from './k8s-manifests';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * `npm run build` once per jest run: test files run in parallel workers, and a second build
- * rewriting dist/ under a server that is starting would break it. A lock directory serialises
- * the workers; a stamp naming the jest parent process skips the rebuild within one run.
+ * The compiled server, shared with every other test that runs dist/: built by `npm test`'s
+ * pretest and rebuilt only when sources changed, under one lock (test/helpers/build.ts), so no
+ * test ever compiles into dist/ while another one is starting a server from it.
  */
 export async function buildOnce(): Promise<void> {
-  const dataDir = path.join(REPO_ROOT, '.data');
-  fs.mkdirSync(dataDir, { recursive: true });
-  const lock = path.join(dataDir, 'deploy-build.lock');
-  const stamp = path.join(dataDir, 'deploy-build.stamp');
-  for (;;) {
-    try {
-      fs.mkdirSync(lock);
-      break;
-    } catch {
-      // A lock left by a killed run is stale after five minutes.
-      if (Date.now() - fs.statSync(lock, { throwIfNoEntry: false })!.mtimeMs > 300_000) fs.rmSync(lock, { recursive: true, force: true });
-      await sleep(200);
-    }
-  }
-  try {
-    const runId = String(process.ppid);
-    const fresh = fs.existsSync(path.join(REPO_ROOT, 'dist/src/server.js')) && fs.readFileSync(stamp, { encoding: 'utf8', flag: 'a+' }) === runId;
-    if (!fresh) {
-      execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO_ROOT, stdio: 'pipe' });
-      fs.writeFileSync(stamp, runId);
-    }
-  } finally {
-    fs.rmSync(lock, { recursive: true, force: true });
-  }
+  ensureBuilt();
 }
 
 /** Distinct ports nobody listens on right now (all bound on 127.0.0.1:0 together, then released). */
