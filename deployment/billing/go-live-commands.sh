@@ -45,10 +45,9 @@ Commands
   canary     apply the production overlay with IMAGE, watch every canary step (5% 25% 50% 100%)
              and its analysis; stops at the first failed gate (Argo Rollouts has then aborted)
   smoke      post-deployment checks against BASE_URL: /healthz and /readyz 200, a JWT accepted
-             and forged ones refused, funding (admin grant, or SMOKE_STRIPE=1: a \$5 starter
-             purchase paid by a signed test-mode webhook), 1k+500 gpt-4o tokens = 50 credits,
-             an idempotent replay, the CSV export carrying correlation ids, a 402 naming
-             requiredCredits
+             and forged ones refused, funding (admin grant, or SMOKE_STRIPE=1 below),
+             1k+500 gpt-4o tokens = 50 credits, an idempotent replay, the CSV export carrying
+             correlation ids, a 402 naming requiredCredits
   webhook    a signed test event delivered to BASE_URL/v1/webhooks/stripe and acknowledged,
              its redelivery acknowledged once more, a bad signature refused
   rollback   abort and undo the rollout, confirm the stable pods are ready (budget ${ROLLBACK_BUDGET_SECONDS}s)
@@ -65,7 +64,16 @@ Environment (defaults in brackets)
   USER_TOKEN GATEWAY_TOKEN ADMIN_TOKEN   bearer tokens for smoke (a dedicated smoke user, the
                                gateway's usage:write, billing:admin); or JWT_SIGNING_KEY_FILE
                                (RS256 PEM) with JWT_ISSUER, JWT_AUDIENCE, SMOKE_USER_ID to mint them
-  SMOKE_STRIPE=1 + STRIPE_WEBHOOK_SECRET   fund through a test-mode purchase and signed webhook
+  SMOKE_STRIPE=1 + STRIPE_WEBHOOK_SECRET   smoke funds through a \$5 starter purchase instead
+                               (Stripe TEST mode deployments only; refused for a cs_live_ session).
+                               Proves the service's purchase -> signed webhook -> credit path:
+                               POST /v1/credits/purchase creates a real test-mode Checkout
+                               Session, then a checkout.session.completed event that the SCRIPT
+                               builds and signs with STRIPE_WEBHOOK_SECRET credits 5,000 credits,
+                               the purchase is paid and a purchase ledger entry carries the
+                               webhook's correlation id. Does NOT prove Stripe's own Checkout
+                               payment nor Stripe delivering the event (paying a Checkout page
+                               needs a browser); pay one test card by hand for that.
   STRIPE_SECRET_KEY            preflight: list webhook endpoints (read-only)
   PREFLIGHT_DATABASE_URL       preflight: database reached through a tunnel, pending migrations
   EXPECTED_CONTEXT             preflight: the kube context that must be current
@@ -332,33 +340,79 @@ cmd_smoke() {
   [[ "$FAILURES" == 0 ]]
 }
 
-# Stripe test mode only: start a $5 starter purchase, then deliver the checkout.session.completed
-# event Stripe would send, signed with STRIPE_WEBHOOK_SECRET, and see the credits land once.
+# SMOKE_STRIPE=1, Stripe TEST mode only. Proves the service's own path: POST /v1/credits/purchase
+# creates a real test-mode Checkout Session, then the checkout.session.completed event Stripe
+# would send (built and signed HERE with STRIPE_WEBHOOK_SECRET, since nobody can pay a Checkout
+# page without a browser) credits the package once, with a `purchase` ledger entry carrying the
+# webhook's correlation id. It does NOT prove Stripe's own Checkout payment or Stripe delivering
+# the event: `webhook` checks delivery to the endpoint, preflight the endpoint registration.
 smoke_fund_by_purchase() {
-  local user_id="$1" corr="$2" purchase_id session_id event signature
-  step "Funding: \$5 starter purchase in Stripe test mode, paid by a signed webhook"
+  local user_id="$1" corr="$2" purchase_id session_id total price cents balance_before event signature entry
+  local webhook_corr="$corr-purchase-webhook" payment_intent="pi_smoke_${RUN_ID//[^A-Za-z0-9]/_}"
+  step "Funding: \$5 starter purchase in Stripe test mode, paid by a webhook event this script signs"
   [[ -n "${STRIPE_WEBHOOK_SECRET:-}" || "$DRY_RUN" == 1 ]] || { fail "SMOKE_STRIPE=1 needs STRIPE_WEBHOOK_SECRET"; return 1; }
+  http GET /v1/balance "$USER_TOKEN" ""
+  balance_before="$(json_get "$HTTP_BODY" .balance)"
   http POST /v1/credits/purchase "$USER_TOKEN" '{"packageId":"starter"}' "Idempotency-Key: $corr-purchase" "X-Correlation-Id: $corr-purchase"
   expect "POST /v1/credits/purchase" 201 || return 1
   purchase_id="$(json_get "$HTTP_BODY" .purchaseId)"
   session_id="$(json_get "$HTTP_BODY" .stripeCheckoutSessionId)"
-  event="{\"id\":\"evt_smoke_$RUN_ID\",\"object\":\"event\",\"type\":\"checkout.session.completed\",\"livemode\":false,\"created\":$(date +%s),\"data\":{\"object\":{\"id\":\"$session_id\",\"object\":\"checkout.session\",\"mode\":\"payment\",\"payment_status\":\"paid\",\"status\":\"complete\",\"amount_total\":500,\"currency\":\"usd\",\"client_reference_id\":\"$user_id\",\"metadata\":{\"purchaseId\":\"$purchase_id\",\"userId\":\"$user_id\",\"packageId\":\"starter\"}}}}"
+  total="$(decimal_norm "$(json_get "$HTTP_BODY" .totalCredits)")"
+  price="$(json_get "$HTTP_BODY" .priceUsd)"
+  if [[ "$DRY_RUN" == 1 ]]; then purchase_id="<purchaseId>" session_id="<stripeCheckoutSessionId>" total="5000" price="5"; fi
+  [[ -n "$purchase_id" && -n "$session_id" ]] || { fail "purchase response without purchaseId or stripeCheckoutSessionId: $HTTP_BODY"; return 1; }
+  # A self-signed "paid" event for a live session would credit money never received.
+  if [[ "$session_id" == cs_live_* ]]; then fail "Checkout Session $session_id is live mode: SMOKE_STRIPE=1 is for test mode only"; return 1; fi
+  check "starter package credits" "$total" "5000"
+  # amount_total in cents, from the decimal price the service quoted (the webhook compares both).
+  cents="$(decimal_norm "$price")"
+  if [[ "$cents" == *.* ]]; then cents="${cents%%.*}$(printf '%-2.2s' "${cents#*.}" | tr ' ' 0)"; else cents="${cents}00"; fi
+  cents="$((10#${cents:-0}))"
+  check "amount_total of the starter package (cents)" "$cents" "500"
+  ok "purchase $purchase_id, Checkout Session $session_id"
+  event="{\"id\":\"evt_smoke_$RUN_ID\",\"object\":\"event\",\"type\":\"checkout.session.completed\",\"livemode\":false,\"created\":$(date +%s),\"data\":{\"object\":{\"id\":\"$session_id\",\"object\":\"checkout.session\",\"mode\":\"payment\",\"livemode\":false,\"payment_status\":\"paid\",\"status\":\"complete\",\"amount_total\":$cents,\"currency\":\"usd\",\"payment_intent\":\"$payment_intent\",\"client_reference_id\":\"$user_id\",\"metadata\":{\"purchaseId\":\"$purchase_id\",\"userId\":\"$user_id\",\"packageId\":\"starter\"}}}}"
   signature="$(stripe_signature "$event" "${STRIPE_WEBHOOK_SECRET:-whsec_dry_run}")"
-  http_raw_webhook "$event" "$signature"
+  http_raw_webhook "$event" "$signature" "$webhook_corr"
   expect "signed checkout.session.completed" 200 || return 1
+  check "webhook outcome" "$(json_get "$HTTP_BODY" .outcome)" "processed"
   http GET "/v1/credits/purchases/$purchase_id" "$USER_TOKEN" ""
   expect "GET /v1/credits/purchases/{id}" 200 || true
   check "purchase status" "$(json_get "$HTTP_BODY" .status)" "paid"
-  http GET "/v1/ledger?limit=10" "$USER_TOKEN" ""
+  http GET /v1/balance "$USER_TOKEN" ""
+  if [[ "$DRY_RUN" != 1 && -n "$balance_before" ]]; then
+    check "credits added by the purchase" "$(decimal_sub "$(json_get "$HTTP_BODY" .balance)" "$balance_before")" "$total"
+  fi
+  http GET "/v1/ledger?limit=50" "$USER_TOKEN" ""
+  expect "GET /v1/ledger" 200 || true
   if [[ "$DRY_RUN" != 1 ]]; then
-    if printf '%s' "$HTTP_BODY" | grep -q '"type":"purchase"'; then ok "ledger has the purchase entry"; else fail "no purchase entry in the ledger"; fi
+    entry="$(ledger_entry "$HTTP_BODY" purchase "$session_id")"
+    if [[ -z "$entry" ]]; then fail "no purchase entry for $session_id in the ledger"; return 1; fi
+    check "purchase ledger entry amount" "$(decimal_norm "${entry%% *}")" "$total"
+    check "purchase ledger entry correlationId" "${entry#* }" "$webhook_corr"
   fi
 }
 
-# POST a raw Stripe event (the webhook route reads the raw body; no JSON re-encoding).
+# "amount correlationId" of the ledger entry of TYPE whose reference is REF, from a /v1/ledger page.
+ledger_entry() {
+  local json="$1" type="$2" ref="$3" parser="${GO_LIVE_JSON:-}"
+  if [[ -z "$parser" ]]; then if command -v jq >/dev/null 2>&1; then parser=jq; else parser=node; fi; fi
+  if [[ "$parser" == jq ]]; then
+    printf '%s' "$json" | jq -j --arg t "$type" --arg r "$ref" \
+      'first(.data[]? | select(.type == $t and .reference == $r) | "\(.amount) \(.correlationId)") // empty' 2>/dev/null || true
+  else
+    printf '%s' "$json" | node -e '
+      let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+        let v; try { v = JSON.parse(s); } catch { return; }
+        const e = (v.data || []).find((x) => x.type === process.argv[1] && x.reference === process.argv[2]);
+        if (e) process.stdout.write(e.amount + " " + e.correlationId);
+      });' "$type" "$ref" 2>/dev/null || true
+  fi
+}
+
+# POST a raw Stripe event [with its correlation id] (the webhook route reads the raw body; no JSON re-encoding).
 http_raw_webhook() {
-  local event="$1" signature="$2"
-  http POST /v1/webhooks/stripe "" "$event" "Stripe-Signature: $signature" "X-Correlation-Id: smoke-$RUN_ID-webhook"
+  local event="$1" signature="$2" corr="${3:-smoke-$RUN_ID-webhook}"
+  http POST /v1/webhooks/stripe "" "$event" "Stripe-Signature: $signature" "X-Correlation-Id: $corr"
 }
 
 # ---------- webhook ----------

@@ -1,9 +1,12 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './support/k8s-manifests';
 import { buildOnce, cleanEnv, freePorts, startProcess, type RunningServer } from './support/server-process';
+import { money } from '../../src/platform/money';
+import { StripeDouble } from '../stripe-double/stripe-double.server';
 
 const SCRIPT = path.join(REPO_ROOT, 'deployment/billing/go-live-commands.sh');
 let logDir: string;
@@ -11,6 +14,18 @@ let logDir: string;
 function goLive(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync('bash', [SCRIPT, ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env: cleanEnv({ NO_COLOR: '1', GO_LIVE_LOG_DIR: logDir, ...env }) });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+/** Like goLive, without blocking this process: the Stripe double the server calls runs here. */
+function goLiveAsync(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; out: string }> {
+  const child = spawn('bash', [SCRIPT, ...args], { cwd: REPO_ROOT, timeout: 120_000, env: cleanEnv({ NO_COLOR: '1', GO_LIVE_LOG_DIR: logDir, ...env }) });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, out }));
+  });
 }
 
 beforeAll(() => {
@@ -103,21 +118,27 @@ describe('go-live-commands.sh smoke against a local `npm start`', () => {
   let baseUrl: string;
   let tokens: Record<string, string>;
   let dataDir: string;
+  // The one server is also wired to a Stripe double, so the SMOKE_STRIPE=1 run reuses it.
+  const stripe = new StripeDouble();
+  const webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
 
   beforeAll(async () => {
+    const stripeUrl = await stripe.start();
     await buildOnce();
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'billing-smoke-'));
     fs.chmodSync(dataDir, 0o755); // embedded PostgreSQL runs initdb as its own user when we are root
     const [port, pgPort] = await freePorts(2);
     baseUrl = `http://127.0.0.1:${port}`;
     // What `npm start` runs, with no DATABASE_URL: the embedded PostgreSQL and printed dev tokens.
-    server = startProcess(process.execPath, ['dist/src/server.js'], cleanEnv({ PORT: String(port), HOST: '127.0.0.1', BILLING_DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' }));
+    server = startProcess(process.execPath, ['dist/src/server.js'], cleanEnv({ PORT: String(port), HOST: '127.0.0.1', BILLING_DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn',
+      STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_API_BASE_URL: stripeUrl, STRIPE_WEBHOOK_SECRET: webhookSecret }));
     await server.waitFor(/ADMIN_TOKEN=\S+/, 90_000);
     tokens = Object.fromEntries([...server.output().matchAll(/\b(USER_TOKEN|GATEWAY_TOKEN|ADMIN_TOKEN)=(\S+)/g)].map((m) => [m[1], m[2]]));
   }, 120_000);
 
   afterAll(async () => {
     if (server?.child.exitCode === null) await server.stop();
+    await stripe.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -141,6 +162,36 @@ describe('go-live-commands.sh smoke against a local `npm start`', () => {
       'ok   requiredCredits = 60000000',
     ]) expect(r.out).toContain(line);
     expect(r.out).not.toContain('FAIL');
+  });
+
+  it('with SMOKE_STRIPE=1, funds through a $5 starter purchase and a signed webhook, credited once with its correlation id', async () => {
+    const api = async <T>(p: string) => (await fetch(`${baseUrl}${p}`, { headers: { Authorization: `Bearer ${tokens.USER_TOKEN}` } })).json() as Promise<T>;
+    const balance = async () => money((await api<{ balance: string }>('/v1/balance')).balance);
+    const before = await balance();
+    const r = await goLiveAsync(['smoke'], { BASE_URL: baseUrl, GO_LIVE_JSON: 'node', SMOKE_STRIPE: '1', STRIPE_WEBHOOK_SECRET: webhookSecret, ...tokens });
+    expect(r.out).toContain('smoke passed');
+    expect(r.status).toBe(0);
+    expect(r.out).not.toContain('FAIL');
+    expect(r.out).not.toContain(webhookSecret);
+    expect(r.out).not.toContain('POST /v1/admin/credits/adjustments');
+    const runId = r.out.match(/\(run (\S+)\)/)![1];
+
+    // The service really created a Checkout Session at "Stripe" for the purchase the script started.
+    const created = stripe.requestsTo('POST', '/v1/checkout/sessions');
+    expect(created).toHaveLength(1);
+    const session = stripe.sessions.at(-1)!;
+    const purchaseId = session.metadata.purchaseId as string;
+    const purchase = await api<Record<string, string>>(`/v1/credits/purchases/${purchaseId}`);
+    expect([purchase.status, purchase.stripeCheckoutSessionId, purchase.totalCredits]).toEqual(['paid', session.id, '5000']);
+
+    // Exactly one purchase entry for that session: 5,000 credits under the webhook's correlation id.
+    const ledger = (await api<{ data: { type: string; amount: string; reference: string; correlationId: string }[] }>('/v1/ledger?limit=200')).data;
+    const entries = ledger.filter((e) => e.type === 'purchase' && e.reference === session.id);
+    expect(entries.map((e) => [money(e.amount).toFixed(), e.correlationId])).toEqual([['5000', `smoke-${runId}-purchase-webhook`]]);
+    expect(r.out).toContain('ok   purchase ledger entry amount = 5000');
+    expect(r.out).toContain(`ok   purchase ledger entry correlationId = smoke-${runId}-purchase-webhook`);
+    // Funded by 5,000, charged 50 by the reference call.
+    expect((await balance()).minus(before).toFixed()).toBe('4950');
   });
 
   it('fails when a check fails (the gateway token lacks usage:write)', () => {
