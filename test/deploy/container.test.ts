@@ -137,6 +137,13 @@ describe('Dockerfile and .dockerignore', () => {
     expect(lines.filter((l) => /^(COPY|ADD)\b.*\.env|^(ARG|ENV)\b.*(SECRET|TOKEN|PASSWORD|_KEY|DATABASE_URL)/i.test(l))).toEqual([]);
   });
 
+  it('caps the heap exactly as the Kubernetes configmap does, so the image alone behaves as in the cluster', () => {
+    const configmap = fs.readFileSync(`${REPO_ROOT}/k8s/base/configmap.yaml`, 'utf8');
+    const inCluster = /^\s*NODE_OPTIONS:\s*(\S.*)$/m.exec(configmap)?.[1];
+    expect(inCluster).toMatch(/--max-old-space-size=\d+/);
+    expect(runtime).toContain(`ENV NODE_OPTIONS=${inCluster}`);
+  });
+
   it('keeps secrets, local data and build output out of the build context', () => {
     const ignored = fs.readFileSync(`${REPO_ROOT}/.dockerignore`, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
     expect(ignored).toEqual(expect.arrayContaining(['.env', '.env.*', '*.pem', '*.key', '.data', 'node_modules', 'dist', '.git', 'src/generated']));

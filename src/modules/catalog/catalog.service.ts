@@ -27,7 +27,7 @@ export class CatalogService {
     }));
   }
 
-  /** The card family a model name is priced by, or undefined with the known names for the 422. */
+  /** The card family a model name is priced by, or undefined with the known names for the 422 (`known` is empty on a match). */
   async resolveModel(model: string): Promise<{ family?: string; known: string[] }> {
     let names = await this.knownModels(false);
     let family = this.match(model, names);
@@ -35,7 +35,8 @@ export class CatalogService {
       names = await this.knownModels(true); // a card added since the last load
       family = this.match(model, names);
     }
-    return { family, known: [...names].sort() };
+    // Copying and sorting every model name on each charge only serves the 422's list: build it for that alone.
+    return { family, known: family ? [] : [...names].sort() };
   }
 
   private match(model: string, names: Set<string>): string | undefined {

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Metrics } from '../metrics';
+import { wouldLog } from './correlation-id';
 
 /** One log line and one metric sample per request, labelled by route template, never raw path. */
 export function requestLogger(metrics: Metrics) {
@@ -12,7 +13,7 @@ export function requestLogger(metrics: Metrics) {
       metrics.httpRequests.inc(labels);
       metrics.httpRequestDuration.observe(labels, seconds);
       if (route === '/metrics' || route === '/healthz' || route === '/readyz') return;
-      if (!req.log.isLevelEnabled('info')) return; // spares building the line (and the lazy child logger) at LOG_LEVEL=warn
+      if (!wouldLog(req, 'info')) return; // spares building the line (and the lazy child logger) at LOG_LEVEL=warn
       req.log.info(
         { method: req.method, route, status: res.statusCode, durationMs: Math.round(seconds * 1e6) / 1e3, userId: req.principal?.sub },
         'request',
