@@ -1,3 +1,4 @@
+import { unprocessable } from '../../platform/errors';
 import { formatCredits } from '../../platform/money';
 import { CREDIT_PACKAGES } from './catalog.packages';
 import type { CatalogRepository } from './catalog.repository';
@@ -28,6 +29,13 @@ export class CatalogService {
   }
 
   /** The card family a model name is priced by, or undefined with the known names for the 422 (`known` is empty on a match). */
+  /** The card family a model is priced by; an unknown model is the contract's 422 naming the known ones. */
+  async familyOf(model: string): Promise<string> {
+    const { family, known } = await this.resolveModel(model);
+    if (!family) throw unprocessable('unknown_model', `Unknown model "${model}". Known models: ${known.join(', ')}`, { knownModels: known });
+    return family;
+  }
+
   async resolveModel(model: string): Promise<{ family?: string; known: string[] }> {
     let names = await this.knownModels(false);
     let family = this.match(model, names);

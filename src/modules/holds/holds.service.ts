@@ -21,10 +21,7 @@ export class HoldsService {
   ) {}
 
   async place(input: HoldInput, correlationId: string): Promise<PlaceHoldResult> {
-    const { family, known } = await this.catalog.resolveModel(input.model);
-    if (!family) {
-      throw unprocessable('unknown_model', `Unknown model "${input.model}". Known models: ${known.join(', ')}`, { knownModels: known });
-    }
+    const family = await this.catalog.familyOf(input.model);
     const ttlSeconds = input.ttlSeconds ?? DEFAULT_TTL_SECONDS;
     // The requestId identifies the call; everything else must match on a replay.
     const hash = payloadHash({ model: input.model, maxInputTokens: input.maxInputTokens, maxOutputTokens: input.maxOutputTokens, ttlSeconds });

@@ -28,11 +28,10 @@ export class UsageService {
   ) {}
 
   async reconcile(input: ReconcileInput, correlationId: string): Promise<ReconcileResult> {
-    const { family, known } = await this.catalog.resolveModel(input.model);
-    if (!family) {
+    const family = await this.catalog.familyOf(input.model).catch((error: unknown) => {
       this.count('unknown_model');
-      throw unprocessable('unknown_model', `Unknown model "${input.model}". Known models: ${known.join(', ')}`, { knownModels: known });
-    }
+      throw error;
+    });
     const cachedInputTokens = input.cachedInputTokens ?? 0;
     // The requestId identifies the call; everything else must match on a replay.
     const hash = payloadHash({ model: input.model, inputTokens: input.inputTokens, outputTokens: input.outputTokens, cachedInputTokens, metadata: input.metadata });
