@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { ensureBuilt } from '../../helpers/build';
 import { REPO_ROOT } from './k8s-manifests';
@@ -16,19 +15,7 @@ export async function buildOnce(): Promise<void> {
   ensureBuilt();
 }
 
-/** Distinct ports nobody listens on right now (all bound on 127.0.0.1:0 together, then released). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
-      const server = net.createServer();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
+export { freePorts } from '../../helpers/ports';
 
 export interface RunningServer {
   child: ChildProcess;
