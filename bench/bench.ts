@@ -100,7 +100,7 @@ async function main() {
     const replay = row('replay of charged requests', await s.replay(ctx, 'replay', 'spread'), 'floor spread');
     await checked('replay');
     const halfRate = Math.max(1, Math.floor(spread.rps / 2));
-    const half = row(`reconcile spread at ${halfRate} req/s (half peak)`, await s.reconcile(ctx, 'half', { hot: false, overallRate: halfRate }), 'floor spread');
+    const half = row(`reconcile spread at ${halfRate} req/s (half peak)`, await s.reconcile(ctx, 'half', { hot: false, rate: halfRate }), 'floor spread');
     await checked('reconcile half rate');
     row('GET /v1/balance', await s.balance(ctx, 'balance'), 'floor spread');
 

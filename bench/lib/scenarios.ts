@@ -1,7 +1,6 @@
-import type autocannon from 'autocannon';
 import type pg from 'pg';
 import { countUsages, walletUser } from './bench-db';
-import { runLoad, type LoadResult } from './http-load';
+import { runLoad, type HttpRequest, type LoadOptions, type LoadResult } from './http-load';
 import type { ServerHandle } from './server-process';
 import { checkoutCompleted, seedPurchases, stripeSignature } from './stripe-events';
 
@@ -22,7 +21,7 @@ export interface BenchContext {
 export interface Measured extends LoadResult {
   peakRssMb: number;
   serverCpuMsPerRequest: number;
-  /** autocannon runs in this process: its CPU shares the same two cores */
+  /** the load generator runs in this process: its CPU shares the same two cores */
   loadGenCpuMsPerRequest: number;
   note?: string;
 }
@@ -32,54 +31,60 @@ const CHARGE = { model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 }; // 
 const json = (token: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${token}` });
 const random = (n: number) => 1 + Math.floor(Math.random() * n);
 
-async function measured(ctx: BenchContext, run: () => Promise<LoadResult>): Promise<Measured> {
+async function measured(ctx: BenchContext, load: Omit<LoadOptions, 'url' | 'connections' | 'seconds'> & { seconds?: number }): Promise<Measured> {
   ctx.server.resetPeak();
   const cpu = ctx.server.cpuMs();
   const own = process.cpuUsage();
-  const result = await run();
+  const result = await runLoad({ ...load, url: ctx.server.url, connections: ctx.connections, seconds: load.seconds ?? ctx.seconds });
   const ownUsed = process.cpuUsage(own);
+  const unsent = result.unsent ? `${result.unsent} requests due were never sent (every connection busy at the deadline)` : undefined;
   return {
     ...result,
     peakRssMb: ctx.server.peak(),
     serverCpuMsPerRequest: (ctx.server.cpuMs() - cpu) / result.requests,
     loadGenCpuMsPerRequest: (ownUsed.user + ownUsed.system) / 1000 / result.requests,
+    note: unsent,
   };
 }
 
 /**
- * autocannon stops at the deadline without waiting for the requests still in flight; those may
- * commit unanswered, so up to one per connection may be recorded without a counted 201.
+ * The generator waits for every answer, so with no errors each 201 must be exactly one row. A
+ * request lost to a socket error or timeout (already a violation) may still have committed.
  */
-function inFlightTolerance(ctx: BenchContext, scenario: string, answered: number, recorded: number, what: string) {
-  if (recorded < answered || recorded > answered + ctx.connections) {
-    ctx.violation(scenario, `${answered} answered 201 but ${recorded} ${what} were recorded`);
+function exactlyAnswered(ctx: BenchContext, scenario: string, r: LoadResult, answered: number, recorded: number, what: string) {
+  const lost = Object.values(r.errorKinds ?? {}).reduce((n, k) => n + k, 0);
+  if (recorded < answered || recorded > answered + lost) {
+    ctx.violation(scenario, `${answered} answered 201 but ${recorded} ${what} were recorded${lost ? ` (${lost} requests without an answer)` : ''}`);
   }
 }
 
 function expectOnly(ctx: BenchContext, scenario: string, r: LoadResult, status: string) {
   const other = Object.entries(r.statuses).filter(([s]) => s !== status);
-  if (other.length > 0 || r.errors > 0) ctx.violation(scenario, `expected only ${status}, got ${JSON.stringify(r.statuses)} and ${r.errors} errors`);
+  if (other.length > 0 || r.errors > 0) {
+    ctx.violation(scenario, `expected only ${status}, got ${JSON.stringify(r.statuses)} and ${r.errors} errors ${JSON.stringify(r.errorKinds ?? {})}`);
+  }
 }
 
+const post = (path: string, token: string, body: unknown, then?: HttpRequest['then']): HttpRequest => ({
+  method: 'POST',
+  path,
+  headers: json(token),
+  body: JSON.stringify(body),
+  then,
+});
+
 /** First charges; every 201 must be exactly one new usage row. */
-export async function reconcile(ctx: BenchContext, scenario: string, o: { hot: boolean; seconds?: number; overallRate?: number }): Promise<Measured> {
+export async function reconcile(ctx: BenchContext, scenario: string, o: { hot: boolean; seconds?: number; rate?: number }): Promise<Measured> {
   let seq = 0;
   const prefix = `${ctx.runId}-${scenario}-`;
   const before = await countUsages(ctx.pool);
-  const request: autocannon.AutocannonRequest = {
-    method: 'POST',
-    path: '/v1/usage/reconcile',
-    headers: json(ctx.gatewayToken),
-    setupRequest: (req) => ({
-      ...req,
-      body: JSON.stringify({ userId: walletUser(o.hot ? 1 : random(ctx.wallets)), requestId: `${prefix}${seq++}`, ...CHARGE }),
-    }),
-  };
-  const r = await measured(ctx, () =>
-    runLoad({ url: ctx.server.url, connections: ctx.connections, seconds: o.seconds ?? ctx.seconds, overallRate: o.overallRate, requests: [request] }),
-  );
+  const r = await measured(ctx, {
+    seconds: o.seconds,
+    rate: o.rate,
+    next: () => post('/v1/usage/reconcile', ctx.gatewayToken, { userId: walletUser(o.hot ? 1 : random(ctx.wallets)), requestId: `${prefix}${seq++}`, ...CHARGE }),
+  });
   expectOnly(ctx, scenario, r, '201');
-  inFlightTolerance(ctx, scenario, r.statuses['201'] ?? 0, (await countUsages(ctx.pool)) - before, 'usages');
+  exactlyAnswered(ctx, scenario, r, r.statuses['201'] ?? 0, (await countUsages(ctx.pool)) - before, 'usages');
   return r;
 }
 
@@ -92,24 +97,12 @@ export async function replay(ctx: BenchContext, scenario: string, ofScenario: st
   if (rows.length === 0) throw new Error(`no charged requests of ${ofScenario} to replay`);
   let i = 0;
   const before = await countUsages(ctx.pool);
-  const r = await measured(ctx, () =>
-    runLoad({
-      url: ctx.server.url,
-      connections: ctx.connections,
-      seconds: ctx.seconds,
-      requests: [
-        {
-          method: 'POST',
-          path: '/v1/usage/reconcile',
-          headers: json(ctx.gatewayToken),
-          setupRequest: (req) => {
-            const row = rows[i++ % rows.length];
-            return { ...req, body: JSON.stringify({ userId: row.user_id, requestId: row.request_id, ...CHARGE }) };
-          },
-        },
-      ],
-    }),
-  );
+  const r = await measured(ctx, {
+    next: () => {
+      const row = rows[i++ % rows.length];
+      return post('/v1/usage/reconcile', ctx.gatewayToken, { userId: row.user_id, requestId: row.request_id, ...CHARGE });
+    },
+  });
   expectOnly(ctx, scenario, r, '200');
   const created = (await countUsages(ctx.pool)) - before;
   if (created !== 0) ctx.violation(scenario, `replays recorded ${created} new usages`);
@@ -119,14 +112,9 @@ export async function replay(ctx: BenchContext, scenario: string, ofScenario: st
 /** Balance reads, each by the wallet's own user token. */
 export async function balance(ctx: BenchContext, scenario: string): Promise<Measured> {
   let i = 0;
-  const r = await measured(ctx, () =>
-    runLoad({
-      url: ctx.server.url,
-      connections: ctx.connections,
-      seconds: ctx.seconds,
-      requests: [{ method: 'GET', path: '/v1/balance', setupRequest: (req) => ({ ...req, headers: { authorization: `Bearer ${ctx.userTokens[i++ % ctx.userTokens.length]}` } }) }],
-    }),
-  );
+  const r = await measured(ctx, {
+    next: () => ({ method: 'GET', path: '/v1/balance', headers: { authorization: `Bearer ${ctx.userTokens[i++ % ctx.userTokens.length]}` } }),
+  });
   expectOnly(ctx, scenario, r, '200');
   return r;
 }
@@ -144,40 +132,27 @@ export async function holdAndSettle(ctx: BenchContext, scenario: string): Promis
   let settled = 0;
   const prefix = `${ctx.runId}-${scenario}-`;
   const before = await countUsages(ctx.pool);
-  const r = await measured(ctx, () =>
-    runLoad({
-      url: ctx.server.url,
-      connections: ctx.connections,
-      seconds: ctx.seconds,
-      requests: [
-        {
-          method: 'POST',
-          path: '/v1/usage/holds',
-          headers: json(ctx.gatewayToken),
-          setupRequest: (req, context) => {
-            context.userId = walletUser(random(ctx.wallets));
-            context.requestId = `${prefix}${seq++}`;
-            return { ...req, body: JSON.stringify({ userId: context.userId, requestId: context.requestId, model: CHARGE.model, maxInputTokens: 200, maxOutputTokens: 100 }) };
-          },
-        },
-        {
-          method: 'POST',
-          path: '/v1/usage/reconcile',
-          headers: json(ctx.gatewayToken),
-          setupRequest: (req, context) => ({ ...req, body: JSON.stringify({ userId: context.userId, requestId: context.requestId, ...CHARGE }) }),
-          onResponse: (status) => {
-            if (status === 201) settled++;
-          },
-        },
-      ],
-    }),
-  );
+  const settle = (status: number) => {
+    if (status === 201) settled++;
+    return undefined;
+  };
+  const r = await measured(ctx, {
+    next: () => {
+      const userId = walletUser(random(ctx.wallets));
+      const requestId = `${prefix}${seq++}`;
+      const hold = { userId, requestId, model: CHARGE.model, maxInputTokens: 200, maxOutputTokens: 100 };
+      // the settle goes out on the same connection as soon as the hold is answered (only if it was granted)
+      return post('/v1/usage/holds', ctx.gatewayToken, hold, (status) =>
+        status === 201 ? post('/v1/usage/reconcile', ctx.gatewayToken, { userId, requestId, ...CHARGE }, settle) : undefined,
+      );
+    },
+  });
   expectOnly(ctx, scenario, r, '201');
   const created = (await countUsages(ctx.pool)) - before;
   const { rows } = await ctx.pool.query<{ n: string }>(`SELECT count(*) AS n FROM holds WHERE request_id LIKE $1 AND status = 'settled' AND usage_id IS NOT NULL`, [`${prefix}%`]);
-  inFlightTolerance(ctx, scenario, settled, created, 'usages');
-  inFlightTolerance(ctx, scenario, settled, Number(rows[0].n), 'settled holds');
-  return { ...r, note: 'hold + settle pairs; req/s counts both requests' };
+  exactlyAnswered(ctx, scenario, r, settled, created, 'usages');
+  exactlyAnswered(ctx, scenario, r, settled, Number(rows[0].n), 'settled holds');
+  return { ...r, note: [r.note, 'hold + settle pairs; req/s counts both requests'].filter(Boolean).join('; ') };
 }
 
 /** Distinct signed checkout.session.completed events for purchases made in SQL: each pays its purchase once. */
@@ -185,33 +160,28 @@ export async function webhooks(ctx: BenchContext, scenario: string, purchaseCoun
   const purchases = await seedPurchases(ctx.pool, purchaseCount, ctx.runId);
   let i = 0;
   const delivered = new Set<number>();
-  const r = await measured(ctx, () =>
-    runLoad({
-      url: ctx.server.url,
-      connections: ctx.connections,
-      seconds: ctx.seconds,
-      requests: [
-        {
-          method: 'POST',
-          path: '/v1/webhooks/stripe',
-          setupRequest: (req, context) => {
-            const n = i++;
-            context.index = n % purchases.length;
-            const body = checkoutCompleted(purchases[n % purchases.length], n);
-            return { ...req, body, headers: { 'content-type': 'application/json', 'stripe-signature': stripeSignature(body, ctx.webhookSecret) } };
-          },
-          onResponse: (status, _body, context) => {
-            if (status >= 200 && status < 300) delivered.add(context.index as number);
-          },
+  const r = await measured(ctx, {
+    next: () => {
+      const n = i++;
+      const index = n % purchases.length;
+      const body = checkoutCompleted(purchases[index], n);
+      return {
+        method: 'POST',
+        path: '/v1/webhooks/stripe',
+        headers: { 'content-type': 'application/json', 'stripe-signature': stripeSignature(body, ctx.webhookSecret) },
+        body,
+        then: (status) => {
+          if (status >= 200 && status < 300) delivered.add(index);
+          return undefined;
         },
-      ],
-    }),
-  );
+      };
+    },
+  });
   expectOnly(ctx, scenario, r, '200');
   const { rows } = await ctx.pool.query<{ n: string }>(
     `SELECT count(*) AS n FROM purchases WHERE checkout_session_id LIKE $1 AND status = 'paid'`,
     [`cs_test_bench_${ctx.runId}_%`],
   );
-  inFlightTolerance(ctx, scenario, delivered.size, Number(rows[0].n), 'paid purchases');
+  exactlyAnswered(ctx, scenario, r, delivered.size, Number(rows[0].n), 'paid purchases');
   return r;
 }
