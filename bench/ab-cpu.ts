@@ -3,7 +3,8 @@
  * two builds (each checkout's dist/, built beforehand), side by side. Both servers run at once against
  * one seeded database and take turns, round by round in ABBA order, at reconcile-cpu.ts's fixed rate:
  * on a shared, noisy machine, drift then hits both alike, which back-to-back runs of reconcile-cpu.ts
- * did not ensure. Prints each build's median and the median of the paired differences (B - A).
+ * did not ensure. BENCH_RATE=0 runs at saturation instead (the HTTP layer is then a larger share).
+ * Prints each build's median and the median of the paired differences (B - A).
  */
 import path from 'node:path';
 import { makeKeyPair, signToken } from '../test/helpers/keys';
@@ -14,7 +15,7 @@ import { startServer, type ServerHandle } from './lib/server-process';
 const args = process.argv.slice(2);
 const [dirA, dirB] = args.filter((a) => !/^\d+$/.test(a)).map((d) => path.resolve(d));
 const rounds = Number(args.find((a) => /^\d+$/.test(a)) ?? 10);
-const rate = Number(process.env.BENCH_RATE ?? 200);
+const rate = Number(process.env.BENCH_RATE ?? 200) || undefined; // BENCH_RATE=0: as fast as the server answers
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
