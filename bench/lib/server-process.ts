@@ -59,6 +59,8 @@ export interface ServerOptions {
   webhookSecret: string;
   poolMax: number;
   cpuProfileDir?: string;
+  /** Checkout whose dist/ to run (bench/ab-cpu.ts compares two); this one by default. */
+  root?: string;
 }
 
 /** The production build (`node dist/src/server.js`) on a free loopback port, RSS sampled every 50 ms. */
@@ -67,8 +69,9 @@ export async function startServer(o: ServerOptions): Promise<ServerHandle> {
   const nodeArgs = o.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`] : [];
   // lets a run try V8 flags on the server alone, e.g. BENCH_NODE_ARGS=--max-semi-space-size=8
   nodeArgs.push(...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean));
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist', 'src', 'server.js')], {
-    cwd: ROOT,
+  const root = o.root ?? ROOT;
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(root, 'dist', 'src', 'server.js')], {
+    cwd: root,
     stdio: ['ignore', 'inherit', 'inherit'],
     env: {
       PATH: process.env.PATH,

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { IRouter } from 'express';
 import { z } from 'zod';
 import type { Metrics } from '../../platform/metrics';
 import { documentRoute, json } from '../../platform/openapi/registry';
@@ -9,8 +9,7 @@ export interface Lifecycle {
   draining: boolean;
 }
 
-export function healthRoutes(health: HealthRepository, metrics: Metrics, lifecycle: Lifecycle): Router {
-  const router = Router();
+export function healthRoutes(router: IRouter, health: HealthRepository, metrics: Metrics, lifecycle: Lifecycle): void {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -21,7 +20,6 @@ export function healthRoutes(health: HealthRepository, metrics: Metrics, lifecyc
   router.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
-  return router;
 }
 
 const Status = z.object({ status: z.string() });

@@ -1,11 +1,10 @@
-import { Router, type RequestHandler } from 'express';
+import type { IRouter, RequestHandler } from 'express';
 import { requireScope, SCOPES } from '../../platform/auth/auth.middleware';
 import { parseInput } from '../../platform/http/validate';
 import { HoldBody, HoldParams } from './holds.schemas';
 import type { HoldsService } from './holds.service';
 
-export function holdsRoutes(holds: HoldsService, idempotent: RequestHandler): Router {
-  const router = Router();
+export function holdsRoutes(router: IRouter, holds: HoldsService, idempotent: RequestHandler): void {
   router.post('/v1/usage/holds', requireScope(SCOPES.usageWrite), idempotent, async (req, res) => {
     const input = parseInput(HoldBody, req.body);
     const result = await holds.place(input, req.correlationId);
@@ -16,5 +15,4 @@ export function holdsRoutes(holds: HoldsService, idempotent: RequestHandler): Ro
     const { holdId } = parseInput(HoldParams, req.params, 'params');
     res.json(await holds.release(holdId));
   });
-  return router;
 }

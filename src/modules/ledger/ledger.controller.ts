@@ -1,13 +1,11 @@
 import { pipeline } from 'node:stream/promises';
-import { Router } from 'express';
+import type { IRouter } from 'express';
 import { principalOf, SCOPES, targetUserId } from '../../platform/auth/auth.middleware';
 import { parseInput } from '../../platform/http/validate';
 import { ExportQuery, LedgerQuery } from './ledger.schemas';
 import type { LedgerService } from './ledger.service';
 
-export function ledgerRoutes(ledger: LedgerService): Router {
-  const router = Router();
-
+export function ledgerRoutes(router: IRouter, ledger: LedgerService): void {
   router.get('/v1/ledger', async (req, res) => {
     const query = parseInput(LedgerQuery, req.query, 'query');
     res.json(await ledger.page(targetUserId(req, query.userId), query));
@@ -34,6 +32,4 @@ export function ledgerRoutes(ledger: LedgerService): Router {
       req.log.warn({ err: error }, 'CSV export ended early');
     }
   });
-
-  return router;
 }

@@ -1,11 +1,10 @@
-import { Router, type RequestHandler } from 'express';
+import type { IRouter, RequestHandler } from 'express';
 import { principalOf } from '../../platform/auth/auth.middleware';
 import { parseInput } from '../../platform/http/validate';
 import { PurchaseBody, PurchaseParams } from './purchases.schemas';
 import type { PurchasesService } from './purchases.service';
 
-export function purchasesRoutes(purchases: PurchasesService, idempotent: RequestHandler): Router {
-  const router = Router();
+export function purchasesRoutes(router: IRouter, purchases: PurchasesService, idempotent: RequestHandler): void {
   router.post('/v1/credits/purchase', idempotent, async (req, res) => {
     const input = parseInput(PurchaseBody, req.body);
     res.status(201).json(await purchases.start(principalOf(req).sub, input.packageId, req.correlationId));
@@ -14,5 +13,4 @@ export function purchasesRoutes(purchases: PurchasesService, idempotent: Request
     const { purchaseId } = parseInput(PurchaseParams, req.params, 'params');
     res.json(await purchases.get(purchaseId, principalOf(req)));
   });
-  return router;
 }

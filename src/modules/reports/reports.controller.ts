@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import type { IRouter, Request, Response } from 'express';
 import { requireScope, SCOPES } from '../../platform/auth/auth.middleware';
 import { toCsv } from '../../platform/csv';
 import { parseInput } from '../../platform/http/validate';
@@ -17,8 +17,7 @@ function respond(req: Request, res: Response, name: string, json: object, rows: 
   res.json(json);
 }
 
-export function reportsRoutes(reports: ReportsService, revenue?: RevenueReportService): Router {
-  const router = Router();
+export function reportsRoutes(router: IRouter, reports: ReportsService, revenue?: RevenueReportService): void {
   router.use('/v1/admin/reports', requireScope(SCOPES.admin));
 
   router.get('/v1/admin/reports/credits', async (req, res) => {
@@ -43,5 +42,4 @@ export function reportsRoutes(reports: ReportsService, revenue?: RevenueReportSe
       respond(req, res, 'revenue-report', report, revenueCsvRows(report));
     });
   }
-  return router;
 }

@@ -1,14 +1,12 @@
-import { Router } from 'express';
+import type { IRouter } from 'express';
 import { z } from 'zod';
 import { openApiDocument } from './document';
 import { documentRoute, json } from './registry';
 
-export function openApiRoutes(): Router {
-  const router = Router();
+export function openApiRoutes(router: IRouter): void {
   router.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument());
   });
-  return router;
 }
 
 documentRoute({
