@@ -39,13 +39,13 @@ async function main() {
       violation: (scenario, message) => violations.push(`${scenario}: ${message}`),
     });
     const [a, b] = servers.map(ctx);
-    await s.reconcile(a, 'a-warmup', { hot: false, seconds: 6, overallRate: rate });
-    await s.reconcile(b, 'b-warmup', { hot: false, seconds: 6, overallRate: rate });
+    await s.reconcile(a, 'a-warmup', { hot: false, seconds: 6, rate: rate || undefined });
+    await s.reconcile(b, 'b-warmup', { hot: false, seconds: 6, rate: rate || undefined });
     const cpu = { a: [] as number[], b: [] as number[] };
     for (let i = 0; i < rounds; i++) {
       for (const which of i % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
         await new Promise((r) => setTimeout(r, 500)); // the last round's unanswered requests commit before the next count
-        const m = await s.reconcile(which === 'a' ? a : b, `${which}-r${i}`, { hot: false, overallRate: rate });
+        const m = await s.reconcile(which === 'a' ? a : b, `${which}-r${i}`, { hot: false, rate: rate || undefined });
         cpu[which].push(m.serverCpuMsPerRequest);
       }
       console.log(`round ${i + 1}: A ${cpu.a[i].toFixed(3)}  B ${cpu.b[i].toFixed(3)} CPU ms/req`);
