@@ -17,6 +17,8 @@ const [dirA, dirB] = args.filter((a) => !/^\d+$/.test(a)).map((d) => path.resolv
 const rounds = Number(args.find((a) => /^\d+$/.test(a)) ?? 10);
 const rate = Number(process.env.BENCH_RATE ?? 200) || undefined; // BENCH_RATE=0: as fast as the server answers
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
+// V8 flags per build, e.g. BENCH_NODE_ARGS_B=--max-semi-space-size=16 with the same checkout twice
+const flags = [process.env.BENCH_NODE_ARGS_A, process.env.BENCH_NODE_ARGS_B].map((f) => (f ?? '').split(' ').filter(Boolean));
 const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -29,8 +31,8 @@ async function main() {
   try {
     await seedWallets(db.pool, 2000, '1000000');
     const keys = makeKeyPair();
-    for (const root of [dirA, dirB]) {
-      servers.push(await startServer({ databaseUrl: db.url, publicKey: keys.publicKey, webhookSecret: 'whsec_unused', poolMax: 10, root }));
+    for (const [i, root] of [dirA, dirB].entries()) {
+      servers.push(await startServer({ databaseUrl: db.url, publicKey: keys.publicKey, webhookSecret: 'whsec_unused', poolMax: 10, root, nodeArgs: flags[i] }));
     }
     const ctx = (server: ServerHandle): s.BenchContext => ({
       server, pool: db.pool, runId: stamp, connections: 10, seconds, wallets: 2000,
@@ -42,17 +44,23 @@ async function main() {
     await s.reconcile(a, 'a-warmup', { hot: false, seconds: 6, rate: rate || undefined });
     await s.reconcile(b, 'b-warmup', { hot: false, seconds: 6, rate: rate || undefined });
     const cpu = { a: [] as number[], b: [] as number[] };
+    const rps = { a: [] as number[], b: [] as number[] };
+    const p99 = { a: [] as number[], b: [] as number[] };
     for (let i = 0; i < rounds; i++) {
       for (const which of i % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
         await new Promise((r) => setTimeout(r, 500)); // the last round's unanswered requests commit before the next count
         const m = await s.reconcile(which === 'a' ? a : b, `${which}-r${i}`, { hot: false, rate: rate || undefined });
         cpu[which].push(m.serverCpuMsPerRequest);
+        rps[which].push(m.rps);
+        p99[which].push(m.p99);
       }
-      console.log(`round ${i + 1}: A ${cpu.a[i].toFixed(3)}  B ${cpu.b[i].toFixed(3)} CPU ms/req`);
+      const line = (w: 'a' | 'b') => `${cpu[w][i].toFixed(3)} CPU ms/req, ${rps[w][i].toFixed(0)} req/s, p99 ${p99[w][i].toFixed(1)} ms`;
+      console.log(`round ${i + 1}: A ${line('a')} | B ${line('b')}`);
     }
     const diffs = cpu.a.map((x, i) => cpu.b[i] - x);
-    console.log(`A ${dirA}: median ${median(cpu.a).toFixed(3)} ms/req`);
-    console.log(`B ${dirB}: median ${median(cpu.b).toFixed(3)} ms/req`);
+    const summary = (w: 'a' | 'b') => `median ${median(cpu[w]).toFixed(3)} ms/req, ${median(rps[w]).toFixed(0)} req/s, p99 ${median(p99[w]).toFixed(1)} ms`;
+    console.log(`A ${dirA} ${flags[0].join(' ')}: ${summary('a')}`);
+    console.log(`B ${dirB} ${flags[1].join(' ')}: ${summary('b')}`);
     console.log(`B - A: median ${median(diffs).toFixed(3)} ms/req (${diffs.filter((d) => d < 0).length}/${rounds} rounds B lower)`);
   } finally {
     await Promise.all(servers.map((server) => server.stop()));

@@ -61,6 +61,8 @@ export interface ServerOptions {
   cpuProfileDir?: string;
   /** Checkout whose dist/ to run (bench/ab-cpu.ts compares two); this one by default. */
   root?: string;
+  /** V8 flags for this server only, after BENCH_NODE_ARGS (ab-cpu.ts compares flags on one build) */
+  nodeArgs?: string[];
 }
 
 /** The production build (`node dist/src/server.js`) on a free loopback port, RSS sampled every 50 ms. */
@@ -68,7 +70,7 @@ export async function startServer(o: ServerOptions): Promise<ServerHandle> {
   const port = await freePort();
   const nodeArgs = o.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfileDir}`] : [];
   // lets a run try V8 flags on the server alone, e.g. BENCH_NODE_ARGS=--max-semi-space-size=8
-  nodeArgs.push(...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean));
+  nodeArgs.push(...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), ...(o.nodeArgs ?? []));
   const root = o.root ?? ROOT;
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, path.join(root, 'dist', 'src', 'server.js')], {
     cwd: root,
