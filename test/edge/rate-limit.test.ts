@@ -1,3 +1,6 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
 import request from 'supertest';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { captureLogs } from '../helpers/log-capture';
@@ -120,6 +123,39 @@ describe.each<Store>(['memory', 'redis'])('rate limits with the %s store', (stor
     expect(res.status).toBe(429);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect((await forged('192.0.2.51')).status).toBe(401);
+  });
+
+  it('limits a path however its case or request-target form is spelled, as the router matches it either way', async () => {
+    const t = await appWith({ store, env: { RATE_LIMIT_PER_MINUTE: '2' } });
+    const server = t.app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    // Raw requests: supertest cannot send an absolute-form target (http://host/path), which Node accepts.
+    const statusOf = (target: string, ip: string, authorization?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const headers = { 'X-Forwarded-For': ip, ...(authorization ? { Authorization: authorization } : {}) };
+        http.request({ port, host: '127.0.0.1', path: target, headers, agent: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        })
+          .on('error', reject)
+          .end();
+      });
+    try {
+      for (const [target, ip, authorization] of [
+        ['/V1/credit-packages', '192.0.2.60', undefined],
+        [`http://127.0.0.1:${port}/v1/credit-packages`, '192.0.2.61', undefined],
+        ['/V1/BALANCE', '192.0.2.62', 'Bearer not.a.token'],
+        [`http://127.0.0.1:${port}/v1/balance`, '192.0.2.63', 'Bearer not.a.token'],
+      ] as const) {
+        const statuses = [];
+        for (let i = 0; i < 3; i++) statuses.push(await statusOf(target, ip, authorization));
+        expect({ target, statuses }).toEqual({ target, statuses: [statuses[0], statuses[0], 429] });
+        expect(statuses[0]).not.toBe(429);
+      }
+    } finally {
+      server.close();
+    }
   });
 
   it('never limits the Stripe webhook, probes, metrics or the OpenAPI document', async () => {

@@ -129,8 +129,10 @@ export function rateLimits(o: RateLimitOptions) {
 
 const AUTH_FAILED = Symbol('authFailed');
 type AuthFailureMark = Request & { [AUTH_FAILED]?: boolean };
-/** The path as the client sent it, whatever router this runs under (req.path is relative to a mount). */
-const fullPath = (req: Request) => {
-  const query = req.originalUrl.indexOf('?');
-  return query < 0 ? req.originalUrl : req.originalUrl.slice(0, query);
-};
+/**
+ * The path as the router matches it, whatever router this runs under: baseUrl + path is the full
+ * pathname even inside a mount, and comes without the scheme and host of an absolute-form target
+ * (GET http://host/v1/balance), which originalUrl keeps. Lower-cased because routing is
+ * case-insensitive: /V1/BALANCE reaches the balance route and must be counted like /v1/balance.
+ */
+const fullPath = (req: Request) => `${req.baseUrl}${req.path}`.toLowerCase();
