@@ -41,6 +41,9 @@ function plainUtf8WithinLimit(req: Request): boolean {
 
 /** Reads and parses the body as body-parser's json() would: BOM dropped, strict (object or array), empty is {}. */
 function readPlain(req: Request, done: (error?: unknown) => void) {
+  // The client may have left while earlier middleware awaited (the Redis rate limiter): 'close' has
+  // fired already and would never reach the listeners below, leaving the request unanswered and unlogged.
+  if (req.destroyed) return done(new AppError(400, 'bad_request', 'Bad request', 'The request could not be read'));
   const chunks: Buffer[] = [];
   let finished = false;
   const finish = (error?: unknown) => {
