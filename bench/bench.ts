@@ -82,8 +82,8 @@ async function main() {
     };
 
     // each floor runs right before its service scenario, so both see the same machine
-    const floor = async (name: string, wallets: number) => {
-      const f = await runFloor({ ...floorArgs, wallets });
+    const floor = async (name: string, wallets: number, rate?: number) => {
+      const f = await runFloor({ ...floorArgs, wallets, rate });
       floors[name] = f;
       rows.push({ scenario: `${name} (pgbench)`, requests: f.transactions, rps: f.tps, p50: f.p50, p95: f.p95, p99: f.p99, errors: f.errors, peakRssMb: NaN });
       log(`${name}: ${f.tps.toFixed(0)} tps, p99 ${f.p99.toFixed(2)} ms`);
@@ -100,7 +100,9 @@ async function main() {
     const replay = row('replay of charged requests', await s.replay(ctx, 'replay', 'spread'), 'floor spread');
     await checked('replay');
     const halfRate = Math.max(1, Math.floor(spread.rps / 2));
-    const half = row(`reconcile spread at ${halfRate} req/s (half peak)`, await s.reconcile(ctx, 'half', { hot: false, rate: halfRate }), 'floor spread');
+    // PostgreSQL's own commit tail at the same paced rate: how much of the service's p99 is the disk's
+    await floor(`floor spread at ${halfRate} tx/s`, settings.wallets, halfRate);
+    const half = row(`reconcile spread at ${halfRate} req/s (half peak)`, await s.reconcile(ctx, 'half', { hot: false, rate: halfRate }), `floor spread at ${halfRate} tx/s`);
     await checked('reconcile half rate');
     row('GET /v1/balance', await s.balance(ctx, 'balance'), 'floor spread');
 
@@ -138,7 +140,7 @@ async function main() {
     const targets: TargetCheck[] = [
       { target: 'reconcile, spread', goal: '≥ 0.70 × floor tps', measured: `${spread.rpsVsFloor!.toFixed(2)} ×`, met: spread.rpsVsFloor! >= 0.7 },
       { target: 'reconcile, hot wallet', goal: '≥ 0.60 × hot floor tps', measured: `${hot.rpsVsFloor!.toFixed(2)} ×`, met: hot.rpsVsFloor! >= 0.6 },
-      { target: 'reconcile p99 at half the peak rate', goal: '< 20 ms', measured: `${half.p99.toFixed(2)} ms`, met: half.p99 < 20 },
+      { target: 'reconcile p99 at half the peak rate', goal: '< 20 ms', measured: `${half.p99.toFixed(2)} ms (floor at that rate: ${floors[half.floor!].p99.toFixed(2)} ms)`, met: half.p99 < 20 },
       { target: 'replay vs first charge', goal: '≥ 1.00 ×', measured: `${(replay.rps / spread.rps).toFixed(2)} ×`, met: replay.rps >= spread.rps },
       { target: 'CSV export rows/s', goal: '≥ 0.50 × psql', measured: `${(exportResult.ratio as number).toFixed(2)} ×`, met: (exportResult.ratio as number) >= 0.5 },
       { target: 'CSV export RSS growth', goal: '< 100 MB', measured: `${rssGrowth.toFixed(1)} MB`, met: rssGrowth < 100 },

@@ -24,6 +24,8 @@ export interface FloorOptions {
   wallets: number;
   rateCardId: string;
   revenueAccountId: string;
+  /** transactions per second, paced by pgbench (-R); latencies then count from each scheduled start */
+  rate?: number;
 }
 
 /** pgbench with the floor script, prepared statements, per-transaction log for the percentiles. */
@@ -32,6 +34,7 @@ export async function runFloor(o: FloorOptions): Promise<FloorResult> {
   const args = [
     '-n', '-M', 'prepared', '-c', String(o.clients), '-j', String(Math.min(2, o.clients)), '-T', String(o.seconds),
     '-f', FLOOR_SCRIPT, '-D', `wallets=${o.wallets}`, '-D', `card=${o.rateCardId}`, '-D', `revenue=${o.revenueAccountId}`,
+    ...(o.rate ? ['-R', String(o.rate)] : []),
     '-l', `--log-prefix=${path.join(dir, 'floor')}`, o.databaseUrl,
   ];
   try {
@@ -45,7 +48,8 @@ export async function runFloor(o: FloorOptions): Promise<FloorResult> {
     });
     const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1]);
     const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
-    // log line: client_id transaction_no time(us) script_no epoch epoch_us; time is "failed" on error
+    // log line: client_id transaction_no time(us) script_no epoch epoch_us [lag]; time is "failed" on
+    // error; with -R it runs from the scheduled start, like the paced load generator's latencies
     const latencies: number[] = [];
     let errors = failed;
     for (const file of fs.readdirSync(dir)) {
