@@ -17,6 +17,7 @@ const [dirA, dirB] = args.filter((a) => !/^\d+$/.test(a)).map((d) => path.resolv
 const rounds = Number(args.find((a) => /^\d+$/.test(a)) ?? 10);
 const rate = Number(process.env.BENCH_RATE ?? 200) || undefined; // BENCH_RATE=0: as fast as the server answers
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
+const HOT = process.env.BENCH_HOT === '1'; // every charge on one wallet instead of 2,000
 // V8 flags per build, e.g. BENCH_NODE_ARGS_B=--max-semi-space-size=16 with the same checkout twice
 const flags = [process.env.BENCH_NODE_ARGS_A, process.env.BENCH_NODE_ARGS_B].map((f) => (f ?? '').split(' ').filter(Boolean));
 const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -41,8 +42,8 @@ async function main() {
       violation: (scenario, message) => violations.push(`${scenario}: ${message}`),
     });
     const [a, b] = servers.map(ctx);
-    await s.reconcile(a, 'a-warmup', { hot: false, seconds: 6, rate: rate || undefined });
-    await s.reconcile(b, 'b-warmup', { hot: false, seconds: 6, rate: rate || undefined });
+    await s.reconcile(a, 'a-warmup', { hot: HOT, seconds: 6, rate: rate || undefined });
+    await s.reconcile(b, 'b-warmup', { hot: HOT, seconds: 6, rate: rate || undefined });
     const cpu = { a: [] as number[], b: [] as number[] };
     const rps = { a: [] as number[], b: [] as number[] };
     const p99 = { a: [] as number[], b: [] as number[] };
@@ -50,7 +51,7 @@ async function main() {
     for (let i = 0; i < rounds; i++) {
       for (const which of i % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
         await new Promise((r) => setTimeout(r, 500)); // the last round's unanswered requests commit before the next count
-        const m = await s.reconcile(which === 'a' ? a : b, `${which}-r${i}`, { hot: false, rate: rate || undefined });
+        const m = await s.reconcile(which === 'a' ? a : b, `${which}-r${i}`, { hot: HOT, rate: rate || undefined });
         cpu[which].push(m.serverCpuMsPerRequest);
         rps[which].push(m.rps);
         p99[which].push(m.p99);

@@ -61,7 +61,10 @@ export class UsageRepository {
     private readonly metrics?: Metrics,
     options: UsageRepositoryOptions = {},
   ) {
-    const group = options.groupCommit ?? { maxInFlight: 2, maxBatch: 32 };
+    // One batch at a time: whatever arrives meanwhile shares the next statement and WAL flush. Against
+    // two in flight (bench/ab-cpu.ts, 6 paired rounds each): spread 1,403 vs 1,330 charges/s, hot wallet
+    // 1,714 vs 1,445, p99 at 500 req/s 20 vs 27 ms, and less server CPU per charge in every round.
+    const group = options.groupCommit ?? { maxInFlight: 1, maxBatch: 32 };
     if (group) this.group = new GroupCommit((items) => this.chargeMany(items), group);
   }
 
