@@ -48,15 +48,19 @@ export async function runFloor(o: FloorOptions): Promise<FloorResult> {
     });
     const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1]);
     const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
-    // log line: client_id transaction_no time(us) script_no epoch epoch_us [lag]; time is "failed" on
-    // error; with -R it runs from the scheduled start, like the paced load generator's latencies
+    // log line: client_id transaction_no time(us) script_no epoch epoch_us [lag(us)]; time is "failed"
+    // on error. With -R, time runs from the scheduled start and lag is how long the transaction waited
+    // for its own client's previous one: pgbench schedules per client, so a slow commit delays that
+    // client's queue while others idle. The load generator shares one queue among its sockets and has
+    // no such wait, so the paced floor's latency is taken without lag: PostgreSQL's own time per charge.
     const latencies: number[] = [];
     let errors = failed;
     for (const file of fs.readdirSync(dir)) {
       for (const line of fs.readFileSync(path.join(dir, file), 'utf8').split('\n')) {
-        const time = line.split(' ')[2];
+        const fields = line.split(' ');
+        const time = fields[2];
         if (time === undefined) continue;
-        const us = Number(time);
+        const us = Number(time) - (o.rate ? Number(fields[6] ?? 0) : 0);
         if (Number.isFinite(us)) latencies.push(us / 1000);
         else errors += failed ? 0 : 1;
       }
