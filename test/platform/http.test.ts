@@ -33,6 +33,10 @@ describe('HTTP conventions', () => {
     const res = await request(t.app).delete('/v1/usage/reconcile').set('Authorization', `Bearer ${t.gateway}`);
     expectProblem(res, 405);
     expect(res.headers.allow).toBe('POST');
+    // routing ignores case, so the 405 does too
+    const shouted = await request(t.app).delete('/V1/USAGE/RECONCILE').set('Authorization', `Bearer ${t.gateway}`);
+    expectProblem(shouted, 405);
+    expect(shouted.headers.allow).toBe('POST');
   });
 
   it('answers malformed JSON with 400, a non-JSON body with 415, an oversize body with 413', async () => {

@@ -20,7 +20,8 @@ export function methodNotAllowed() {
       byPath.set(d.route.path, methods);
     }
     return [...byPath].map(([path, methods]) => ({
-      pattern: new RegExp(`^${path.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}/?$`),
+      // case-insensitive like Express's routing, so /V1/BALANCE gets the same 405 as /v1/balance
+      pattern: new RegExp(`^${path.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}/?$`, 'i'),
       methods,
     }));
   };
