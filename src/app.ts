@@ -115,7 +115,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(limits.beforeAuth);
   app.use(jsonBody());
   catalogRoutes(app, catalog);
-  app.use(AUTHENTICATED, authenticate(verifier, metrics), ...limits.afterAuth);
+  app.use(AUTHENTICATED, authenticate(verifier, metrics), limits.afterAuth);
   app.use(AUTHENTICATED, limits.afterAuthFailure);
   balanceRoutes(app, new BalanceService(new BalanceRepository(db)));
   usageRoutes(app, new UsageService(new UsageRepository(db, metrics), catalog, metrics), optionalKey);

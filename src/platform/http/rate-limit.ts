@@ -1,11 +1,12 @@
-import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
-import { ipKeyGenerator, rateLimit, type Options } from 'express-rate-limit';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { ipKeyGenerator, MemoryStore, rateLimit, type Options } from 'express-rate-limit';
 import { RedisStore } from 'rate-limit-redis';
 import { SCOPES } from '../auth/auth.middleware';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { RedisClient } from '../redis/redis-client';
+import { verifiedLimiter } from './verified-limiter';
 
 /** Paths that are never limited: Stripe must always reach us, and probes/scrapes/docs are not /v1 traffic. */
 export const UNLIMITED_PATHS = ['/v1/webhooks/stripe'];
@@ -77,10 +78,17 @@ export function rateLimits(o: RateLimitOptions) {
     o.logger.warn({ err: { name: e?.name, message: e?.message }, limiter }, `${message} (failing open)`);
   };
 
+  const redisStore = (name: string) =>
+    o.redis && new RecoveringRedisStore({ prefix: `${prefix}${name}:`, sendCommand: (...args: string[]) => o.redis!.sendCommand(args) as never });
+  const refuse = (name: string) => (_req: Request, res: Response, next: NextFunction) => {
+    o.metrics.rateLimited.inc({ limiter: name });
+    const seconds = res.getHeader('Retry-After') ?? Math.ceil(windowMs / 1000);
+    next(new AppError(429, 'rate_limited', 'Too many requests', `Rate limit exceeded; retry in ${seconds} s.`, {}, {}));
+  };
+
   // `skip` is asked here rather than by express-rate-limit: its middleware is async and awaits the
-  // answer, so a limiter that cannot apply (two of the three, on every request) still cost a few
-  // promises per request.
-  const limiter = (name: 'ip' | 'user' | 'service', limit: number, skip: (req: Request) => boolean, extra: Partial<Options>): RequestHandler => {
+  // answer, so a request it does not apply to (nearly every request) still cost a few promises.
+  const limiter = (name: 'ip', limit: number, skip: (req: Request) => boolean, extra: Partial<Options>): RequestHandler => {
     const limited = rateLimit({
       windowMs,
       limit,
@@ -93,16 +101,14 @@ export function rateLimits(o: RateLimitOptions) {
         // Misconfiguration notices from the library itself, not store failures.
         warn: (error, message) => o.logger.warn({ err: { message: (error as Error)?.message }, limiter: name }, message ?? 'rate-limit warning'),
       },
-      store: o.redis ? new RecoveringRedisStore({ prefix: `${prefix}${name}:`, sendCommand: (...args: string[]) => o.redis!.sendCommand(args) as never }) : undefined,
-      handler: (req, res, next) => {
-        o.metrics.rateLimited.inc({ limiter: name });
-        const seconds = res.getHeader('Retry-After') ?? Math.ceil(windowMs / 1000);
-        next(new AppError(429, 'rate_limited', 'Too many requests', `Rate limit exceeded; retry in ${seconds} s.`, {}, {}));
-      },
+      store: redisStore(name) || undefined,
+      handler: refuse(name),
       ...extra,
     });
     return (req, res, next) => (skip(req) ? next() : limited(req, res, next));
   };
+  const verified = (name: 'user' | 'service', limit: number) =>
+    verifiedLimiter({ name, limit, windowMs, store: redisStore(name) || new MemoryStore(), limited: refuse(name), storeError: (error, message) => warn(name, error, message) });
 
   const authenticated = underAny(o.authenticatedPrefixes);
   const isAnonymousTraffic = (req: Request) => {
@@ -114,8 +120,14 @@ export function rateLimits(o: RateLimitOptions) {
   };
   const ip = limiter('ip', o.perMinute, (req) => !isAnonymousTraffic(req), { keyGenerator: (req) => ipKeyGenerator(req.ip ?? 'unknown') });
   const isService = (req: Request) => req.principal?.scopes.has(SCOPES.usageWrite) === true;
-  const user = limiter('user', o.perMinute, (req) => !req.principal || isService(req), { keyGenerator: (req) => req.principal!.sub });
-  const service = limiter('service', o.servicePerMinute, (req) => !isService(req), { keyGenerator: (req) => req.principal!.sub });
+  const user = verified('user', o.perMinute);
+  const service = verified('service', o.servicePerMinute);
+  // One handler for the two verified-caller limiters (at most one applies): a second layer on the
+  // authenticated prefixes cost every charge another prefix match and baseUrl rewrite in the router.
+  const afterAuth: RequestHandler = (req, res, next) => {
+    if (!req.principal) return next();
+    return isService(req) ? service(req, res, next) : user(req, res, next);
+  };
 
   /** A rejected token counts against its address, so guessing tokens is limited like anonymous traffic. */
   const afterAuthFailure: ErrorRequestHandler = (error, req, res, next) => {
@@ -124,7 +136,7 @@ export function rateLimits(o: RateLimitOptions) {
     ip(req, res, (limited?: unknown) => next(limited ?? error));
   };
 
-  return { beforeAuth: ip, afterAuth: [user, service], afterAuthFailure };
+  return { beforeAuth: ip, afterAuth, afterAuthFailure };
 }
 
 const AUTH_FAILED = Symbol('authFailed');
