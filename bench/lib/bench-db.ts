@@ -43,9 +43,7 @@ export const walletUser = (n: number) => `bench-${n}`;
  * zero-sum trigger and the balance-equals-postings invariant hold from the start.
  */
 export async function seedWallets(pool: pg.Pool, count: number, credits: string): Promise<void> {
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
+  await inTransaction(pool, async (c) => {
     await c.query(`INSERT INTO accounts (kind, user_id, balance) SELECT 'wallet', 'bench-' || g, $2::numeric FROM generate_series(1, $1::int) g`, [count, credits]);
     await c.query(
       `INSERT INTO ledger_transactions (id, type, business_key, reference, actor, correlation_id)
@@ -59,13 +57,7 @@ export async function seedWallets(pool: pg.Pool, count: number, credits: string)
        SELECT md5('bench-seed:' || g)::uuid, (SELECT id FROM accounts WHERE code = 'promotions'), -$2::numeric, NULL FROM generate_series(1, $1::int) g`,
       [count, credits],
     );
-    await c.query('COMMIT');
-  } catch (error) {
-    await c.query('ROLLBACK');
-    throw error;
-  } finally {
-    c.release();
-  }
+  });
 }
 
 /**
@@ -75,9 +67,7 @@ export async function seedWallets(pool: pg.Pool, count: number, credits: string)
 export async function seedLedgerRows(pool: pg.Pool, target: number): Promise<number> {
   const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM postings p JOIN accounts a ON a.id = p.account_id WHERE a.user_id IS NOT NULL`);
   const missing = Math.max(0, target - Number(rows[0].n));
-  const c = await pool.connect();
-  try {
-    await c.query('BEGIN');
+  await inTransaction(pool, async (c) => {
     // Two million postings through per-row FK and zero-sum triggers took minutes on a shared
     // 2-core machine; the rows are balanced by construction and ledgerViolations() re-checks every
     // invariant (zero sum, balances, references) right after the export. Unique indexes still apply.
@@ -100,13 +90,7 @@ export async function seedLedgerRows(pool: pg.Pool, target: number): Promise<num
       `UPDATE accounts a SET balance = s.total FROM (SELECT p.account_id, sum(p.amount) AS total FROM postings p
          JOIN accounts w ON w.id = p.account_id WHERE w.user_id LIKE 'bench-export-%' GROUP BY p.account_id) s WHERE a.id = s.account_id`,
     );
-    await c.query('COMMIT');
-  } catch (error) {
-    await c.query('ROLLBACK');
-    throw error;
-  } finally {
-    c.release();
-  }
+  });
   await pool.query('ANALYZE');
   return missing;
 }
@@ -120,4 +104,18 @@ export async function idOf(pool: pg.Pool, sql: string): Promise<string> {
 export async function countUsages(pool: pg.Pool): Promise<number> {
   const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM usages');
   return Number(rows[0].n);
+}
+
+async function inTransaction(pool: pg.Pool, work: (c: pg.PoolClient) => Promise<void>): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    await work(c);
+    await c.query('COMMIT');
+  } catch (error) {
+    await c.query('ROLLBACK');
+    throw error;
+  } finally {
+    c.release();
+  }
 }
