@@ -1,16 +1,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { LoadResult } from './http-load';
 import { ROOT } from './server-process';
 
-export interface ScenarioRow {
+/** One table row: a service scenario (a load result) or a pgbench floor, in the same figures. */
+export interface ScenarioRow extends Pick<LoadResult, 'requests' | 'rps' | 'p50' | 'p95' | 'p99' | 'errors'> {
   scenario: string;
-  requests: number;
-  rps: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  errors: number;
   peakRssMb: number;
   serverCpuMsPerRequest?: number;
   loadGenCpuMsPerRequest?: number;
