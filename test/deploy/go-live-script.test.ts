@@ -28,6 +28,8 @@ function goLiveAsync(args: string[], env: Record<string, string> = {}): Promise<
   });
 }
 
+const failedChecks = (out: string) => out.split('\n').filter((line) => /\bFAIL\b/.test(line)).map((line) => line.trim());
+
 beforeAll(() => {
   logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'go-live-logs-'));
 });
@@ -146,6 +148,8 @@ describe('go-live-commands.sh smoke against a local `npm start`', () => {
     expect(Object.keys(tokens).sort()).toEqual(['ADMIN_TOKEN', 'GATEWAY_TOKEN', 'USER_TOKEN']);
     // node parses the JSON here, as on a machine without jq.
     const r = goLive(['smoke'], { BASE_URL: baseUrl, GO_LIVE_JSON: 'node', ...tokens });
+    // The failed checks first: a run's full output is long, and CI logs keep only its ends.
+    expect(failedChecks(r.out)).toEqual([]);
     expect(r.out).toContain('smoke passed');
     expect(r.status).toBe(0);
     for (const line of [
@@ -169,6 +173,8 @@ describe('go-live-commands.sh smoke against a local `npm start`', () => {
     const balance = async () => money((await api<{ balance: string }>('/v1/balance')).balance);
     const before = await balance();
     const r = await goLiveAsync(['smoke'], { BASE_URL: baseUrl, GO_LIVE_JSON: 'node', SMOKE_STRIPE: '1', STRIPE_WEBHOOK_SECRET: webhookSecret, ...tokens });
+    // The failed checks first: a run's full output is long, and CI logs keep only its ends.
+    expect(failedChecks(r.out)).toEqual([]);
     expect(r.out).toContain('smoke passed');
     expect(r.status).toBe(0);
     expect(r.out).not.toContain('FAIL');
