@@ -1,0 +1,99 @@
+import type pg from 'pg';
+import { UsageRepository, type ChargeCommand } from '../../src/modules/usage/usage.repository';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+import { sleep } from '../helpers/holds';
+import { ledgerViolations, NO_VIOLATIONS } from '../helpers/ledger-invariants';
+
+// The set-based batch checks its items before it takes the wallet locks (so replays never queue),
+// then checks again after: what committed while it waited must be seen.
+
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await createTestDatabase({ poolMax: 30 });
+});
+afterAll(() => database.drop());
+
+// gpt-4o, 1,000 in + 500 out: 50 credits
+const item = (i: number, userId: string, requestId: string) => ({
+  i, user_id: userId, request_id: requestId, model: 'gpt-4o', family: 'gpt-4o', input_tokens: 1000, output_tokens: 500, cached_tokens: 0,
+  payload_hash: 'h', correlation_id: `corr-${requestId}`, metadata: null,
+});
+
+async function grant(userId: string, amount: string): Promise<void> {
+  await database.sql(`SELECT billing_post_wallet($1, 'adjustment', $2, 'promotions', $3::numeric, false, NULL, 'test funding', 'test', NULL)`, [userId, `fund:${userId}`, amount]);
+}
+
+/** Starts a batch on its own connection and resolves once it waits for a wallet lock held elsewhere. */
+async function batchWaitingForLock(items: object[]): Promise<{ rows: Promise<Array<Record<string, string>>> }> {
+  const c = await database.db.pool.connect();
+  const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+  const result = c.query('SELECT * FROM billing_charge_usage_batch($1::jsonb)', [JSON.stringify(items)]).then((r) => r.rows).finally(() => c.release());
+  for (let waited = 0; ; waited += 10) {
+    const [row] = await database.sql<{ wait: string | null }>(`SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1`, [pid]);
+    if (row?.wait === 'Lock') return { rows: result }; // wrapped: an async function would wait for a returned promise
+    if (waited > 5000) throw new Error('the batch never waited for the wallet lock');
+    await sleep(10);
+  }
+}
+
+async function inTransaction(work: (c: pg.PoolClient) => Promise<void>): Promise<pg.PoolClient> {
+  const c = await database.db.pool.connect();
+  await c.query('BEGIN');
+  await work(c);
+  return c;
+}
+
+describe('set-based group commit under concurrency', () => {
+  it('when a hold for the request commits while the batch waits for the wallet, the charge settles that hold', async () => {
+    await grant('recheck-hold-a', '500');
+    await grant('recheck-hold-b', '500');
+    const holder = await inTransaction(async (c) => {
+      await c.query(`SELECT billing_place_hold('recheck-hold-a', 'call-1', 'gpt-4o', 'gpt-4o', 2000, 1000, 600, 'h', 'hold')`);
+    });
+    const batch = await batchWaitingForLock([item(0, 'recheck-hold-a', 'call-1'), item(1, 'recheck-hold-b', 'call-2')]);
+    await holder.query('COMMIT');
+    holder.release();
+    const rows = await batch.rows;
+    const [hold] = await database.sql<{ id: string; status: string; usage_id: string }>(`SELECT id, status, usage_id FROM holds WHERE request_id = 'call-1'`);
+    const settled = rows.find((r) => Number(r.idx) === 0)!;
+    expect([settled.outcome, settled.hold_id, hold.status, hold.usage_id]).toEqual(['charged', hold.id, 'settled', settled.usage_id]);
+    expect(rows.find((r) => Number(r.idx) === 1)!.outcome).toBe('charged');
+    expect(await ledgerViolations(database)).toEqual(NO_VIOLATIONS);
+  });
+
+  it('when a copy of the request commits while the batch waits for the wallet, the batch replays it instead of charging again', async () => {
+    await grant('recheck-dup-a', '500');
+    await grant('recheck-dup-b', '500');
+    const first = await inTransaction(async (c) => {
+      await c.query(`SELECT billing_charge_usage('recheck-dup-a', 'call-1', 'gpt-4o', 'gpt-4o', 1000, 500, 0, 'h', 'first', NULL)`);
+    });
+    const batch = await batchWaitingForLock([item(0, 'recheck-dup-a', 'call-1'), item(1, 'recheck-dup-b', 'call-2')]);
+    await first.query('COMMIT');
+    first.release();
+    const rows = await batch.rows;
+    expect(rows.sort((a, b) => Number(a.idx) - Number(b.idx)).map((r) => r.outcome)).toEqual(['replay', 'charged']);
+    const [{ balance }] = await database.sql<{ balance: string }>(`SELECT balance::text FROM accounts WHERE user_id = 'recheck-dup-a'`);
+    expect(balance).toBe('450.000000000000000000');
+  });
+
+  it('when 400 charges over 20 wallets race in overlapping batches, each wallet pays exactly the 5 charges it can afford', async () => {
+    const wallets = Array.from({ length: 20 }, (_, w) => `spread-${w}`);
+    for (const w of wallets) await grant(w, '250');
+    const repo = new UsageRepository(database.db, undefined, { groupCommit: { maxInFlight: 3, maxBatch: 16 } });
+    const command = (userId: string, requestId: string): ChargeCommand => ({
+      userId, requestId, model: 'gpt-4o', family: 'gpt-4o', inputTokens: 1000, outputTokens: 500, cachedInputTokens: 0, payloadHash: 'h', correlationId: requestId,
+    });
+    // ten requests per wallet, each sent twice, interleaved across wallets
+    const commands = Array.from({ length: 10 }, (_, r) => wallets.map((w) => command(w, `${w}-call-${r}`))).flat();
+    const rows = await Promise.all([...commands, ...commands].map((c) => repo.charge(c)));
+    const charged = rows.filter((r) => r.outcome === 'charged');
+    expect(charged).toHaveLength(100);
+    expect(new Set(charged.map((r) => r.usageId)).size).toBe(100);
+    expect(rows.filter((r) => r.outcome === 'replay')).toHaveLength(100);
+    const balances = await database.sql<{ balance: string; n: number }>(
+      `SELECT a.balance::text, (SELECT count(*)::int FROM usages u WHERE u.user_id = a.user_id) AS n FROM accounts a WHERE a.user_id LIKE 'spread-%'`,
+    );
+    expect(balances).toEqual(wallets.map(() => ({ balance: '0.000000000000000000', n: 5 })));
+    expect(await ledgerViolations(database)).toEqual(NO_VIOLATIONS);
+  });
+});
