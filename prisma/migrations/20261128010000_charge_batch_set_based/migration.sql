@@ -13,6 +13,15 @@
 -- snapshot per statement). A copy of a request that commits between the re-check and the insert
 -- still cannot be charged twice: the unique keys on usages and ledger_transactions reject it, the
 -- batch rolls back and the caller retries its items one by one.
+
+-- Whether a request already has a usage (a replay or a mismatch) or an active hold (a settle):
+-- either way the per-item path answers it. One unique-key probe per table.
+CREATE FUNCTION "billing_request_taken"(p_user_id TEXT, p_request_id TEXT)
+RETURNS BOOLEAN LANGUAGE sql STABLE AS $$
+  SELECT (SELECT u."id" FROM "usages" u WHERE u."user_id" = p_user_id AND u."request_id" = p_request_id) IS NOT NULL
+      OR COALESCE((SELECT h."status" FROM "holds" h WHERE h."user_id" = p_user_id AND h."request_id" = p_request_id) = 'active', false)
+$$;
+
 CREATE OR REPLACE FUNCTION "billing_charge_usage_batch"(p_items JSONB)
 RETURNS TABLE (idx INT, outcome TEXT, usage_id UUID, transaction_id UUID, credits NUMERIC, balance NUMERIC,
                available NUMERIC, correlation_id TEXT, model TEXT, hold_id UUID)
@@ -21,29 +30,26 @@ DECLARE
   item RECORD;
   v_simple BOOLEAN;
 BEGIN
-  -- Before any lock, so a batch of replays never queues behind charges.
+  -- Before any lock, so a batch of replays never queues behind charges. Lookups are scalar
+  -- subqueries on unique keys: the planner cannot turn them into a hash of a whole table, as it did
+  -- with EXISTS while the statistics of a young database still called usages small.
   SELECT count(DISTINCT x."user_id") = count(*)
-     AND bool_and(a."id" IS NOT NULL AND (rc."card")."id" IS NOT NULL AND u."id" IS NULL AND h."id" IS NULL
-                  AND "billing_usage_cost"(rc."card", x."input_tokens", x."output_tokens", x."cached_tokens") > 0)
+     AND bool_and((SELECT a."id" FROM "accounts" a WHERE a."user_id" = x."user_id") IS NOT NULL
+                  AND (rc."card")."id" IS NOT NULL
+                  AND "billing_usage_cost"(rc."card", x."input_tokens", x."output_tokens", x."cached_tokens") > 0
+                  AND NOT "billing_request_taken"(x."user_id", x."request_id"))
   INTO v_simple
   FROM jsonb_to_recordset(p_items) AS x("user_id" TEXT, "request_id" TEXT, "family" TEXT,
     "input_tokens" BIGINT, "output_tokens" BIGINT, "cached_tokens" BIGINT)
-  LEFT JOIN LATERAL (SELECT a."id" FROM "accounts" a WHERE a."user_id" = x."user_id" LIMIT 1) a ON true
   LEFT JOIN LATERAL (SELECT c AS "card" FROM "rate_cards" c WHERE c."model" = x."family" AND c."effective_from" <= now()
-                     ORDER BY c."effective_from" DESC LIMIT 1) rc ON true
-  LEFT JOIN LATERAL (SELECT u."id" FROM "usages" u WHERE u."user_id" = x."user_id" AND u."request_id" = x."request_id" LIMIT 1) u ON true
-  LEFT JOIN LATERAL (SELECT h."id" FROM "holds" h
-                     WHERE h."user_id" = x."user_id" AND h."request_id" = x."request_id" AND h."status" = 'active' LIMIT 1) h ON true;
+                     ORDER BY c."effective_from" DESC LIMIT 1) rc ON true;
 
   IF v_simple THEN
     PERFORM 1 FROM "accounts" a
     WHERE a."user_id" = ANY (ARRAY(SELECT x."user_id" FROM jsonb_to_recordset(p_items) AS x("user_id" TEXT)))
     ORDER BY a."user_id" FOR UPDATE;
-    SELECT NOT EXISTS (
-      SELECT 1 FROM jsonb_to_recordset(p_items) AS x("user_id" TEXT, "request_id" TEXT)
-      WHERE EXISTS (SELECT 1 FROM "usages" u WHERE u."user_id" = x."user_id" AND u."request_id" = x."request_id")
-         OR EXISTS (SELECT 1 FROM "holds" h WHERE h."user_id" = x."user_id" AND h."request_id" = x."request_id" AND h."status" = 'active'))
-    INTO v_simple;
+    SELECT bool_and(NOT "billing_request_taken"(x."user_id", x."request_id")) INTO v_simple
+    FROM jsonb_to_recordset(p_items) AS x("user_id" TEXT, "request_id" TEXT);
   END IF;
 
   IF v_simple THEN
