@@ -142,4 +142,17 @@ describe('billing_charge_usage_batch', () => {
     );
     expect(setBased).toBeGreaterThan(50); // the generator does reach the set-based path
   }, 120_000);
+
+  it('when an item cannot be priced (no cached token count), the batch raises as the per-item function does instead of answering 402', async () => {
+    await client.query(`INSERT INTO accounts (kind, user_id, balance) VALUES ('wallet', 'null-a', 100), ('wallet', 'null-b', 100)`);
+    const [good, bad] = payloadOf('null', [
+      { user: 0, request: 0, family: 'gpt-4o', input: 1000, output: 500, hash: 'h', metadata: null },
+      { user: 1, request: 0, family: 'gpt-4o', input: 1000, output: 500, hash: 'h', metadata: null },
+    ]);
+    const { cached_tokens: _missing, ...unpriced } = { ...bad, user_id: 'null-b' };
+    const items = [{ ...good, user_id: 'null-a' }, unpriced];
+    await expect(client.query(`SELECT * FROM billing_charge_usage_batch($1::jsonb)`, [JSON.stringify(items)])).rejects.toThrow(/cached_input_tokens/);
+    const balances = await client.query(`SELECT balance::text FROM accounts WHERE user_id IN ('null-a', 'null-b') ORDER BY user_id`);
+    expect(balances.rows.map((r) => r.balance)).toEqual(['100.000000000000000000', '100.000000000000000000']);
+  });
 });

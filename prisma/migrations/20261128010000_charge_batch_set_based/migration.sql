@@ -1,26 +1,22 @@
 -- Group commit, set-based: a batch whose items each name a different, existing wallet and are plain
 -- first charges (no earlier usage, no active hold for the request, a known model, a cost above zero)
--- is charged in four statements in all instead of about a dozen per item. Measured before writing
--- this: inside a batch PostgreSQL spent ~0.45 ms of backend CPU per charge, most of it executor
--- start-up for single-row statements, not the rows themselves.
+-- is charged in four statements in all instead of about a dozen per item: most of a charge's
+-- backend CPU inside a batch was executor start-up for single-row statements, not the rows. Batches
+-- of 10 under pgbench, one client, synchronous_commit off: 3,750 -> 5,650 charges/s per backend.
 -- Every other batch (a hot wallet, replays, settles, a wallet to create, zero-cost calls, or a batch
 -- that a concurrent copy or hold turns complex while it waits for its locks) runs the per-item loop
 -- of 20261128004000 unchanged, so replays, mismatches, settles and the 402 rule keep exactly the
 -- semantics of billing_charge_usage.
+-- Why the re-check after the locks is enough: every writer of a user's usages, holds or balance
+-- (billing_charge_usage, billing_place_hold, billing_release_hold, billing_post_wallet) locks that
+-- user's wallet row first, so nothing can commit for these users between the locks and the charge.
+-- A new writer must keep that rule.
 -- Locks: the wallets are taken in user_id order, as the loop takes them, so two batches (either
 -- path) never wait on each other in opposite orders. The re-check and the charge run as statements
 -- after the locks, so they read what committed while this batch waited (READ COMMITTED takes a new
 -- snapshot per statement). A copy of a request that commits between the re-check and the insert
 -- still cannot be charged twice: the unique keys on usages and ledger_transactions reject it, the
 -- batch rolls back and the caller retries its items one by one.
-
--- Whether a request already has a usage (a replay or a mismatch) or an active hold (a settle):
--- either way the per-item path answers it. One unique-key probe per table.
-CREATE FUNCTION "billing_request_taken"(p_user_id TEXT, p_request_id TEXT)
-RETURNS BOOLEAN LANGUAGE sql STABLE AS $$
-  SELECT (SELECT u."id" FROM "usages" u WHERE u."user_id" = p_user_id AND u."request_id" = p_request_id) IS NOT NULL
-      OR COALESCE((SELECT h."status" FROM "holds" h WHERE h."user_id" = p_user_id AND h."request_id" = p_request_id) = 'active', false)
-$$;
 
 CREATE OR REPLACE FUNCTION "billing_charge_usage_batch"(p_items JSONB)
 RETURNS TABLE (idx INT, outcome TEXT, usage_id UUID, transaction_id UUID, credits NUMERIC, balance NUMERIC,
@@ -33,11 +29,14 @@ BEGIN
   -- Before any lock, so a batch of replays never queues behind charges. Lookups are scalar
   -- subqueries on unique keys: the planner cannot turn them into a hash of a whole table, as it did
   -- with EXISTS while the statistics of a young database still called usages small.
+  -- COALESCE: bool_and skips NULLs, and an item this check cannot judge must take the loop.
   SELECT count(DISTINCT x."user_id") = count(*)
-     AND bool_and((SELECT a."id" FROM "accounts" a WHERE a."user_id" = x."user_id") IS NOT NULL
+     AND bool_and(COALESCE((SELECT a."id" FROM "accounts" a WHERE a."user_id" = x."user_id") IS NOT NULL
                   AND (rc."card")."id" IS NOT NULL
                   AND "billing_usage_cost"(rc."card", x."input_tokens", x."output_tokens", x."cached_tokens") > 0
-                  AND NOT "billing_request_taken"(x."user_id", x."request_id"))
+                  AND (SELECT u."id" FROM "usages" u WHERE u."user_id" = x."user_id" AND u."request_id" = x."request_id") IS NULL
+                  AND (SELECT h."status" FROM "holds" h WHERE h."user_id" = x."user_id" AND h."request_id" = x."request_id") IS DISTINCT FROM 'active',
+                  false))
   INTO v_simple
   FROM jsonb_to_recordset(p_items) AS x("user_id" TEXT, "request_id" TEXT, "family" TEXT,
     "input_tokens" BIGINT, "output_tokens" BIGINT, "cached_tokens" BIGINT)
@@ -48,7 +47,9 @@ BEGIN
     PERFORM 1 FROM "accounts" a
     WHERE a."user_id" = ANY (ARRAY(SELECT x."user_id" FROM jsonb_to_recordset(p_items) AS x("user_id" TEXT)))
     ORDER BY a."user_id" FOR UPDATE;
-    SELECT bool_and(NOT "billing_request_taken"(x."user_id", x."request_id")) INTO v_simple
+    SELECT bool_and((SELECT u."id" FROM "usages" u WHERE u."user_id" = x."user_id" AND u."request_id" = x."request_id") IS NULL
+                AND (SELECT h."status" FROM "holds" h WHERE h."user_id" = x."user_id" AND h."request_id" = x."request_id") IS DISTINCT FROM 'active')
+    INTO v_simple
     FROM jsonb_to_recordset(p_items) AS x("user_id" TEXT, "request_id" TEXT);
   END IF;
 
