@@ -5,7 +5,11 @@
  * on a shared, noisy machine, drift then hits both alike, which back-to-back runs of reconcile-cpu.ts
  * did not ensure. BENCH_RATE=0 runs at saturation instead (the HTTP layer is then a larger share).
  * Prints each build's median and the median of the paired differences (B - A).
+ * BENCH_SQL_A / BENCH_SQL_B: a SQL file run on that build's database after migrating, e.g. an earlier
+ * version of a function (CREATE OR REPLACE) to compare database code; each build then gets a database
+ * of its own, seeded alike.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { makeKeyPair, signToken } from '../test/helpers/keys';
 import { createBenchDatabase, seedWallets } from './lib/bench-db';
@@ -23,25 +27,30 @@ const flags = [process.env.BENCH_NODE_ARGS_A, process.env.BENCH_NODE_ARGS_B].map
 const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sqlFiles = [process.env.BENCH_SQL_A, process.env.BENCH_SQL_B];
 
 async function main() {
   if (!dirA || !dirB) throw new Error('usage: ab-cpu.ts <checkoutA> <checkoutB> [rounds]');
-  const db = await createBenchDatabase(adminUrl, `billing_ab_${stamp.replace('-', '_')}`);
+  const name = `billing_ab_${stamp.replace('-', '_')}`;
+  const own = sqlFiles.some(Boolean);
+  const dbs = own ? [await createBenchDatabase(adminUrl, `${name}_a`), await createBenchDatabase(adminUrl, `${name}_b`)] : [await createBenchDatabase(adminUrl, name)];
+  const dbOf = (i: number) => dbs[own ? i : 0];
   const violations: string[] = [];
   const servers: ServerHandle[] = [];
   try {
-    await seedWallets(db.pool, 2000, '1000000');
+    for (const db of dbs) await seedWallets(db.pool, 2000, '1000000');
+    for (const [i, file] of sqlFiles.entries()) if (file) await dbOf(i).pool.query(fs.readFileSync(file, 'utf8'));
     const keys = makeKeyPair();
     for (const [i, root] of [dirA, dirB].entries()) {
-      servers.push(await startServer({ databaseUrl: db.url, publicKey: keys.publicKey, webhookSecret: 'whsec_unused', poolMax: 10, root, nodeArgs: flags[i] }));
+      servers.push(await startServer({ databaseUrl: dbOf(i).url, publicKey: keys.publicKey, webhookSecret: 'whsec_unused', poolMax: 10, root, nodeArgs: flags[i] }));
     }
-    const ctx = (server: ServerHandle): s.BenchContext => ({
-      server, pool: db.pool, runId: stamp, connections: 10, seconds, wallets: 2000,
+    const ctx = (server: ServerHandle, i: number): s.BenchContext => ({
+      server, pool: dbOf(i).pool, runId: stamp, connections: 10, seconds, wallets: 2000,
       gatewayToken: signToken(keys, 'llm-gateway', { scope: 'usage:write', expiresIn: 7200 }),
       userTokens: [], webhookSecret: 'whsec_unused',
       violation: (scenario, message) => violations.push(`${scenario}: ${message}`),
     });
-    const [a, b] = servers.map(ctx);
+    const [a, b] = servers.map((server, i) => ctx(server, i));
     await s.reconcile(a, 'a-warmup', { hot: HOT, seconds: 6, rate: rate || undefined });
     await s.reconcile(b, 'b-warmup', { hot: HOT, seconds: 6, rate: rate || undefined });
     const cpu = { a: [] as number[], b: [] as number[] };
@@ -67,8 +76,10 @@ async function main() {
     console.log(`B - A: median ${median(diffs).toFixed(3)} ms/req (${diffs.filter((d) => d < 0).length}/${rounds} rounds B lower)`);
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
-    await db.pool.end().catch(() => undefined);
-    await db.drop();
+    for (const db of dbs) {
+      await db.pool.end().catch(() => undefined);
+      await db.drop();
+    }
   }
   if (violations.length > 0) throw new Error(violations.join('\n'));
 }
