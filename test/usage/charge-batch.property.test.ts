@@ -140,7 +140,7 @@ describe('billing_charge_usage_batch', () => {
       }),
       { numRuns: 200 },
     );
-    expect(setBased).toBeGreaterThan(50); // the generator does reach the set-based path
+    expect(setBased).toBeGreaterThan(25); // the generator does reach the set-based path (about 60 of 200; 25 is five deviations below)
   }, 120_000);
 
   it('when an item cannot be priced (no cached token count), the batch raises as the per-item function does instead of answering 402', async () => {
