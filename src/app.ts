@@ -46,6 +46,7 @@ import { PurchasesRepository } from './modules/purchases/purchases.repository';
 import { CheckoutGateway } from './modules/purchases/purchases.checkout';
 import { stripeWebhookRoutes } from './modules/webhooks/webhooks.controller';
 import { WebhooksService } from './modules/webhooks/webhooks.service';
+import { purchaseOfPaymentIntent } from './modules/webhooks/webhooks.payment-intents';
 import { WebhooksRepository } from './modules/webhooks/webhooks.repository';
 import { holdsRoutes } from './modules/holds/holds.controller';
 import { HoldsRepository } from './modules/holds/holds.repository';
@@ -111,7 +112,7 @@ export function createApp(deps: AppDeps): Express {
   openApiRoutes(app);
 
   // Raw body before any JSON parsing: the Stripe signature covers the exact bytes.
-  stripeWebhookRoutes(app, new WebhooksService(new WebhooksRepository(db, wallets), config.STRIPE_WEBHOOK_SECRET, metrics));
+  stripeWebhookRoutes(app, new WebhooksService(new WebhooksRepository(db, wallets), config.STRIPE_WEBHOOK_SECRET, metrics, stripe && purchaseOfPaymentIntent(stripe)));
   app.use(limits.beforeAuth);
   app.use(jsonBody());
   catalogRoutes(app, catalog);

@@ -118,6 +118,36 @@ describe('charge.dispute.*', () => {
     expect((await ledgerOf(t, 'won-first')).map((r) => r.type)).toEqual(['purchase', 'dispute', 'dispute_reversal']);
   });
 
+  it('a refund that arrives before its purchase is credited is refused, so Stripe delivers it again, and takes the credits back once they land', async () => {
+    const { purchaseId, stripeCheckoutSessionId } = await t.purchase('refund-first', 'starter'); // $5: 5,000 credits
+    const completed = t.double.completeSession(stripeCheckoutSessionId); // paid at Stripe; this delivery is delayed
+    const refund = t.double.refund(stripeCheckoutSessionId, 500);
+
+    const early = await t.deliver(refund);
+    expect([early.status, early.body.code]).toEqual([500, 'webhook_processing_failed']);
+    expect((await balanceOf(t, 'refund-first')).balance).toBe('0');
+    expect(await purchaseRow(t, purchaseId)).toMatchObject({ status: 'pending', amount_refunded_cents: 0 });
+
+    await t.deliver(completed).expect(200);
+    expect((await balanceOf(t, 'refund-first')).balance).toBe('5000');
+    const retried = await t.deliver(refund); // Stripe's retry
+    expect([retried.status, retried.body.outcome]).toEqual([200, 'processed']);
+    expect((await balanceOf(t, 'refund-first')).balance).toBe('0');
+    expect((await ledgerOf(t, 'refund-first')).map((r) => r.type)).toEqual(['purchase', 'refund']);
+  });
+
+  it('a dispute that arrives before its purchase is credited is refused the same way, then takes back its share once', async () => {
+    const { stripeCheckoutSessionId } = await t.purchase('dispute-first', 'starter');
+    const completed = t.double.completeSession(stripeCheckoutSessionId);
+    const opened = t.double.openDispute(stripeCheckoutSessionId);
+    expect((await t.deliver(opened)).status).toBe(500);
+    await t.deliver(completed).expect(200);
+    await t.deliver(opened).expect(200);
+    await t.deliver(opened).expect(200);
+    expect((await balanceOf(t, 'dispute-first')).balance).toBe('0');
+    expect((await ledgerOf(t, 'dispute-first')).map((r) => r.type)).toEqual(['purchase', 'dispute']);
+  });
+
   it('refund and dispute events for a charge that is not a purchase are acknowledged and ignored', async () => {
     const event = t.double.event('charge.refunded', { id: 'ch_test_foreign', object: 'charge', created: 1, amount: 500, amount_refunded: 500, payment_intent: 'pi_test_foreign' });
     const res = await t.deliver(event);

@@ -57,6 +57,13 @@ export class WebhookTx {
     return this.lock(`WHERE id = $1::uuid AND checkout_session_id IS NULL`, purchaseId);
   }
 
+  /** Whether a purchase exists and still waits for its payment (not yet credited, failed or expired). */
+  async purchaseAwaitingPayment(purchaseId: string): Promise<boolean> {
+    if (!UUID.test(purchaseId)) return false;
+    const rows = await this.tx.$queryRawUnsafe<unknown[]>(`SELECT 1 FROM purchases WHERE id = $1::uuid AND status = 'pending'`, purchaseId);
+    return rows.length > 0;
+  }
+
   lockPurchaseForPaymentIntent(paymentIntentId: string): Promise<LockedPurchase | null> {
     return this.lock(`WHERE payment_intent_id = $1`, paymentIntentId);
   }

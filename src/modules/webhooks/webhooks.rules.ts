@@ -2,15 +2,33 @@ import Decimal from 'decimal.js';
 import { money } from '../../platform/money';
 import type { Handled, LockedPurchase, WebhookTx } from './webhooks.repository';
 import { idOf, type ChargeObject, type DisputeObject, type Effects, type SessionObject } from './webhooks.events';
+import type { PurchaseOfPaymentIntent } from './webhooks.payment-intents';
 
 export interface RuleContext {
   tx: WebhookTx;
   eventId: string;
   correlationId: string;
+  /** Absent when no Stripe key is configured: an unmatched refund or dispute is then only ignored. */
+  purchaseOfPaymentIntent?: PurchaseOfPaymentIntent;
 }
 
 const done = (effects: Effects, note?: string): Handled<Effects> => ({ outcome: 'processed', note, effects });
 const ignored = (note: string): Handled<Effects> => ({ outcome: 'ignored', note, effects: {} });
+
+/**
+ * A refund or dispute for a PaymentIntent that no purchase carries yet. Stripe does not order its
+ * deliveries (retries after an outage arrive in any order), so this can be one of our purchases
+ * whose checkout.session.completed is still to come: acknowledging it would lose the take-back for
+ * good. Such an event is refused (the transaction rolls back, the answer is 500) and Stripe delivers
+ * it again later, after the credit. Only a payment that is not ours is acknowledged as ignored.
+ */
+async function unmatched(c: RuleContext, paymentIntentId: string | null, note: string): Promise<Handled<Effects>> {
+  const purchaseId = paymentIntentId && c.purchaseOfPaymentIntent ? await c.purchaseOfPaymentIntent(paymentIntentId) : null;
+  if (purchaseId && (await c.tx.purchaseAwaitingPayment(purchaseId))) {
+    throw new Error(`purchase ${purchaseId} is not credited yet; event ${c.eventId} must wait for its checkout.session.completed`);
+  }
+  return ignored(note);
+}
 
 type Priced = Pick<LockedPurchase, 'credits' | 'bonusCredits' | 'amountPaidCents' | 'priceCents'>;
 const totalCredits = (p: Priced) => money(p.credits).plus(p.bonusCredits);
@@ -81,7 +99,7 @@ export async function endSession(c: RuleContext, s: SessionObject, status: 'fail
 export async function refundCharge(c: RuleContext, ch: ChargeObject): Promise<Handled<Effects>> {
   const pi = idOf(ch.payment_intent);
   const p = pi ? await c.tx.lockPurchaseForPaymentIntent(pi) : null;
-  if (!p) return ignored(`no paid purchase for charge ${ch.id}`);
+  if (!p) return unmatched(c, pi, `no paid purchase for charge ${ch.id}`);
   if (ch.amount_refunded <= p.amountRefundedCents) return done({}, 'refund already applied');
   const target = share(p, ch.amount_refunded);
   const delta = target.minus(p.creditsRefunded);
@@ -127,7 +145,7 @@ async function takeBackDispute(c: RuleContext, p: LockedPurchase, d: DisputeObje
 export async function openDispute(c: RuleContext, d: DisputeObject): Promise<Handled<Effects>> {
   const pi = idOf(d.payment_intent);
   const p = pi ? await c.tx.lockPurchaseForPaymentIntent(pi) : null;
-  if (!p) return ignored(`no paid purchase for dispute ${d.id}`);
+  if (!p) return unmatched(c, pi, `no paid purchase for dispute ${d.id}`);
   const effects: Effects = {};
   await takeBackDispute(c, p, d, effects);
   return done(effects, effects.disputed ? undefined : 'dispute already applied');
@@ -141,7 +159,7 @@ export async function closeDispute(c: RuleContext, d: DisputeObject): Promise<Ha
   if (d.status !== 'won') return done({}, `dispute closed as ${d.status}: credits stay taken back`);
   const pi = idOf(d.payment_intent);
   const p = pi ? await c.tx.lockPurchaseForPaymentIntent(pi) : null;
-  if (!p) return ignored(`no paid purchase for dispute ${d.id}`);
+  if (!p) return unmatched(c, pi, `no paid purchase for dispute ${d.id}`);
   const effects: Effects = {};
   const taken = await takeBackDispute(c, p, d, effects);
   const posted = await c.tx.post({

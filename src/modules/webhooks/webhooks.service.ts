@@ -4,6 +4,7 @@ import type { Metrics } from '../../platform/metrics';
 import { stripeWebhooks } from '../../platform/stripe';
 import type { EventRecord, Handled, WebhooksRepository } from './webhooks.repository';
 import { HANDLED_TYPES, type ChargeObject, type DisputeObject, type Effects, type SessionObject } from './webhooks.events';
+import type { PurchaseOfPaymentIntent } from './webhooks.payment-intents';
 import { closeDispute, creditSession, endSession, openDispute, refundCharge, type RuleContext } from './webhooks.rules';
 
 /** Stripe signs with a timestamp; older deliveries are refused so a captured one cannot be replayed. */
@@ -25,6 +26,7 @@ export class WebhooksService {
     private readonly repo: WebhooksRepository,
     private readonly secret: string | undefined,
     private readonly metrics: Metrics,
+    private readonly purchaseOfPaymentIntent?: PurchaseOfPaymentIntent,
   ) {}
 
   async receive(d: Delivery): Promise<{ received: true; eventId: string; outcome: Outcome }> {
@@ -38,7 +40,7 @@ export class WebhooksService {
     const log = d.log.child({ eventId: event.id, eventType: event.type });
     let result: Handled<Effects> | 'duplicate';
     try {
-      result = await this.repo.process(record, (tx) => this.apply({ tx, eventId: event.id, correlationId: d.correlationId }, event.type, event.data.object));
+      result = await this.repo.process(record, (tx) => this.apply({ tx, eventId: event.id, correlationId: d.correlationId, purchaseOfPaymentIntent: this.purchaseOfPaymentIntent }, event.type, event.data.object));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       await this.repo.recordFailure(record, message.slice(0, 1000)).catch((e) => log.error({ err: e }, 'could not record webhook failure'));

@@ -1,0 +1,21 @@
+import type { Stripe } from '../../platform/stripe';
+
+/** The purchase a PaymentIntent was made for, or null when the payment is not one of ours. */
+export type PurchaseOfPaymentIntent = (paymentIntentId: string) => Promise<string | null>;
+
+/**
+ * Reads the purchase id that every Checkout Session copies onto its PaymentIntent
+ * (`payment_intent_data.metadata`, see purchases.checkout.ts). A PaymentIntent Stripe does not
+ * know (404) is not ours; any other failure throws, so the event is refused and Stripe retries it.
+ */
+export function purchaseOfPaymentIntent(stripe: Stripe): PurchaseOfPaymentIntent {
+  return async (paymentIntentId) => {
+    try {
+      const intent = await stripe.paymentIntents.retrieve(paymentIntentId);
+      return intent.metadata?.purchaseId ?? null;
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return null;
+      throw error;
+    }
+  };
+}
