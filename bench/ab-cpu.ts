@@ -7,7 +7,8 @@
  * Prints each build's median and the median of the paired differences (B - A).
  * BENCH_SQL_A / BENCH_SQL_B: a SQL file run on that build's database after migrating, e.g. an earlier
  * version of a function (CREATE OR REPLACE) to compare database code; each build then gets a database
- * of its own, seeded alike.
+ * of its own, seeded alike. BENCH_ENV_A / BENCH_ENV_B: extra server environment, "K=V K2=V2"
+ * (e.g. REDIS_URL=redis://127.0.0.1:6379 to put the limiters on Redis, as in production).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,6 +29,9 @@ const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.
 const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const sqlFiles = [process.env.BENCH_SQL_A, process.env.BENCH_SQL_B];
+const envs = [process.env.BENCH_ENV_A, process.env.BENCH_ENV_B].map((e) =>
+  Object.fromEntries((e ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+);
 
 async function main() {
   if (!dirA || !dirB) throw new Error('usage: ab-cpu.ts <checkoutA> <checkoutB> [rounds]');
@@ -42,7 +46,7 @@ async function main() {
     for (const [i, file] of sqlFiles.entries()) if (file) await dbOf(i).pool.query(fs.readFileSync(file, 'utf8'));
     const keys = makeKeyPair();
     for (const [i, root] of [dirA, dirB].entries()) {
-      servers.push(await startServer({ databaseUrl: dbOf(i).url, publicKey: keys.publicKey, webhookSecret: 'whsec_unused', poolMax: 10, root, nodeArgs: flags[i] }));
+      servers.push(await startServer({ databaseUrl: dbOf(i).url, publicKey: keys.publicKey, webhookSecret: 'whsec_unused', poolMax: 10, root, nodeArgs: flags[i], env: envs[i] }));
     }
     const ctx = (server: ServerHandle, i: number): s.BenchContext => ({
       server, pool: dbOf(i).pool, runId: stamp, connections: 10, seconds, wallets: 2000,

@@ -63,6 +63,8 @@ export interface ServerOptions {
   root?: string;
   /** V8 flags for this server only, after BENCH_NODE_ARGS (ab-cpu.ts compares flags on one build) */
   nodeArgs?: string[];
+  /** Extra environment for this server, e.g. REDIS_URL to measure the limiters' Redis round trip */
+  env?: Record<string, string>;
 }
 
 /** The production build (`node dist/src/server.js`) on a free loopback port, RSS sampled every 50 ms. */
@@ -92,6 +94,7 @@ export async function startServer(o: ServerOptions): Promise<ServerHandle> {
       SERVICE_RATE_LIMIT_PER_MINUTE: '100000000',
       LOG_LEVEL: 'warn',
       NODE_OPTIONS: productionNodeOptions(),
+      ...o.env,
     },
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
