@@ -6,7 +6,8 @@ import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { RedisClient } from '../redis/redis-client';
-import { verifiedLimiter } from './verified-limiter';
+import { BatchedRedisCounter } from './batched-redis-counter';
+import { verifiedLimiter, type VerifiedLimiterOptions } from './verified-limiter';
 
 /** Paths that are never limited: Stripe must always reach us, and probes/scrapes/docs are not /v1 traffic. */
 export const UNLIMITED_PATHS = ['/v1/webhooks/stripe'];
@@ -107,8 +108,13 @@ export function rateLimits(o: RateLimitOptions) {
     });
     return (req, res, next) => (skip(req) ? next() : limited(req, res, next));
   };
-  const verified = (name: 'user' | 'service', limit: number) =>
-    verifiedLimiter({ name, limit, windowMs, store: redisStore(name) || new MemoryStore(), limited: refuse(name), storeError: (error, message) => warn(name, error, message) });
+  const verified = (name: 'user' | 'service', limit: number, store: VerifiedLimiterOptions['store']) =>
+    verifiedLimiter({ name, limit, windowMs, store, limited: refuse(name), storeError: (error, message) => warn(name, error, message) });
+  // The gateway's limit is high and passed by every charge: its hits reach Redis in batches.
+  const serviceStore = () =>
+    o.redis
+      ? new BatchedRedisCounter({ send: (args) => o.redis!.sendCommand(args), prefix: `${prefix}service:`, windowMs, onError: (error) => warn('service', error) })
+      : new MemoryStore();
 
   const authenticated = underAny(o.authenticatedPrefixes);
   const isAnonymousTraffic = (req: Request) => {
@@ -120,8 +126,8 @@ export function rateLimits(o: RateLimitOptions) {
   };
   const ip = limiter('ip', o.perMinute, (req) => !isAnonymousTraffic(req), { keyGenerator: (req) => ipKeyGenerator(req.ip ?? 'unknown') });
   const isService = (req: Request) => req.principal?.scopes.has(SCOPES.usageWrite) === true;
-  const user = verified('user', o.perMinute);
-  const service = verified('service', o.servicePerMinute);
+  const user = verified('user', o.perMinute, redisStore('user') || new MemoryStore());
+  const service = verified('service', o.servicePerMinute, serviceStore());
   // One handler for the two verified-caller limiters (at most one applies): a second layer on the
   // authenticated prefixes cost every charge another prefix match and baseUrl rewrite in the router.
   const afterAuth: RequestHandler = (req, res, next) => {
