@@ -31,26 +31,34 @@ describe('batched service-limit counter', () => {
 
   it('adds every hit to the shared Redis count, a full batch at once and the rest within maxDelayMs', async () => {
     const prefix = uniquePrefix();
-    const c = counter(prefix, { batch: 5, maxDelayMs: 30 });
+    const c = counter(prefix, { batch: 5, maxDelayMs: 1000 });
+    const shared = async () => String(await redis.sendCommand(['GET', `${prefix}gateway`]));
+    const started = Date.now();
     for (let i = 0; i < 7; i++) await c.increment('gateway');
-    await sleep(5);
-    expect(await redis.sendCommand(['GET', `${prefix}gateway`])).toBe('5');
-    await sleep(60);
-    expect(await redis.sendCommand(['GET', `${prefix}gateway`])).toBe('7');
-    expect(Number(await redis.sendCommand(['PTTL', `${prefix}gateway`]))).toBeGreaterThan(59_000);
+    while ((await shared()) !== '5' && Date.now() - started < 900) await sleep(5);
+    expect(await shared()).toBe('5'); // the full batch, long before the two left over are due
+    while ((await shared()) !== '7' && Date.now() - started < 5000) await sleep(20);
+    expect(await shared()).toBe('7');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(Number(await redis.sendCommand(['PTTL', `${prefix}gateway`]))).toBeGreaterThan(50_000);
     expect(c.errors).toEqual([]);
   });
 
-  it('two replicas sharing a limit of 40 allow at least 40 and at most one batch more each', async () => {
+  it("a replica sees another's flushed hits with its own next flush, so together they pass the limit by at most its batch", async () => {
     const prefix = uniquePrefix();
-    const [a, b] = [counter(prefix, { batch: 4, maxDelayMs: 5 }), counter(prefix, { batch: 4, maxDelayMs: 5 })];
-    let passed = 0;
-    for (let i = 0; i < 120; i++) {
-      if (await allowed(i % 2 === 0 ? a : b, 'gateway', 40)) passed++;
-      if (i % 6 === 5) await sleep(1); // traffic over time, so flushes land in between
-    }
-    expect(passed).toBeGreaterThanOrEqual(40);
-    expect(passed).toBeLessThanOrEqual(40 + 4 + 4);
+    const [a, b] = [counter(prefix, { batch: 4, maxDelayMs: 10_000 }), counter(prefix, { batch: 4, maxDelayMs: 10_000 })];
+    const shared = async () => Number(await redis.sendCommand(['GET', `${prefix}gateway`]));
+    const until = async (n: number) => {
+      for (const started = Date.now(); (await shared()) !== n && Date.now() - started < 2000; ) await sleep(5);
+    };
+    for (let i = 0; i < 8; i++) expect(await allowed(b, 'gateway', 10)).toBe(true);
+    await until(8); // B's two batches are in Redis
+    const answers: boolean[] = [];
+    for (let i = 0; i < 4; i++) answers.push(await allowed(a, 'gateway', 10)); // A has not heard of them yet
+    await until(12);
+    await sleep(20); // A's flush has answered: A now knows the shared 12
+    for (let i = 0; i < 2; i++) answers.push(await allowed(a, 'gateway', 10));
+    expect(answers).toEqual([true, true, true, true, false, false]);
   });
 
   it('starts counting from zero when the window has passed', async () => {
@@ -70,10 +78,30 @@ describe('batched service-limit counter', () => {
       const answers = [];
       for (let i = 0; i < 4; i++) answers.push((await c.increment('gateway')).totalHits);
       await sleep(20);
-      expect(answers).toEqual([1, 2, 1, 2]); // flushed hits are dropped: the limit fails open, as the other limiters do
+      expect(answers).toEqual([1, 2, 3, 4]);
       expect(errors.length).toBeGreaterThan(0);
+      // the hits of failed flushes are dropped: the limit fails open, as the other limiters do
+      expect((await c.increment('gateway')).totalHits).toBe(1);
     } finally {
       await closeRedisClient(unreachable);
     }
+  });
+
+  it('when Redis stops answering mid-flush, gives up on that flush after flushTimeoutMs and sends the next batch', async () => {
+    const errors: unknown[] = [];
+    const sent: string[][] = [];
+    const c = new BatchedRedisCounter({
+      send: (args) => {
+        sent.push(args);
+        return sent.length === 1 ? new Promise(() => undefined) : redis.sendCommand(args); // the first flush hangs
+      },
+      prefix: uniquePrefix(), windowMs: 60_000, batch: 2, flushTimeoutMs: 30, onError: (e) => errors.push(e),
+    });
+    for (let i = 0; i < 2; i++) await c.increment('gateway');
+    await sleep(60);
+    for (let i = 0; i < 2; i++) await c.increment('gateway');
+    await sleep(20);
+    expect(sent).toHaveLength(2);
+    expect(String(errors[0])).toMatch(/no answer from Redis/);
   });
 });

@@ -30,6 +30,7 @@ export class StripeDouble extends StripeDoubleStore {
   readonly requests: RecordedRequest[] = [];
   private readonly idempotent = new Map<string, { hash: string; reply: Reply }>();
   private failures: number[] = [];
+  private held: Array<{ path: RegExp; arrived: () => void; released: Promise<void> }> = [];
   private server?: http.Server;
   url = '';
 
@@ -51,6 +52,18 @@ export class StripeDouble extends StripeDoubleStore {
     this.failures = Array(count).fill(status);
   }
 
+  /**
+   * The next call whose path matches waits for `release()`, as a slow Stripe would; `reached`
+   * resolves once it has arrived, so a test can act while the caller is waiting for Stripe.
+   */
+  holdNext(path: RegExp): { reached: Promise<void>; release: () => void } {
+    let arrived!: () => void;
+    let release!: () => void;
+    const reached = new Promise<void>((resolve) => (arrived = resolve));
+    this.held.push({ path, arrived, released: new Promise<void>((resolve) => (release = resolve)) });
+    return { reached, release };
+  }
+
   requestsTo(method: string, path: string): RecordedRequest[] {
     return this.requests.filter((r) => r.method === method && r.path === path);
   }
@@ -65,6 +78,12 @@ export class StripeDouble extends StripeDoubleStore {
       idempotencyKey: req.headers['idempotency-key'] as string | undefined, stripeVersion: req.headers['stripe-version'] as string | undefined,
     };
     this.requests.push(recorded);
+    const held = this.held.findIndex((h) => h.path.test(recorded.path));
+    if (held >= 0) {
+      const [h] = this.held.splice(held, 1);
+      h.arrived();
+      await h.released;
+    }
     const send = (r: Reply, replayed = false) => {
       res.writeHead(r.status, { 'Content-Type': 'application/json', 'Request-Id': `req_${randomBytes(8).toString('hex')}`, ...(replayed ? { 'Idempotent-Replayed': 'true' } : {}) });
       res.end(JSON.stringify(r.body));

@@ -136,6 +136,21 @@ describe('charge.dispute.*', () => {
     expect((await ledgerOf(t, 'refund-first')).map((r) => r.type)).toEqual(['purchase', 'refund']);
   });
 
+  it('a refund whose purchase is credited while the service asks Stripe about it is still refused, then applied on redelivery', async () => {
+    const { stripeCheckoutSessionId } = await t.purchase('refund-race', 'starter');
+    const completed = t.double.completeSession(stripeCheckoutSessionId);
+    const refund = t.double.refund(stripeCheckoutSessionId, 500);
+    const lookup = t.double.holdNext(/^\/v1\/payment_intents\//);
+    const early = t.deliver(refund).then((r) => r);
+    await lookup.reached; // the refund's transaction is waiting for Stripe
+    await t.deliver(completed).expect(200); // the credit commits meanwhile
+    lookup.release();
+    expect((await early).status).toBe(500);
+    expect((await t.deliver(refund)).body.outcome).toBe('processed');
+    expect((await balanceOf(t, 'refund-race')).balance).toBe('0');
+    expect((await ledgerOf(t, 'refund-race')).map((r) => r.type)).toEqual(['purchase', 'refund']);
+  });
+
   it('a dispute that arrives before its purchase is credited is refused the same way, then takes back its share once', async () => {
     const { stripeCheckoutSessionId } = await t.purchase('dispute-first', 'starter');
     const completed = t.double.completeSession(stripeCheckoutSessionId);

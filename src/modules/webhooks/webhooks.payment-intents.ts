@@ -11,7 +11,8 @@ export type PurchaseOfPaymentIntent = (paymentIntentId: string) => Promise<strin
 export function purchaseOfPaymentIntent(stripe: Stripe): PurchaseOfPaymentIntent {
   return async (paymentIntentId) => {
     try {
-      const intent = await stripe.paymentIntents.retrieve(paymentIntentId);
+      // Asked inside the event's transaction: bounded, and a timeout refuses the event (Stripe retries).
+      const intent = await stripe.paymentIntents.retrieve(paymentIntentId, undefined, { timeout: 3000, maxNetworkRetries: 0 });
       return intent.metadata?.purchaseId ?? null;
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return null;

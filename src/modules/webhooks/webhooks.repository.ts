@@ -34,6 +34,13 @@ export interface LockedPurchase {
   paidAt: Date | null;
 }
 
+export interface NamedPurchase {
+  status: string;
+  paymentIntentId: string | null;
+  /** Failed because the paid session did not match its package: never credited, never will be. */
+  amountMismatch: boolean;
+}
+
 export type PurchaseChanges = Partial<Pick<LockedPurchase,
   'status' | 'checkoutSessionId' | 'paymentIntentId' | 'amountPaidCents' | 'amountRefundedCents' | 'amountDisputedCents' | 'creditsRefunded' | 'creditsDisputed' | 'paidAt'>> & {
   failureReason?: string | null;
@@ -57,11 +64,18 @@ export class WebhookTx {
     return this.lock(`WHERE id = $1::uuid AND checkout_session_id IS NULL`, purchaseId);
   }
 
-  /** Whether a purchase exists and still waits for its payment (not yet credited, failed or expired). */
-  async purchaseAwaitingPayment(purchaseId: string): Promise<boolean> {
-    if (!UUID.test(purchaseId)) return false;
-    const rows = await this.tx.$queryRawUnsafe<unknown[]>(`SELECT 1 FROM purchases WHERE id = $1::uuid AND status = 'pending'`, purchaseId);
-    return rows.length > 0;
+  /**
+   * The purchase a PaymentIntent's metadata names, locked: a credit of it committing meanwhile is
+   * waited for and then seen, so a refund racing its own purchase's credit cannot slip past both.
+   */
+  async lockNamedPurchase(purchaseId: string): Promise<NamedPurchase | null> {
+    if (!UUID.test(purchaseId)) return null;
+    const rows = await this.tx.$queryRawUnsafe<NamedPurchase[]>(
+      `SELECT status, payment_intent_id AS "paymentIntentId", COALESCE(failure_reason LIKE 'amount_mismatch%', false) AS "amountMismatch"
+       FROM purchases WHERE id = $1::uuid FOR UPDATE`,
+      purchaseId,
+    );
+    return rows[0] ?? null;
   }
 
   lockPurchaseForPaymentIntent(paymentIntentId: string): Promise<LockedPurchase | null> {

@@ -16,18 +16,20 @@ const done = (effects: Effects, note?: string): Handled<Effects> => ({ outcome: 
 const ignored = (note: string): Handled<Effects> => ({ outcome: 'ignored', note, effects: {} });
 
 /**
- * A refund or dispute for a PaymentIntent that no purchase carries yet. Stripe does not order its
- * deliveries (retries after an outage arrive in any order), so this can be one of our purchases
- * whose checkout.session.completed is still to come: acknowledging it would lose the take-back for
- * good. Such an event is refused (the transaction rolls back, the answer is 500) and Stripe delivers
- * it again later, after the credit. Only a payment that is not ours is acknowledged as ignored.
+ * A refund or dispute for a PaymentIntent that no purchase carries. Stripe does not order its
+ * deliveries (retries after an outage arrive in any order), so it can belong to one of our purchases
+ * whose credit is still to come or is committing right now: acknowledging it would lose the
+ * take-back for good. Such an event is refused (the transaction rolls back, the answer is 500) and
+ * Stripe delivers it again, after the credit. Acknowledged as ignored: a payment that is not ours,
+ * or a purchase that can never be credited (its paid session did not match the package).
  */
 async function unmatched(c: RuleContext, paymentIntentId: string | null, note: string): Promise<Handled<Effects>> {
   const purchaseId = paymentIntentId && c.purchaseOfPaymentIntent ? await c.purchaseOfPaymentIntent(paymentIntentId) : null;
-  if (purchaseId && (await c.tx.purchaseAwaitingPayment(purchaseId))) {
-    throw new Error(`purchase ${purchaseId} is not credited yet; event ${c.eventId} must wait for its checkout.session.completed`);
-  }
-  return ignored(note);
+  const p = purchaseId ? await c.tx.lockNamedPurchase(purchaseId) : null;
+  // failed/expired included: creditSession still credits those when the money arrives
+  const creditable = p && !p.amountMismatch && (['pending', 'failed', 'expired'].includes(p.status) || p.paymentIntentId === paymentIntentId);
+  if (creditable) throw new Error(`purchase ${purchaseId} is not credited yet (${p.status}); event ${c.eventId} must wait for its credit`);
+  return ignored(p ? `${note}: purchase ${purchaseId} is ${p.status} and will not be credited` : note);
 }
 
 type Priced = Pick<LockedPurchase, 'credits' | 'bonusCredits' | 'amountPaidCents' | 'priceCents'>;

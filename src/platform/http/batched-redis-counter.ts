@@ -9,6 +9,8 @@ export interface BatchedRedisCounterOptions {
   batch?: number;
   /** ...or this long after the first of them, whichever comes first. */
   maxDelayMs?: number;
+  /** A flush Redis has not answered by then counts as failed, so a stalled Redis cannot hold hits back. */
+  flushTimeoutMs?: number;
   /** A failed flush: its hits are dropped (fail open, as the other limiters do). */
   onError: (error: unknown) => void;
 }
@@ -43,10 +45,12 @@ export class BatchedRedisCounter {
   private readonly windows = new Map<string, Window>();
   private readonly batch: number;
   private readonly maxDelayMs: number;
+  private readonly flushTimeoutMs: number;
 
   constructor(private readonly o: BatchedRedisCounterOptions) {
     this.batch = o.batch ?? 32;
     this.maxDelayMs = o.maxDelayMs ?? 50;
+    this.flushTimeoutMs = o.flushTimeoutMs ?? 1000;
   }
 
   increment(key: string): Promise<ClientRateLimitInfo> {
@@ -54,6 +58,7 @@ export class BatchedRedisCounter {
     let w = this.windows.get(key);
     if (!w || now >= w.resetAt) {
       if (w?.timer) clearTimeout(w.timer);
+      if (!w && this.windows.size >= 1000) this.forgetPassed(now);
       w = { shared: 0, sending: 0, pending: 0, resetAt: now + this.o.windowMs, flushing: false };
       this.windows.set(key, w);
     }
@@ -77,7 +82,7 @@ export class BatchedRedisCounter {
     w.sending = hits;
     w.flushing = true;
     try {
-      const [count, ttl] = (await this.o.send(['EVAL', ADD_HITS, '1', `${this.o.prefix}${key}`, String(hits), String(this.o.windowMs)])) as [number, number];
+      const [count, ttl] = (await this.withTimeout(this.o.send(['EVAL', ADD_HITS, '1', `${this.o.prefix}${key}`, String(hits), String(this.o.windowMs)]))) as [number, number];
       if (this.windows.get(key) === w) {
         w.shared = Number(count);
         w.resetAt = Date.now() + Number(ttl);
@@ -88,6 +93,24 @@ export class BatchedRedisCounter {
       w.sending = 0;
       w.flushing = false;
       if (this.windows.get(key) === w) this.schedule(key, w);
+    }
+  }
+
+  private withTimeout<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`rate-limit flush: no answer from Redis within ${this.flushTimeoutMs} ms`)), this.flushTimeoutMs).unref();
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** Keys are token subjects holding usage:write; a window that has passed and is not flushing goes. */
+  private forgetPassed(now: number) {
+    for (const [key, w] of this.windows) {
+      if (now >= w.resetAt && !w.flushing) {
+        clearTimeout(w.timer);
+        this.windows.delete(key);
+      }
     }
   }
 }
