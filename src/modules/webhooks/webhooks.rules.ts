@@ -12,6 +12,9 @@ export interface RuleContext {
   purchaseOfPaymentIntent?: PurchaseOfPaymentIntent;
 }
 
+/** States a purchase can still be credited from: money arriving turns a failed or expired one paid. */
+const CREDITABLE = ['pending', 'failed', 'expired'];
+
 const done = (effects: Effects, note?: string): Handled<Effects> => ({ outcome: 'processed', note, effects });
 const ignored = (note: string): Handled<Effects> => ({ outcome: 'ignored', note, effects: {} });
 
@@ -26,8 +29,7 @@ const ignored = (note: string): Handled<Effects> => ({ outcome: 'ignored', note,
 async function unmatched(c: RuleContext, paymentIntentId: string | null, note: string): Promise<Handled<Effects>> {
   const purchaseId = paymentIntentId && c.purchaseOfPaymentIntent ? await c.purchaseOfPaymentIntent(paymentIntentId) : null;
   const p = purchaseId ? await c.tx.lockNamedPurchase(purchaseId) : null;
-  // failed/expired included: creditSession still credits those when the money arrives
-  const creditable = p && !p.amountMismatch && (['pending', 'failed', 'expired'].includes(p.status) || p.paymentIntentId === paymentIntentId);
+  const creditable = p && !p.amountMismatch && (CREDITABLE.includes(p.status) || p.paymentIntentId === paymentIntentId);
   if (creditable) throw new Error(`purchase ${purchaseId} is not credited yet (${p.status}); event ${c.eventId} must wait for its credit`);
   return ignored(p ? `${note}: purchase ${purchaseId} is ${p.status} and will not be credited` : note);
 }
@@ -72,7 +74,7 @@ export async function creditSession(c: RuleContext, s: SessionObject): Promise<H
     if (bonus.outcome === 'posted') effects.bonus = p.bonusCredits;
   }
   // Money arrived: a purchase that looked failed or expired is paid after all; a later state is kept.
-  const upgrade = ['pending', 'failed', 'expired'].includes(p.status);
+  const upgrade = CREDITABLE.includes(p.status);
   await c.tx.updatePurchase(p.id, {
     status: upgrade ? 'paid' : p.status,
     failureReason: upgrade ? null : undefined,
