@@ -9,6 +9,7 @@ import { exportSelect } from '../src/modules/ledger/ledger.repository';
 import { makeKeyPair, signToken } from '../test/helpers/keys';
 import { createBenchDatabase, idOf, seedLedgerRows, seedWallets, walletUser } from './lib/bench-db';
 import { httpExport, psqlExport } from './lib/export-compare';
+import { machineBusyMs } from './lib/cpu-usage';
 import { ledgerViolations } from './lib/invariants';
 import { runFloor, type FloorResult } from './lib/pgbench-floor';
 import { machine, markdownTable, targetsTable, writeResults, type ScenarioRow, type TargetCheck } from './lib/report';
@@ -74,7 +75,7 @@ async function main() {
     };
     const row = (scenario: string, m: s.Measured, floor?: string): ScenarioRow => {
       const f = floor ? floors[floor] : undefined;
-      const r: ScenarioRow = { scenario, requests: m.requests, rps: m.rps, p50: m.p50, p95: m.p95, p99: m.p99, errors: m.errors, peakRssMb: m.peakRssMb, serverCpuMsPerRequest: m.serverCpuMsPerRequest, loadGenCpuMsPerRequest: m.loadGenCpuMsPerRequest, note: m.note };
+      const r: ScenarioRow = { scenario, requests: m.requests, rps: m.rps, p50: m.p50, p95: m.p95, p99: m.p99, errors: m.errors, peakRssMb: m.peakRssMb, serverCpuMsPerRequest: m.serverCpuMsPerRequest, loadGenCpuMsPerRequest: m.loadGenCpuMsPerRequest, machineCpuMsPerRequest: m.machineCpuMsPerRequest, note: m.note };
       if (f) Object.assign(r, { floor, rpsVsFloor: m.rps / f.tps, p99VsFloor: m.p99 / f.p99 });
       rows.push(r);
       log(`${scenario}: ${m.rps.toFixed(0)} req/s, p99 ${m.p99.toFixed(2)} ms, ${m.errors} errors, server ${m.serverCpuMsPerRequest.toFixed(2)} CPU ms/req`);
@@ -83,9 +84,11 @@ async function main() {
 
     // each floor runs right before its service scenario, so both see the same machine
     const floor = async (name: string, wallets: number, rate?: number) => {
+      const busy = machineBusyMs();
       const f = await runFloor({ ...floorArgs, wallets, rate });
       floors[name] = f;
-      rows.push({ scenario: `${name} (pgbench)`, requests: f.transactions, rps: f.tps, p50: f.p50, p95: f.p95, p99: f.p99, errors: f.errors, peakRssMb: NaN });
+      const machineCpuMsPerRequest = (machineBusyMs() - busy) / f.transactions;
+      rows.push({ scenario: `${name} (pgbench)`, requests: f.transactions, rps: f.tps, p50: f.p50, p95: f.p95, p99: f.p99, errors: f.errors, peakRssMb: NaN, machineCpuMsPerRequest });
       log(`${name}: ${f.tps.toFixed(0)} tps, p99 ${f.p99.toFixed(2)} ms`);
       await checked(name);
     };
@@ -148,6 +151,7 @@ async function main() {
     ];
     const table = markdownTable(rows);
     const goals = targetsTable(targets);
+    for (const r of rows) if (r.note) notes.push(`${r.scenario}: ${r.note}`);
     process.stdout.write(`\n${table}\n\n${goals}\n\n${notes.map((n) => `note: ${n}\n`).join('')}`);
     const file = writeResults(stamp, { stamp, quick, connections, settings, machine: { ...machine(), postgres: (await db.pool.query('SHOW server_version')).rows[0].server_version }, rows, floors, export: exportResult, targets, notes, violations, table, goals });
     log(`results: ${path.relative(ROOT, file)}`);

@@ -10,6 +10,8 @@ export interface ScenarioRow extends Pick<LoadResult, 'requests' | 'rps' | 'p50'
   peakRssMb: number;
   serverCpuMsPerRequest?: number;
   loadGenCpuMsPerRequest?: number;
+  /** the whole machine's busy CPU per request (server, PostgreSQL, load generator or pgbench) */
+  machineCpuMsPerRequest?: number;
   /** which floor this row is divided by, and the ratios */
   floor?: string;
   rpsVsFloor?: number;
@@ -27,12 +29,12 @@ export interface TargetCheck {
 const f = (n: number | undefined, digits = 1) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
 
 export function markdownTable(rows: ScenarioRow[]): string {
-  const head = '| scenario | req/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | server CPU ms/req | load-gen CPU ms/req | vs floor | req/s ÷ floor | p99 ÷ floor |';
+  const head = '| scenario | req/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | server CPU ms/req | load-gen CPU ms/req | machine CPU ms/req | vs floor | req/s ÷ floor | p99 ÷ floor |';
   const lines = rows.map(
     (r) =>
-      `| ${r.scenario} | ${f(r.rps, 0)} | ${f(r.p50, 2)} | ${f(r.p95, 2)} | ${f(r.p99, 2)} | ${r.errors} | ${f(r.peakRssMb, 0)} | ${f(r.serverCpuMsPerRequest, 2)} | ${f(r.loadGenCpuMsPerRequest, 2)} | ${r.floor ?? '–'} | ${f(r.rpsVsFloor, 2)} | ${f(r.p99VsFloor, 2)} |`,
+      `| ${r.scenario} | ${f(r.rps, 0)} | ${f(r.p50, 2)} | ${f(r.p95, 2)} | ${f(r.p99, 2)} | ${r.errors} | ${f(r.peakRssMb, 0)} | ${f(r.serverCpuMsPerRequest, 2)} | ${f(r.loadGenCpuMsPerRequest, 2)} | ${f(r.machineCpuMsPerRequest, 2)} | ${r.floor ?? '–'} | ${f(r.rpsVsFloor, 2)} | ${f(r.p99VsFloor, 2)} |`,
   );
-  return [head, '|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|', ...lines].join('\n');
+  return [head, '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|', ...lines].join('\n');
 }
 
 export function targetsTable(checks: TargetCheck[]): string {

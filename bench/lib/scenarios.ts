@@ -1,6 +1,12 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type pg from 'pg';
 import { countUsages, walletUser } from './bench-db';
+import { machineBusyMs, ownAndChildrenCpuMs } from './cpu-usage';
+import { ownLoopDelay, serverLoopDelay, type LoopDelay } from './loop-delay';
 import { runLoad, type HttpRequest, type LoadOptions, type LoadResult } from './http-load';
+import { runWrk } from './wrk-load';
 import type { ServerHandle } from './server-process';
 import { checkoutCompleted, seedPurchases, stripeSignature } from './stripe-events';
 
@@ -21,8 +27,15 @@ export interface BenchContext {
 export interface Measured extends LoadResult {
   peakRssMb: number;
   serverCpuMsPerRequest: number;
-  /** the load generator runs in this process: its CPU shares the same two cores */
+  /** the load generator (this process, or wrk as its child) shares the same two cores */
   loadGenCpuMsPerRequest: number;
+  /** everything the machine was busy with, per request: server, PostgreSQL and load generator */
+  machineCpuMsPerRequest: number;
+  /** requests wrk may have left unanswered at its deadline (they can still commit) */
+  unanswered?: number;
+  /** paced runs: how late the server's and the generator's event loops ran, in ms */
+  serverLoopDelay?: LoopDelay;
+  generatorLoopDelay?: LoopDelay;
   note?: string;
 }
 
@@ -31,28 +44,57 @@ const CHARGE = { model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 }; // 
 const json = (token: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${token}` });
 const random = (n: number) => 1 + Math.floor(Math.random() * n);
 
-async function measured(ctx: BenchContext, load: Omit<LoadOptions, 'url' | 'connections' | 'seconds'> & { seconds?: number }): Promise<Measured> {
+type Load = Omit<LoadOptions, 'url' | 'connections' | 'seconds'> & { seconds?: number };
+
+/** Runs one load, by this process's generator or by wrk (`wrkArgs`: requests.lua's mode and arguments). */
+async function measured(ctx: BenchContext, load: Load | { wrkArgs: string[]; seconds?: number }): Promise<Measured> {
   ctx.server.resetPeak();
   const cpu = ctx.server.cpuMs();
-  const own = process.cpuUsage();
-  const result = await runLoad({ ...load, url: ctx.server.url, connections: ctx.connections, seconds: load.seconds ?? ctx.seconds });
-  const ownUsed = process.cpuUsage(own);
+  const own = ownAndChildrenCpuMs();
+  const busy = machineBusyMs();
+  const common = { url: ctx.server.url, connections: ctx.connections, seconds: load.seconds ?? ctx.seconds };
+  const result = 'wrkArgs' in load ? await runWrk({ ...common, args: load.wrkArgs }) : await runLoad({ ...load, ...common });
+  const perRequest = (ms: number) => ms / result.requests;
   const unsent = result.unsent ? `${result.unsent} requests due were never sent (every connection busy at the deadline)` : undefined;
   return {
     ...result,
     peakRssMb: ctx.server.peak(),
-    serverCpuMsPerRequest: (ctx.server.cpuMs() - cpu) / result.requests,
-    loadGenCpuMsPerRequest: (ownUsed.user + ownUsed.system) / 1000 / result.requests,
+    serverCpuMsPerRequest: perRequest(ctx.server.cpuMs() - cpu),
+    loadGenCpuMsPerRequest: perRequest(ownAndChildrenCpuMs() - own),
+    machineCpuMsPerRequest: perRequest(machineBusyMs() - busy),
     note: unsent,
   };
 }
 
 /**
- * The generator waits for every answer, so with no errors each 201 must be exactly one row. A
- * request lost to a socket error or timeout (already a violation) may still have committed.
+ * A paced run with how late each side's event loop ran during it, in the note: a stall in the server
+ * and one in the generator (whose latencies count from the due time) both land in the p99.
  */
-function exactlyAnswered(ctx: BenchContext, scenario: string, r: LoadResult, answered: number, recorded: number, what: string) {
-  const lost = Object.values(r.errorKinds ?? {}).reduce((n, k) => n + k, 0);
+async function paced(ctx: BenchContext, load: Load): Promise<Measured> {
+  await serverLoopDelay(ctx.server.url);
+  const own = ownLoopDelay();
+  const r = await measured(ctx, load);
+  const generator = own.stop();
+  const server = await serverLoopDelay(ctx.server.url);
+  const late = `event loop late by: server p99 ${server.p99.toFixed(1)} ms, max ${server.max.toFixed(1)} ms; load generator p99 ${generator.p99.toFixed(1)} ms, max ${generator.max.toFixed(1)} ms`;
+  return { ...r, serverLoopDelay: server, generatorLoopDelay: generator, note: [r.note, late].filter(Boolean).join('; ') };
+}
+
+/** A file for requests.lua to read (one entry per line), removed with its directory by the caller. */
+function listFile(name: string, entries: string[]): { file: string; remove: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-wrk-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, entries.join('\n') + '\n');
+  return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * This process's generator waits for every answer, so with no errors each 201 must be exactly one
+ * row. A request lost to a socket error or timeout (already a violation) may still have committed,
+ * and so may the last request of each of wrk's connections, which it stops without waiting for.
+ */
+function exactlyAnswered(ctx: BenchContext, scenario: string, r: LoadResult & { unanswered?: number }, answered: number, recorded: number, what: string) {
+  const lost = Object.values(r.errorKinds ?? {}).reduce((n, k) => n + k, 0) + (r.unanswered ?? 0);
   if (recorded < answered || recorded > answered + lost) {
     ctx.violation(scenario, `${answered} answered 201 but ${recorded} ${what} were recorded${lost ? ` (${lost} requests without an answer)` : ''}`);
   }
@@ -73,16 +115,21 @@ const post = (path: string, token: string, body: unknown, then?: HttpRequest['th
   then,
 });
 
-/** First charges; every 201 must be exactly one new usage row. */
+/**
+ * First charges; every 201 must be exactly one new usage row. Closed loop through wrk; paced (`rate`)
+ * through this process's generator, which wrk cannot do and which corrects for coordinated omission.
+ */
 export async function reconcile(ctx: BenchContext, scenario: string, o: { hot: boolean; seconds?: number; rate?: number }): Promise<Measured> {
   let seq = 0;
   const prefix = `${ctx.runId}-${scenario}-`;
   const before = await countUsages(ctx.pool);
-  const r = await measured(ctx, {
-    seconds: o.seconds,
-    rate: o.rate,
-    next: () => post('/v1/usage/reconcile', ctx.gatewayToken, { userId: walletUser(o.hot ? 1 : random(ctx.wallets)), requestId: `${prefix}${seq++}`, ...CHARGE }),
-  });
+  const r = o.rate
+    ? await paced(ctx, {
+        seconds: o.seconds,
+        rate: o.rate,
+        next: () => post('/v1/usage/reconcile', ctx.gatewayToken, { userId: walletUser(o.hot ? 1 : random(ctx.wallets)), requestId: `${prefix}${seq++}`, ...CHARGE }),
+      })
+    : await measured(ctx, { seconds: o.seconds, wrkArgs: ['charge', ctx.gatewayToken, prefix, String(ctx.wallets), o.hot ? '1' : '0'] });
   expectOnly(ctx, scenario, r, '201');
   exactlyAnswered(ctx, scenario, r, r.statuses['201'] ?? 0, (await countUsages(ctx.pool)) - before, 'usages');
   return r;
@@ -95,28 +142,29 @@ export async function replay(ctx: BenchContext, scenario: string, ofScenario: st
     [`${ctx.runId}-${ofScenario}-%`],
   );
   if (rows.length === 0) throw new Error(`no charged requests of ${ofScenario} to replay`);
-  let i = 0;
+  const charged = listFile('charged.txt', rows.map((row) => `${row.user_id} ${row.request_id}`));
   const before = await countUsages(ctx.pool);
-  const r = await measured(ctx, {
-    next: () => {
-      const row = rows[i++ % rows.length];
-      return post('/v1/usage/reconcile', ctx.gatewayToken, { userId: row.user_id, requestId: row.request_id, ...CHARGE });
-    },
-  });
-  expectOnly(ctx, scenario, r, '200');
-  const created = (await countUsages(ctx.pool)) - before;
-  if (created !== 0) ctx.violation(scenario, `replays recorded ${created} new usages`);
-  return r;
+  try {
+    const r = await measured(ctx, { wrkArgs: ['replay', ctx.gatewayToken, charged.file] });
+    expectOnly(ctx, scenario, r, '200');
+    const created = (await countUsages(ctx.pool)) - before;
+    if (created !== 0) ctx.violation(scenario, `replays recorded ${created} new usages`);
+    return r;
+  } finally {
+    charged.remove();
+  }
 }
 
 /** Balance reads, each by the wallet's own user token. */
 export async function balance(ctx: BenchContext, scenario: string): Promise<Measured> {
-  let i = 0;
-  const r = await measured(ctx, {
-    next: () => ({ method: 'GET', path: '/v1/balance', headers: { authorization: `Bearer ${ctx.userTokens[i++ % ctx.userTokens.length]}` } }),
-  });
-  expectOnly(ctx, scenario, r, '200');
-  return r;
+  const tokens = listFile('tokens.txt', ctx.userTokens);
+  try {
+    const r = await measured(ctx, { wrkArgs: ['balance', tokens.file] });
+    expectOnly(ctx, scenario, r, '200');
+    return r;
+  } finally {
+    tokens.remove();
+  }
 }
 
 /** Status of a bare request: tells whether a route another issue is building exists in this build. */

@@ -1,0 +1,20 @@
+import fs from 'node:fs';
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/**
+ * CPU the whole machine spent busy so far (user, nice, system, irq, softirq; not idle, iowait or time
+ * stolen by the hypervisor), in ms summed over cores: per request, it says what a charge costs the
+ * machine in all (server, PostgreSQL, load generator), which is what two cores run out of.
+ */
+export function machineBusyMs(): number {
+  const [user, nice, system, , , irq, softirq] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return (user + nice + system + irq + softirq) * TICK_MS;
+}
+
+/** This process's CPU plus that of its children already waited for (wrk once it has exited), in ms. */
+export function ownAndChildrenCpuMs(): number {
+  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+  const [utime, stime, cutime, cstime] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(11, 15).map(Number);
+  return (utime + stime + cutime + cstime) * TICK_MS;
+}

@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import type { LoadResult } from './http-load';
+import { ROOT } from './server-process';
+
+const SCRIPT = path.join(ROOT, 'bench', 'wrk', 'requests.lua');
+
+export interface WrkOptions {
+  url: string;
+  connections: number;
+  /** whole seconds: wrk takes no shorter unit */
+  seconds: number;
+  /** requests.lua's mode and its arguments, e.g. ['charge', token, prefix, '10000', '0'] */
+  args: string[];
+}
+
+export interface WrkResult extends LoadResult {
+  /** wrk stops at the deadline without waiting: up to one request per connection may have been sent
+   * and even committed without its answer being counted */
+  unanswered: number;
+}
+
+interface WrkJson {
+  requests: number;
+  durationUs: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  errors: Record<'connect' | 'read' | 'write' | 'timeout', number>;
+  statuses: Record<string, number>;
+}
+
+/**
+ * Closed-loop load from wrk (C, from Debian): the floor's client, pgbench, is C too, and on two cores
+ * every millisecond the load generator spends is one the server cannot. Two threads, like pgbench -j 2.
+ */
+export async function runWrk(o: WrkOptions): Promise<WrkResult> {
+  const args = ['-t', String(Math.min(2, o.connections)), '-c', String(o.connections), '-d', `${Math.max(1, Math.round(o.seconds))}s`, '--timeout', '30s', '-s', SCRIPT, o.url, '--', ...o.args];
+  const out = await new Promise<string>((resolve, reject) => {
+    const p = spawn('wrk', args);
+    let text = '';
+    p.stdout.on('data', (d) => (text += d));
+    p.stderr.on('data', (d) => (text += d));
+    p.once('error', (e) => reject(new Error(`wrk could not start (${e.message}): install it with apt-get install wrk`)));
+    p.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}:\n${text}`))));
+  });
+  const line = /^WRKJSON (.*)$/m.exec(out);
+  if (!line) throw new Error(`no result line in wrk's output:\n${out}`);
+  const r = JSON.parse(line[1]) as WrkJson;
+  const answered = Object.values(r.statuses).reduce((n, k) => n + k, 0);
+  const non2xx = Object.entries(r.statuses).reduce((n, [s, k]) => (s.startsWith('2') ? n : n + k), 0);
+  const errorKinds = Object.fromEntries(Object.entries(r.errors).filter(([, n]) => n > 0));
+  const failures = Object.values(errorKinds).reduce((n, k) => n + k, 0);
+  return {
+    requests: answered,
+    rps: answered / (r.durationUs / 1e6),
+    p50: r.p50,
+    p95: r.p95,
+    p99: r.p99,
+    errors: non2xx + failures,
+    statuses: r.statuses,
+    errorKinds,
+    unanswered: o.connections,
+  };
+}

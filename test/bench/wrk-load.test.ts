@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { runWrk } from '../../bench/lib/wrk-load';
+
+interface Seen {
+  method: string;
+  url: string;
+  authorization?: string;
+  body: string;
+}
+
+/** A loopback server that records every request and answers with the status the test picks. */
+async function localServer(status: (n: number) => number) {
+  const seen: Seen[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (body += d));
+    req.on('end', () => {
+      seen.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization, body });
+      res.writeHead(status(seen.length), { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, seen, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+const listFile = (lines: string[]) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wrk-test-'));
+  fs.writeFileSync(path.join(dir, 'list.txt'), lines.join('\n') + '\n');
+  return path.join(dir, 'list.txt');
+};
+
+describe('the bench wrk runner (bench/wrk/requests.lua)', () => {
+  it('sends first charges with a requestId of their own each, on wallets in range, and counts each status', async () => {
+    const server = await localServer((n) => (n % 3 === 0 ? 402 : 201));
+    try {
+      const r = await runWrk({ url: server.url, connections: 4, seconds: 1, args: ['charge', 'tok-gw', 'run-spread-', '50', '0'] });
+      const bodies = server.seen.map((s) => JSON.parse(s.body));
+      expect(r.requests).toBeGreaterThan(20);
+      expect(server.seen.every((s) => s.method === 'POST' && s.url === '/v1/usage/reconcile' && s.authorization === 'Bearer tok-gw')).toBe(true);
+      expect(new Set(bodies.map((b) => b.requestId)).size).toBe(bodies.length);
+      expect(bodies.every((b) => b.requestId.startsWith('run-spread-') && /^bench-([1-9]|[1-4]\d|50)$/.test(b.userId))).toBe(true);
+      expect(new Set(bodies.map((b) => b.userId)).size).toBeGreaterThan(10);
+      expect(bodies[0]).toMatchObject({ model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 });
+      // wrk counts answers, the server counts requests: at most one per connection unanswered at the deadline
+      expect(r.statuses['201'] + r.statuses['402']).toBe(r.requests);
+      expect(server.seen.length - r.requests).toBeLessThanOrEqual(4);
+      expect(r.errors).toBe(r.statuses['402']);
+      expect(r.p50).toBeGreaterThan(0);
+      expect(r.p99).toBeGreaterThanOrEqual(r.p50);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('puts every charge on wallet 1 when hot', async () => {
+    const server = await localServer(() => 201);
+    try {
+      await runWrk({ url: server.url, connections: 2, seconds: 1, args: ['charge', 'tok', 'run-hot-', '50', '1'] });
+      expect(new Set(server.seen.map((s) => JSON.parse(s.body).userId))).toEqual(new Set(['bench-1']));
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('replays only the charged requests it was given', async () => {
+    const server = await localServer(() => 200);
+    const file = listFile(['bench-7 run-a-1', 'bench-9 run-a-2', 'bench-3 run-a-3']);
+    try {
+      const r = await runWrk({ url: server.url, connections: 2, seconds: 1, args: ['replay', 'tok', file] });
+      const pairs = new Set(server.seen.map((s) => JSON.parse(s.body)).map((b) => `${b.userId} ${b.requestId}`));
+      expect(pairs).toEqual(new Set(['bench-7 run-a-1', 'bench-9 run-a-2', 'bench-3 run-a-3']));
+      expect(r.statuses).toEqual({ '200': r.requests });
+      expect(r.errors).toBe(0);
+    } finally {
+      await server.close();
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+  });
+
+  it('reads balances with each user token in turn', async () => {
+    const server = await localServer(() => 200);
+    const file = listFile(['tok-u1', 'tok-u2']);
+    try {
+      await runWrk({ url: server.url, connections: 2, seconds: 1, args: ['balance', file] });
+      expect(server.seen.every((s) => s.method === 'GET' && s.url === '/v1/balance')).toBe(true);
+      expect(new Set(server.seen.map((s) => s.authorization))).toEqual(new Set(['Bearer tok-u1', 'Bearer tok-u2']));
+    } finally {
+      await server.close();
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+  });
+});
