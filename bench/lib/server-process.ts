@@ -104,7 +104,10 @@ export async function startServer(o: ServerOptions): Promise<ServerHandle> {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before it was ready`);
     const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
     if (ready) break;
-    if (Date.now() > deadline) throw new Error('server not ready within 30 s');
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL'); // nobody holds a handle to it yet: it would outlive the bench
+      throw new Error('server not ready within 30 s');
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   const pid = child.pid!;
