@@ -33,6 +33,8 @@ export interface Measured extends LoadResult {
   machineCpuMsPerRequest: number;
   /** requests wrk may have left unanswered at its deadline (they can still commit) */
   unanswered?: number;
+  /** wrk charge runs: the requestId of every 201 */
+  answeredIds?: string[];
   /** paced runs: how late the server's and the generator's event loops ran, in ms */
   serverLoopDelay?: LoopDelay;
   generatorLoopDelay?: LoopDelay;
@@ -47,13 +49,13 @@ const random = (n: number) => 1 + Math.floor(Math.random() * n);
 type Load = Omit<LoadOptions, 'url' | 'connections' | 'seconds'> & { seconds?: number };
 
 /** Runs one load, by this process's generator or by wrk (`wrkArgs`: requests.lua's mode and arguments). */
-async function measured(ctx: BenchContext, load: Load | { wrkArgs: string[]; seconds?: number }): Promise<Measured> {
+async function measured(ctx: BenchContext, load: Load | { wrkArgs: string[]; seconds?: number; answeredIds?: boolean }): Promise<Measured> {
   ctx.server.resetPeak();
   const cpu = ctx.server.cpuMs();
   const own = ownAndChildrenCpuMs();
   const busy = machineBusyMs();
   const common = { url: ctx.server.url, connections: ctx.connections, seconds: load.seconds ?? ctx.seconds };
-  const result = 'wrkArgs' in load ? await runWrk({ ...common, args: load.wrkArgs }) : await runLoad({ ...load, ...common });
+  const result = 'wrkArgs' in load ? await runWrk({ ...common, args: load.wrkArgs, answeredIds: load.answeredIds }) : await runLoad({ ...load, ...common });
   const perRequest = (ms: number) => ms / result.requests;
   const unsent = result.unsent ? `${result.unsent} requests due were never sent (every connection busy at the deadline)` : undefined;
   return {
@@ -129,10 +131,42 @@ export async function reconcile(ctx: BenchContext, scenario: string, o: { hot: b
         rate: o.rate,
         next: () => post('/v1/usage/reconcile', ctx.gatewayToken, { userId: walletUser(o.hot ? 1 : random(ctx.wallets)), requestId: `${prefix}${seq++}`, ...CHARGE }),
       })
-    : await measured(ctx, { seconds: o.seconds, wrkArgs: ['charge', ctx.gatewayToken, prefix, String(ctx.wallets), o.hot ? '1' : '0'] });
+    : await measured(ctx, { seconds: o.seconds, answeredIds: true, wrkArgs: ['charge', ctx.gatewayToken, prefix, String(ctx.wallets), o.hot ? '1' : '0'] });
   expectOnly(ctx, scenario, r, '201');
-  exactlyAnswered(ctx, scenario, r, r.statuses['201'] ?? 0, (await countUsages(ctx.pool)) - before, 'usages');
+  exactlyAnswered(ctx, scenario, r, r.statuses['201'] ?? 0, (await settledUsageCount(ctx.pool)) - before, 'usages');
+  if (r.answeredIds) await eachAnsweredCharged(ctx, scenario, r.answeredIds);
   return r;
+}
+
+/**
+ * wrk leaves requests in flight at its deadline; they commit a moment later. Counting only once the
+ * count holds still keeps them out of the next scenario's window (replays must record nothing).
+ */
+async function settledUsageCount(pool: pg.Pool): Promise<number> {
+  let last = await countUsages(pool);
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await countUsages(pool);
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}
+
+/**
+ * The count check allows wrk's unanswered requests, which could hide a 201 that charged nothing
+ * behind one of them that committed: so every answered requestId must be exactly one usage.
+ */
+async function eachAnsweredCharged(ctx: BenchContext, scenario: string, ids: string[]) {
+  const { rows } = await ctx.pool.query<{ charged: string; usages: string }>(
+    `SELECT count(DISTINCT a.id) AS charged, count(u.id) AS usages FROM unnest($1::text[]) a(id) JOIN usages u ON u.request_id = a.id`,
+    [ids],
+  );
+  const charged = Number(rows[0].charged);
+  const usages = Number(rows[0].usages);
+  if (new Set(ids).size !== ids.length || charged !== ids.length || usages !== ids.length) {
+    ctx.violation(scenario, `${ids.length} requestIds answered 201 (${new Set(ids).size} distinct): ${charged} have a usage, ${usages} usages in all`);
+  }
 }
 
 /** Replays of requests charged earlier: 200 + Idempotent-Replayed, and not one new usage. */

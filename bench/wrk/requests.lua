@@ -4,7 +4,8 @@
 --   replay <token> <file of "userId requestId" lines>     requests charged earlier, in turn
 --   balance <file of user tokens>                          GET /v1/balance, each by its own user
 -- Each thread counts answers by status; done() prints one "WRKJSON {...}" line with the totals and
--- the latency percentiles in ms, which wrk-load.ts reads.
+-- the latency percentiles in ms, which wrk-load.ts reads. With WRK_IDS_FILE set, the requestId of
+-- every 201 answer is written there, one per line, so the bench can check each against the ledger.
 local threads = {}
 
 function setup(thread)
@@ -25,6 +26,8 @@ local next_request
 
 function init(args)
   counts = {}
+  ids = {}
+  collect = os.getenv("WRK_IDS_FILE") ~= nil
   local mode = args[1]
   local seq = 0
   math.randomseed(os.time() * 1000 + tid)
@@ -61,8 +64,11 @@ function request()
   return next_request()
 end
 
-function response(status)
+function response(status, _, body)
   counts[status] = (counts[status] or 0) + 1
+  if collect and status == 201 then
+    table.insert(ids, body:match('"requestId":"([^"]+)"') or "?")
+  end
 end
 
 function done(summary, latency)
@@ -71,6 +77,14 @@ function done(summary, latency)
     for status, n in pairs(thread:get("counts")) do
       statuses[tostring(status)] = (statuses[tostring(status)] or 0) + n
     end
+  end
+  local file = os.getenv("WRK_IDS_FILE")
+  if file then
+    local out = assert(io.open(file, "w"))
+    for _, thread in ipairs(threads) do
+      for _, id in ipairs(thread:get("ids")) do out:write(id, "\n") end
+    end
+    out:close()
   end
   local parts = {}
   for status, n in pairs(statuses) do table.insert(parts, string.format('"%s":%d', status, n)) end

@@ -13,7 +13,7 @@ interface Seen {
 }
 
 /** A loopback server that records every request and answers with the status the test picks. */
-async function localServer(status: (n: number) => number) {
+async function localServer(status: (n: number) => number, answer: (body: string) => string = () => '{}') {
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -21,7 +21,8 @@ async function localServer(status: (n: number) => number) {
     req.on('data', (d: string) => (body += d));
     req.on('end', () => {
       seen.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization, body });
-      res.writeHead(status(seen.length), { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
+      const text = answer(body);
+      res.writeHead(status(seen.length), { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -53,6 +54,21 @@ describe('the bench wrk runner (bench/wrk/requests.lua)', () => {
       expect(r.errors).toBe(r.statuses['402']);
       expect(r.p50).toBeGreaterThan(0);
       expect(r.p99).toBeGreaterThanOrEqual(r.p50);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('reports the requestId of every 201 answer, and of no other', async () => {
+    const echo = (body: string) => JSON.stringify({ requestId: JSON.parse(body).requestId, credits: '0.18' });
+    const server = await localServer((n) => (n % 4 === 0 ? 402 : 201), echo);
+    try {
+      const r = await runWrk({ url: server.url, connections: 4, seconds: 1, answeredIds: true, args: ['charge', 'tok', 'run-ids-', '50', '0'] });
+      const sent = server.seen.map((s) => JSON.parse(s.body).requestId as string);
+      const refused = new Set(sent.filter((_, i) => (i + 1) % 4 === 0));
+      expect(r.answeredIds).toHaveLength(r.statuses['201']);
+      expect(new Set(r.answeredIds).size).toBe(r.answeredIds!.length);
+      expect(r.answeredIds!.every((id) => sent.includes(id) && !refused.has(id))).toBe(true);
     } finally {
       await server.close();
     }
