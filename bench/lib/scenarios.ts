@@ -6,6 +6,7 @@ import { countUsages, walletUser } from './bench-db';
 import { machineBusyMs, ownAndChildrenCpuMs } from './cpu-usage';
 import { ownLoopDelay, serverLoopDelay, type LoopDelay } from './loop-delay';
 import { runLoad, type HttpRequest, type LoadOptions, type LoadResult } from './http-load';
+import { eachAnsweredCharged, exactlyAnswered, expectOnly, settledUsageCount } from './scenario-checks';
 import { runWrk } from './wrk-load';
 import type { ServerHandle } from './server-process';
 import { checkoutCompleted, seedPurchases, stripeSignature } from './stripe-events';
@@ -90,25 +91,6 @@ function listFile(name: string, entries: string[]): { file: string; remove: () =
   return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-/**
- * This process's generator waits for every answer, so with no errors each 201 must be exactly one
- * row. A request lost to a socket error or timeout (already a violation) may still have committed,
- * and so may the last request of each of wrk's connections, which it stops without waiting for.
- */
-function exactlyAnswered(ctx: BenchContext, scenario: string, r: LoadResult & { unanswered?: number }, answered: number, recorded: number, what: string) {
-  const lost = Object.values(r.errorKinds ?? {}).reduce((n, k) => n + k, 0) + (r.unanswered ?? 0);
-  if (recorded < answered || recorded > answered + lost) {
-    ctx.violation(scenario, `${answered} answered 201 but ${recorded} ${what} were recorded${lost ? ` (${lost} requests without an answer)` : ''}`);
-  }
-}
-
-function expectOnly(ctx: BenchContext, scenario: string, r: LoadResult, status: string) {
-  const other = Object.entries(r.statuses).filter(([s]) => s !== status);
-  if (other.length > 0 || r.errors > 0) {
-    ctx.violation(scenario, `expected only ${status}, got ${JSON.stringify(r.statuses)} and ${r.errors} errors ${JSON.stringify(r.errorKinds ?? {})}`);
-  }
-}
-
 const post = (path: string, token: string, body: unknown, then?: HttpRequest['then']): HttpRequest => ({
   method: 'POST',
   path,
@@ -132,41 +114,10 @@ export async function reconcile(ctx: BenchContext, scenario: string, o: { hot: b
         next: () => post('/v1/usage/reconcile', ctx.gatewayToken, { userId: walletUser(o.hot ? 1 : random(ctx.wallets)), requestId: `${prefix}${seq++}`, ...CHARGE }),
       })
     : await measured(ctx, { seconds: o.seconds, answeredIds: true, wrkArgs: ['charge', ctx.gatewayToken, prefix, String(ctx.wallets), o.hot ? '1' : '0'] });
-  expectOnly(ctx, scenario, r, '201');
-  exactlyAnswered(ctx, scenario, r, r.statuses['201'] ?? 0, (await settledUsageCount(ctx.pool)) - before, 'usages');
-  if (r.answeredIds) await eachAnsweredCharged(ctx, scenario, r.answeredIds);
+  expectOnly(ctx.violation, scenario, r, '201');
+  exactlyAnswered(ctx.violation, scenario, r, r.statuses['201'] ?? 0, (await settledUsageCount(ctx.pool)) - before, 'usages');
+  if (r.answeredIds) await eachAnsweredCharged(ctx.pool, ctx.violation, scenario, r.answeredIds);
   return r;
-}
-
-/**
- * wrk leaves requests in flight at its deadline; they commit a moment later. Counting only once the
- * count holds still keeps them out of the next scenario's window (replays must record nothing).
- */
-async function settledUsageCount(pool: pg.Pool): Promise<number> {
-  let last = await countUsages(pool);
-  for (let i = 0; i < 50; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const now = await countUsages(pool);
-    if (now === last) return now;
-    last = now;
-  }
-  return last;
-}
-
-/**
- * The count check allows wrk's unanswered requests, which could hide a 201 that charged nothing
- * behind one of them that committed: so every answered requestId must be exactly one usage.
- */
-async function eachAnsweredCharged(ctx: BenchContext, scenario: string, ids: string[]) {
-  const { rows } = await ctx.pool.query<{ charged: string; usages: string }>(
-    `SELECT count(DISTINCT a.id) AS charged, count(u.id) AS usages FROM unnest($1::text[]) a(id) JOIN usages u ON u.request_id = a.id`,
-    [ids],
-  );
-  const charged = Number(rows[0].charged);
-  const usages = Number(rows[0].usages);
-  if (new Set(ids).size !== ids.length || charged !== ids.length || usages !== ids.length) {
-    ctx.violation(scenario, `${ids.length} requestIds answered 201 (${new Set(ids).size} distinct): ${charged} have a usage, ${usages} usages in all`);
-  }
 }
 
 /** Replays of requests charged earlier: 200 + Idempotent-Replayed, and not one new usage. */
@@ -180,7 +131,7 @@ export async function replay(ctx: BenchContext, scenario: string, ofScenario: st
   const before = await countUsages(ctx.pool);
   try {
     const r = await measured(ctx, { wrkArgs: ['replay', ctx.gatewayToken, charged.file] });
-    expectOnly(ctx, scenario, r, '200');
+    expectOnly(ctx.violation, scenario, r, '200');
     const created = (await countUsages(ctx.pool)) - before;
     if (created !== 0) ctx.violation(scenario, `replays recorded ${created} new usages`);
     return r;
@@ -194,7 +145,7 @@ export async function balance(ctx: BenchContext, scenario: string): Promise<Meas
   const tokens = listFile('tokens.txt', ctx.userTokens);
   try {
     const r = await measured(ctx, { wrkArgs: ['balance', tokens.file] });
-    expectOnly(ctx, scenario, r, '200');
+    expectOnly(ctx.violation, scenario, r, '200');
     return r;
   } finally {
     tokens.remove();
@@ -229,11 +180,11 @@ export async function holdAndSettle(ctx: BenchContext, scenario: string): Promis
       );
     },
   });
-  expectOnly(ctx, scenario, r, '201');
+  expectOnly(ctx.violation, scenario, r, '201');
   const created = (await countUsages(ctx.pool)) - before;
   const { rows } = await ctx.pool.query<{ n: string }>(`SELECT count(*) AS n FROM holds WHERE request_id LIKE $1 AND status = 'settled' AND usage_id IS NOT NULL`, [`${prefix}%`]);
-  exactlyAnswered(ctx, scenario, r, settled, created, 'usages');
-  exactlyAnswered(ctx, scenario, r, settled, Number(rows[0].n), 'settled holds');
+  exactlyAnswered(ctx.violation, scenario, r, settled, created, 'usages');
+  exactlyAnswered(ctx.violation, scenario, r, settled, Number(rows[0].n), 'settled holds');
   return { ...r, note: [r.note, 'hold + settle pairs; req/s counts both requests'].filter(Boolean).join('; ') };
 }
 
@@ -259,11 +210,11 @@ export async function webhooks(ctx: BenchContext, scenario: string, purchaseCoun
       };
     },
   });
-  expectOnly(ctx, scenario, r, '200');
+  expectOnly(ctx.violation, scenario, r, '200');
   const { rows } = await ctx.pool.query<{ n: string }>(
     `SELECT count(*) AS n FROM purchases WHERE checkout_session_id LIKE $1 AND status = 'paid'`,
     [`cs_test_bench_${ctx.runId}_%`],
   );
-  exactlyAnswered(ctx, scenario, r, delivered.size, Number(rows[0].n), 'paid purchases');
+  exactlyAnswered(ctx.violation, scenario, r, delivered.size, Number(rows[0].n), 'paid purchases');
   return r;
 }
