@@ -12,9 +12,20 @@ export function machineBusyMs(): number {
   return (user + nice + system + irq + softirq) * TICK_MS;
 }
 
+/** Fields 3 onwards of /proc/<pid>/stat (after the command name, which may hold spaces), 0-based. */
+function statFields(pid: number | 'self'): number[] {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+}
+
+/** User + system CPU time of a process so far, in ms. */
+export function cpuMsOf(pid: number): number {
+  const [utime, stime] = statFields(pid).slice(11, 13);
+  return (utime + stime) * TICK_MS;
+}
+
 /** This process's CPU plus that of its children already waited for (wrk once it has exited), in ms. */
 export function ownAndChildrenCpuMs(): number {
-  const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-  const [utime, stime, cutime, cstime] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(11, 15).map(Number);
+  const [utime, stime, cutime, cstime] = statFields('self').slice(11, 15);
   return (utime + stime + cutime + cstime) * TICK_MS;
 }
