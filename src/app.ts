@@ -102,7 +102,8 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 1); // one ingress hop in front: req.ip is the client's address
   app.set('etag', false);
-  const lane = new FastLane();
+  const lane = new FastLane(notFoundHandler);
+  app.set('fastLane', lane); // read by the test that holds the lane to the router's stack
   app.use(lane.handler);
   // Every request passes these, in this order; a lane (see fast-lane.ts) repeats the same instances.
   const edge = [correlationId(logger), requestLogger(metrics), helmet(), cors(corsOptions(config.CORS_ORIGINS))];

@@ -1,7 +1,18 @@
+import type { Express, RequestHandler } from 'express';
 import request from 'supertest';
+import type { FastLane } from '../../src/platform/http/fast-lane';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { createTestApp, type TestApp } from '../helpers/test-app';
-import { grant } from '../helpers/wallets';
+import { balanceOf, grant } from '../helpers/wallets';
+
+// Express's router layer (router 2.x): what the router walks, and what it calls for each layer.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Layer = require('router/lib/layer') as { prototype: { handleRequest: (...args: unknown[]) => void } };
+interface RouterLayer {
+  handle: RequestHandler;
+  route?: { methods: Record<string, boolean> };
+  match(path: string): unknown;
+}
 
 // POST /v1/usage/reconcile is served by a fast lane in front of the router (fast-lane.ts). The lane
 // must be invisible: the same request gets the same answer (status, headers, body) and the same
@@ -59,16 +70,56 @@ async function pair(env: Record<string, string> = {}) {
   return { lane: await app(true), router: await app(false) };
 }
 
-/** The request counter's samples for the route, e.g. {"POST 201": 1}. */
+/** The request counter's samples for the route, and the charge outcomes, e.g. {"POST 201": 1, "charged": 2}. */
 async function routeSamples(t: TestApp): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const { labels, value } of (await t.metrics.httpRequests.get()).values) {
     if (labels.route === '/v1/usage/reconcile') out[`${labels.method} ${labels.status}`] = value;
   }
+  for (const { labels, value } of (await t.metrics.usageReconciliations.get()).values) out[String(labels.outcome)] = value;
   return out;
 }
 
+/** The middleware and route the router itself would run for a request without error, in order. */
+function routerWay(app: Express, method: string, path: string) {
+  const stack = (app as unknown as { router: { stack: RouterLayer[] } }).router.stack;
+  const lane = app.get('fastLane') as FastLane;
+  const middleware: RequestHandler[] = [];
+  for (const layer of stack) {
+    if (layer.handle === lane.handler || !layer.match(path)) continue;
+    if (layer.route) {
+      if (layer.route.methods[method.toLowerCase()]) return { middleware, route: layer.route };
+    } else if (layer.handle.length <= 3) middleware.push(layer.handle);
+  }
+  throw new Error(`no route serves ${method} ${path}`);
+}
+
 describe('the fast lane for POST /v1/usage/reconcile', () => {
+  it("runs exactly the middleware the router would reach, in the router's order, then the same route", async () => {
+    const t = await createTestApp({ database });
+    const lane = (t.app.get('fastLane') as FastLane).laneOf('POST', '/v1/usage/reconcile');
+    const way = routerWay(t.app, 'POST', '/v1/usage/reconcile');
+    expect(lane?.before).toEqual(way.middleware); // same instances, same order: a middleware added to the app must reach the lane too
+    expect(lane?.route).toBe(way.route);
+  });
+
+  it('serves a charge without the router walking its stack', async () => {
+    const { lane, router } = await pair();
+    await grant(lane, 'walk-L', '100');
+    const layersWalked = async (t: TestApp) => {
+      const spy = jest.spyOn(Layer.prototype, 'handleRequest');
+      try {
+        expect((await charge(t, 'L', { userId: 'walk-L', requestId: `walk-${t === lane ? 'lane' : 'router'}` })).status).toBe(201);
+        return spy.mock.calls.length;
+      } finally {
+        spy.mockRestore();
+      }
+    };
+    const viaLane = await layersWalked(lane);
+    const viaRouter = await layersWalked(router);
+    expect(viaLane).toBeLessThan(viaRouter / 2); // the lane's own layer and the route's handlers only
+  });
+
   it('answers every case as the router does, and counts it under the same route label', async () => {
     const { lane, router } = await pair();
     for (const [t, tag] of [[lane, 'L'], [router, 'R']] as const) {
@@ -83,6 +134,9 @@ describe('the fast lane for POST /v1/usage/reconcile', () => {
     const samples = await routeSamples(lane);
     expect(samples).toEqual(await routeSamples(router));
     expect(samples['POST 201']).toBeGreaterThan(0); // labelled by route, not "unmatched"
+    expect(samples.charged).toBeGreaterThan(0);
+    // Each charge ran once: the wallets paid the same.
+    for (const user of ['rich', 'poor']) expect((await balanceOf(lane, `${user}-L`)).balance).toBe((await balanceOf(router, `${user}-R`)).balance);
   });
 
   it('refuses a caller over its rate limit as the router does (429 with Retry-After)', async () => {
