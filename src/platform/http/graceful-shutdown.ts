@@ -1,5 +1,6 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Express } from 'express';
+import { expressServerOptions } from './express-server-options';
 import type { Logger } from '../logger';
 
 export interface ShutdownOptions {
@@ -24,7 +25,7 @@ export interface ShutdownOptions {
  */
 export function listenWithGracefulShutdown(app: Express, o: ShutdownOptions): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(o.port, o.host);
+    const server = createServer(expressServerOptions(app), app).listen(o.port, o.host);
     server.once('error', reject);
     server.once('listening', () => resolve(server));
     server.keepAliveTimeout = 65_000; // longer than the ingress's idle timeout
