@@ -13,7 +13,6 @@ import { jsonBody } from './platform/http/json-body';
 import { methodNotAllowed } from './platform/http/method-not-allowed';
 import { rateLimits } from './platform/http/rate-limit';
 import { corsOptions } from './platform/http/cors-options';
-import { FastLane } from './platform/http/fast-lane';
 import type { RedisClient } from './platform/redis/redis-client';
 import { errorHandler, notFoundHandler } from './platform/http/error-handler';
 import { idempotency } from './platform/idempotency/idempotency.middleware';
@@ -68,8 +67,6 @@ export interface AppDeps {
   redis?: RedisClient;
   /** Internal, for tests: a short rate-limit window and a Redis key namespace of their own. */
   rateLimit?: { windowMs?: number; keyPrefix?: string };
-  /** Internal, for tests: false routes every request through the router (the lane must answer alike). */
-  fastLane?: boolean;
 }
 
 /** Routes that need a bearer token; everything else is public (health, catalog, docs, Stripe's webhook). */
@@ -102,12 +99,10 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', 1); // one ingress hop in front: req.ip is the client's address
   app.set('etag', false);
-  const lane = new FastLane(notFoundHandler);
-  app.set('fastLane', lane); // read by the test that holds the lane to the router's stack
-  app.use(lane.handler);
-  // Every request passes these, in this order; a lane (see fast-lane.ts) repeats the same instances.
-  const edge = [correlationId(logger), requestLogger(metrics), helmet(), cors(corsOptions(config.CORS_ORIGINS))];
-  app.use(edge);
+  app.use(correlationId(logger));
+  app.use(requestLogger(metrics));
+  app.use(helmet());
+  app.use(cors(corsOptions(config.CORS_ORIGINS)));
 
   // Each module registers its routes on the app itself rather than on a Router mounted at '/': a
   // request then skips another module's route with one path match, where entering a mounted router
@@ -118,16 +113,13 @@ export function createApp(deps: AppDeps): Express {
 
   // Raw body before any JSON parsing: the Stripe signature covers the exact bytes.
   stripeWebhookRoutes(app, new WebhooksService(new WebhooksRepository(db, wallets), config.STRIPE_WEBHOOK_SECRET, metrics, stripe && purchaseOfPaymentIntent(stripe)));
-  const body = [limits.beforeAuth, jsonBody()];
-  app.use(body);
+  app.use(limits.beforeAuth);
+  app.use(jsonBody());
   catalogRoutes(app, catalog);
-  const auth = [authenticate(verifier, metrics), limits.afterAuth];
-  app.use(AUTHENTICATED, auth);
+  app.use(AUTHENTICATED, authenticate(verifier, metrics), limits.afterAuth);
   app.use(AUTHENTICATED, limits.afterAuthFailure);
   balanceRoutes(app, new BalanceService(new BalanceRepository(db)));
-  const reconcile = usageRoutes(app, new UsageService(new UsageRepository(db, metrics), catalog, metrics), optionalKey);
-  // What the router runs for this exact method and path, minus the layers that cannot match it.
-  if (deps.fastLane !== false) lane.add('POST', '/v1/usage/reconcile', [...edge, ...body, ...auth], reconcile);
+  usageRoutes(app, new UsageService(new UsageRepository(db, metrics), catalog, metrics), optionalKey);
   holdsRoutes(app, new HoldsService(new HoldsRepository(db, metrics), catalog, metrics), optionalKey);
   ledgerRoutes(app, new LedgerService(new LedgerRepository(db)));
   adjustmentsRoutes(app, new AdjustmentsService(wallets), requiredKey);
