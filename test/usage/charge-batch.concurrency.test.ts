@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { UsageRepository, type ChargeCommand } from '../../src/modules/usage/usage.repository';
+import { createDatabase } from '../../src/platform/db/database';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { sleep } from '../helpers/holds';
 import { ledgerViolations, NO_VIOLATIONS } from '../helpers/ledger-invariants';
@@ -76,16 +77,18 @@ describe('set-based group commit under concurrency', () => {
     expect(balance).toBe('450.000000000000000000');
   });
 
-  it('when 400 charges over 20 wallets race in overlapping batches, each wallet pays exactly the 5 charges it can afford', async () => {
+  it('when 400 charges over 20 wallets race in overlapping batches of two replicas, each wallet pays exactly the 5 charges it can afford', async () => {
     const wallets = Array.from({ length: 20 }, (_, w) => `spread-${w}`);
     for (const w of wallets) await grant(w, '250');
-    const repo = new UsageRepository(database.db, undefined, { groupCommit: { maxInFlight: 3, maxBatch: 16 } });
+    // each replica has its own pipelined charge connection, so their batches overlap and take wallet locks against each other
+    const other = createDatabase(database.url, { min: 0, max: 2 });
+    const replicas = [database.db, other].map((db) => new UsageRepository(db, undefined, { groupCommit: { maxInFlight: 2, maxBatch: 16 } }));
     const command = (userId: string, requestId: string): ChargeCommand => ({
       userId, requestId, model: 'gpt-4o', family: 'gpt-4o', inputTokens: 1000, outputTokens: 500, cachedInputTokens: 0, payloadHash: 'h', correlationId: requestId,
     });
-    // ten requests per wallet, each sent twice, interleaved across wallets
+    // ten requests per wallet, each sent twice (once to each replica), interleaved across wallets
     const commands = Array.from({ length: 10 }, (_, r) => wallets.map((w) => command(w, `${w}-call-${r}`))).flat();
-    const rows = await Promise.all([...commands, ...commands].map((c) => repo.charge(c)));
+    const rows = await Promise.all([...commands, ...commands].map((c, i) => replicas[i % 2].charge(c))).finally(() => other.close());
     const charged = rows.filter((r) => r.outcome === 'charged');
     expect(charged).toHaveLength(100);
     expect(new Set(charged.map((r) => r.usageId)).size).toBe(100);
@@ -94,6 +97,48 @@ describe('set-based group commit under concurrency', () => {
       `SELECT a.balance::text, (SELECT count(*)::int FROM usages u WHERE u.user_id = a.user_id) AS n FROM accounts a WHERE a.user_id LIKE 'spread-%'`,
     );
     expect(balances).toEqual(wallets.map(() => ({ balance: '0.000000000000000000', n: 5 })));
+    expect(await ledgerViolations(database)).toEqual(NO_VIOLATIONS);
+  });
+
+  it('when the charge connection dies with charges on it, those fail, the ones queued behind go out on a new connection, and a retry charges each failed one once', async () => {
+    const wallets = Array.from({ length: 10 }, (_, w) => `lost-${w}`);
+    for (const w of wallets) await grant(w, '1000');
+    const repo = new UsageRepository(database.db, undefined, { groupCommit: { maxInFlight: 2, maxBatch: 16 } });
+    const command = (userId: string, requestId: string): ChargeCommand => ({
+      userId, requestId, model: 'gpt-4o', family: 'gpt-4o', inputTokens: 1000, outputTokens: 500, cachedInputTokens: 0, payloadHash: 'h', correlationId: requestId,
+    });
+    await repo.charge(command('lost-0', 'lost-warm-up')); // the charge connection exists before the wallet is locked
+    const [charger] = await database.sql<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'scholarlink-billing-charges'`,
+    );
+    // the first charge waits for lost-0's wallet, the second is on the wire behind it, the rest wait in the group
+    const locker = await inTransaction((c) => c.query(`SELECT 1 FROM accounts WHERE user_id = 'lost-0' FOR UPDATE`).then(() => undefined));
+    const commands = Array.from({ length: 6 }, (_, r) => wallets.map((w) => command(w, `${w}-call-${r}`))).flat();
+    const pending = Promise.allSettled(commands.map((c) => repo.charge(c)));
+    for (let waited = 0; ; waited += 10) {
+      const [row] = await database.sql<{ wait: string | null }>(`SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1`, [charger.pid]);
+      if (row?.wait === 'Lock') break;
+      if (waited > 5000) throw new Error('the batch never waited for the wallet lock');
+      await sleep(10);
+    }
+    await database.sql(`SELECT pg_terminate_backend($1)`, [charger.pid]);
+    await sleep(50);
+    await locker.query('COMMIT');
+    locker.release();
+    const results = await pending;
+    // the two on the dead connection fail, as the caller's 5xx would
+    const failed = commands.filter((_, i) => results[i].status === 'rejected');
+    expect(failed).toHaveLength(2);
+    const answered = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    expect(answered.every((r) => r.outcome === 'charged')).toBe(true);
+    const retried = await Promise.all(failed.map((c) => repo.charge(c)));
+    expect(retried.every((r) => r.outcome === 'charged' || r.outcome === 'replay')).toBe(true);
+    const [after] = await database.sql<{ n: number; charger: number }>(
+      `SELECT (SELECT count(*)::int FROM usages WHERE user_id LIKE 'lost-%') AS n,
+              (SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'scholarlink-billing-charges' AND pid <> $1) AS charger`,
+      [charger.pid],
+    );
+    expect(after).toEqual({ n: 61, charger: 1 });
     expect(await ledgerViolations(database)).toEqual(NO_VIOLATIONS);
   });
 });

