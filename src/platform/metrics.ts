@@ -32,6 +32,7 @@ export function createMetrics() {
     creditsRefunded: counter('billing_credits_refunded_total', 'Credits taken back for refunds'),
     creditsDisputed: counter('billing_credits_disputed_total', 'Credits taken back for disputes (a won dispute gives them back as a dispute_reversal, not counted here)'),
     usageReconciliations: counter('billing_usage_reconciliations_total', 'Usage reconciliations by outcome', ['outcome']),
+    chargeBatchRetries: counter('billing_charge_batch_retries_total', 'Charge batches that failed as a whole and were retried one charge at a time, by cause (statement or connection)', ['cause']),
     insufficientFunds: counter('billing_insufficient_funds_total', 'Charges and holds refused for lack of credits', ['operation']),
     purchaseAmountMismatches: counter('billing_purchase_amount_mismatch_total', 'Paid Checkout Sessions whose amount or currency did not match the package (not credited)'),
     webhookEvents: counter('billing_webhook_events_total', 'Stripe webhook events by type and outcome', ['type', 'outcome']),

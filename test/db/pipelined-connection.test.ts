@@ -24,14 +24,26 @@ describe('pipelined connection', () => {
     expect(await backends()).toHaveLength(1);
   });
 
-  it('when one query of the pipeline fails, only its own writes roll back and the queries behind it commit', async () => {
-    const results = await Promise.allSettled([
-      pipe.query({ text: `INSERT INTO pipe_rows VALUES ('a')` }),
-      pipe.query({ text: `WITH w AS (INSERT INTO pipe_rows VALUES ('b') RETURNING k) SELECT 1 / 0 FROM w` }),
-      pipe.query({ text: `INSERT INTO pipe_rows VALUES ('c')` }),
-    ]);
+  it('when one named statement of the pipeline fails, only its own writes roll back and the ones behind it commit', async () => {
+    // named and with parameters, like the charges: Parse/Bind/Execute/Sync, not the simple protocol
+    const insert = (k: string, divisor: number) =>
+      pipe.query({ name: 'pipe-insert', text: `WITH w AS (INSERT INTO pipe_rows VALUES ($1) RETURNING k) SELECT 1 / $2::int FROM w`, values: [k, divisor] });
+    const results = await Promise.allSettled([insert('a', 1), insert('b', 0), insert('c', 1)]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((await t.sql<{ k: string }>(`SELECT k FROM pipe_rows ORDER BY k`)).map((r) => r.k)).toEqual(['a', 'c']);
+    expect(await backends()).toHaveLength(1);
+  });
+
+  it('when a migration changes what a prepared statement returns, the failing query is the only one: the next runs on a new connection', async () => {
+    await t.sql(`CREATE TABLE pipe_shape (a INT)`);
+    const read = () => pipe.query({ name: 'pipe-shape', text: 'SELECT * FROM pipe_shape' });
+    await read();
+    const [pid] = await backends();
+    await t.sql(`ALTER TABLE pipe_shape ADD COLUMN b INT`);
+    await expect(read()).rejects.toMatchObject({ code: '0A000' });
+    const again = await read();
+    expect(again.fields.map((f) => f.name)).toEqual(['a', 'b']);
+    expect(await backends()).not.toContain(pid);
   });
 
   it('when its backend is terminated, the queries on it fail and the next query gets a new connection', async () => {

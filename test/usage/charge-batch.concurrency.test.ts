@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { UsageRepository, type ChargeCommand } from '../../src/modules/usage/usage.repository';
 import { createDatabase } from '../../src/platform/db/database';
+import { createMetrics } from '../../src/platform/metrics';
 import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { sleep } from '../helpers/holds';
 import { ledgerViolations, NO_VIOLATIONS } from '../helpers/ledger-invariants';
@@ -100,45 +101,50 @@ describe('set-based group commit under concurrency', () => {
     expect(await ledgerViolations(database)).toEqual(NO_VIOLATIONS);
   });
 
-  it('when the charge connection dies with charges on it, those fail, the ones queued behind go out on a new connection, and a retry charges each failed one once', async () => {
+  it('when the charge connection dies with two batches on it, both are retried one charge at a time and every charge is answered and charged exactly once', async () => {
     const wallets = Array.from({ length: 10 }, (_, w) => `lost-${w}`);
     for (const w of wallets) await grant(w, '1000');
-    const repo = new UsageRepository(database.db, undefined, { groupCommit: { maxInFlight: 2, maxBatch: 16 } });
+    const metrics = createMetrics();
+    const repo = new UsageRepository(database.db, metrics, { groupCommit: { maxInFlight: 2, maxBatch: 16 } });
     const command = (userId: string, requestId: string): ChargeCommand => ({
       userId, requestId, model: 'gpt-4o', family: 'gpt-4o', inputTokens: 1000, outputTokens: 500, cachedInputTokens: 0, payloadHash: 'h', correlationId: requestId,
     });
-    await repo.charge(command('lost-0', 'lost-warm-up')); // the charge connection exists before the wallet is locked
+    await repo.charge(command('lost-9', 'lost-warm-up')); // the charge connection exists before the wallets are locked
     const [charger] = await database.sql<{ pid: number }>(
       `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'scholarlink-billing-charges'`,
     );
-    // the first charge waits for lost-0's wallet, the second is on the wire behind it, the rest wait in the group
-    const locker = await inTransaction((c) => c.query(`SELECT 1 FROM accounts WHERE user_id = 'lost-0' FOR UPDATE`).then(() => undefined));
-    const commands = Array.from({ length: 6 }, (_, r) => wallets.map((w) => command(w, `${w}-call-${r}`))).flat();
-    const pending = Promise.allSettled(commands.map((c) => repo.charge(c)));
-    for (let waited = 0; ; waited += 10) {
-      const [row] = await database.sql<{ wait: string | null }>(`SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1`, [charger.pid]);
-      if (row?.wait === 'Lock') break;
-      if (waited > 5000) throw new Error('the batch never waited for the wallet lock');
-      await sleep(10);
-    }
+    const waitsForLock = async () => {
+      for (let waited = 0; ; waited += 10) {
+        const [row] = await database.sql<{ wait: string | null }>(`SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1`, [charger.pid]);
+        if (row?.wait === 'Lock') return;
+        if (waited > 5000) throw new Error('the charge connection never waited for a wallet lock');
+        await sleep(10);
+      }
+    };
+    const lock = (userId: string) => inTransaction((c) => c.query(`SELECT 1 FROM accounts WHERE user_id = $1 FOR UPDATE`, [userId]).then(() => undefined));
+    const [first, second] = [await lock('lost-0'), await lock('lost-1')];
+    // two lone charges wait for lost-0 on the pipe; the 24 behind them wait in the group
+    const lone = [command('lost-0', 'lost-lone-a'), command('lost-0', 'lost-lone-b')].map((c) => repo.charge(c));
+    await waitsForLock();
+    const grouped = Array.from({ length: 3 }, (_, r) => wallets.slice(1, 9).map((w) => command(w, `${w}-call-${r}`))).flat();
+    const pending = Promise.allSettled(grouped.map((c) => repo.charge(c)));
+    await first.query('COMMIT');
+    first.release();
+    await Promise.all(lone);
+    await waitsForLock(); // now a batch of 16 waits for lost-1, and a batch of 8 is on the wire behind it
     await database.sql(`SELECT pg_terminate_backend($1)`, [charger.pid]);
     await sleep(50);
-    await locker.query('COMMIT');
-    locker.release();
+    await second.query('COMMIT');
+    second.release();
     const results = await pending;
-    // the two on the dead connection fail, as the caller's 5xx would
-    const failed = commands.filter((_, i) => results[i].status === 'rejected');
-    expect(failed).toHaveLength(2);
-    const answered = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    expect(answered.every((r) => r.outcome === 'charged')).toBe(true);
-    const retried = await Promise.all(failed.map((c) => repo.charge(c)));
-    expect(retried.every((r) => r.outcome === 'charged' || r.outcome === 'replay')).toBe(true);
-    const [after] = await database.sql<{ n: number; charger: number }>(
-      `SELECT (SELECT count(*)::int FROM usages WHERE user_id LIKE 'lost-%') AS n,
-              (SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'scholarlink-billing-charges' AND pid <> $1) AS charger`,
-      [charger.pid],
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value.outcome : r.status))).toEqual(grouped.map(() => 'charged'));
+    const retries = (await metrics.chargeBatchRetries.get()).values.find((v) => v.labels.cause === 'connection');
+    expect(retries?.value).toBe(2);
+    const [after] = await database.sql<{ n: number; distinct: number }>(
+      `SELECT count(*)::int AS n, count(DISTINCT request_id)::int AS distinct FROM usages WHERE user_id LIKE 'lost-%'`,
     );
-    expect(after).toEqual({ n: 61, charger: 1 });
+    expect(after).toEqual({ n: 27, distinct: 27 });
     expect(await ledgerViolations(database)).toEqual(NO_VIOLATIONS);
   });
 });

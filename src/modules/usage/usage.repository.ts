@@ -1,6 +1,7 @@
 import type { QueryConfig, QueryResultRow } from 'pg';
 import type { Database } from '../../platform/db/database';
 import { GroupCommit } from '../../platform/db/group-commit';
+import { isConnectionError } from '../../platform/db/pipelined-connection';
 import { timed, type Metrics } from '../../platform/metrics';
 
 export interface ChargeCommand {
@@ -79,16 +80,16 @@ export class UsageRepository {
     return this.group ? this.group.submit(c) : this.chargeOne(c);
   }
 
-  private async chargeOne(c: ChargeCommand): Promise<ChargeRow> {
+  private async chargeOne(c: ChargeCommand, via: 'group' | 'pool' = this.group ? 'group' : 'pool'): Promise<ChargeRow> {
     const metadata = c.metadata === undefined ? null : JSON.stringify(c.metadata);
     const values = [c.userId, c.requestId, c.model, c.family, c.inputTokens, c.outputTokens, c.cachedInputTokens, c.payloadHash, c.correlationId, metadata];
-    const { rows } = await timed(this.metrics, 'charge_usage', () => this.query<ChargeRow>({ ...CHARGE, values }));
+    const { rows } = await timed(this.metrics, 'charge_usage', () => this.query<ChargeRow>({ ...CHARGE, values }, via));
     return rows[0];
   }
 
   /** Grouped charges run one after another on one pipelined connection, so batches never wait on each other's locks. */
-  private query<R extends QueryResultRow>(query: QueryConfig) {
-    return this.group ? this.db.pipeline.query<R>(query) : this.db.pool.query<R>(query);
+  private query<R extends QueryResultRow>(query: QueryConfig, via: 'group' | 'pool') {
+    return via === 'group' ? this.db.pipeline.query<R>(query) : this.db.pool.query<R>(query);
   }
 
   private async chargeMany(items: ChargeCommand[]): Promise<Array<ChargeRow | Error>> {
@@ -108,14 +109,17 @@ export class UsageRepository {
     }));
     try {
       const { rows } = await timed(this.metrics, 'charge_usage_batch', () =>
-        this.query<ChargeRow & { idx: number }>({ ...CHARGE_BATCH, values: [JSON.stringify(payload)] }),
+        this.query<ChargeRow & { idx: number }>({ ...CHARGE_BATCH, values: [JSON.stringify(payload)] }, 'group'),
       );
       const byIndex: Array<ChargeRow | Error> = items.map(() => new Error('group commit: item missing from the batch result'));
       for (const { idx, ...row } of rows) byIndex[idx] = row;
       return byIndex;
-    } catch {
-      // The batch rolled back as a whole, so nothing of it was charged: one by one, a bad item fails alone.
-      return Promise.all(items.map((c) => this.chargeOne(c).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
+    } catch (error) {
+      // The batch rolled back as a whole, so nothing of it was charged: one by one, a bad item fails
+      // alone. On the pool, in parallel, so one item waiting for a lock does not hold up the pipe.
+      // (A connection lost after its commit makes these replays: still charged once.)
+      this.metrics?.chargeBatchRetries.inc({ cause: isConnectionError(error) ? 'connection' : 'statement' });
+      return Promise.all(items.map((c) => this.chargeOne(c, 'pool').catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
     }
   }
 }

@@ -21,9 +21,8 @@ export class PipelinedConnection {
     try {
       return await client.query<R>(query);
     } catch (error) {
-      // A statement's own error leaves the connection usable; anything else (a reset socket, a
-      // terminated backend) can reach the query before the client's 'error' event does.
-      if (!(error instanceof pg.DatabaseError) || error.code?.startsWith('57P')) this.forget(connecting, client);
+      // A broken connection can fail the query before the client's 'error' event arrives
+      if (isConnectionError(error)) this.forget(connecting, client);
       throw error;
     }
   }
@@ -54,4 +53,15 @@ export class PipelinedConnection {
     this.client = undefined;
     client.end().catch(() => undefined);
   }
+}
+
+// Prepared-statement states that a new connection clears: pg's record of what it prepared can
+// disagree with the backend after a failed first Parse (26000, 42P05), and a migration that changes
+// a function's result leaves the cached plan unusable on this backend for good (0A000).
+const STALE_STATEMENT = new Set(['26000', '42P05', '0A000']);
+
+/** True when the connection, not the statement, failed: a socket error, or a FATAL/PANIC from the server. */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof pg.DatabaseError)) return true;
+  return error.severity === 'FATAL' || error.severity === 'PANIC' || STALE_STATEMENT.has(error.code ?? '');
 }
