@@ -143,7 +143,7 @@ async function main() {
     const targets: TargetCheck[] = [
       { target: 'reconcile, spread', goal: '≥ 0.70 × floor tps', measured: `${spread.rpsVsFloor!.toFixed(2)} ×`, met: spread.rpsVsFloor! >= 0.7 },
       { target: 'reconcile, hot wallet', goal: '≥ 0.60 × hot floor tps', measured: `${hot.rpsVsFloor!.toFixed(2)} ×`, met: hot.rpsVsFloor! >= 0.6 },
-      { target: 'reconcile p99 at half the peak rate', goal: '< 20 ms', measured: `${half.p99.toFixed(2)} ms (floor at that rate: ${floors[half.floor!].p99.toFixed(2)} ms)`, met: half.p99 < 20 },
+      { target: 'reconcile p99 at half the peak rate', goal: '< 20 ms', measured: `${half.p99.toFixed(2)} ms (floor at that rate: ${floors[half.floor!].p99.toFixed(2)} ms, ${floors[half.floor!].p99WithLag?.toFixed(2)} ms with pgbench's schedule lag)`, met: half.p99 < 20 },
       { target: 'replay vs first charge', goal: '≥ 1.00 ×', measured: `${(replay.rps / spread.rps).toFixed(2)} ×`, met: replay.rps >= spread.rps },
       { target: 'CSV export rows/s', goal: '≥ 0.50 × psql', measured: `${(exportResult.ratio as number).toFixed(2)} ×`, met: (exportResult.ratio as number) >= 0.5 },
       { target: 'CSV export RSS growth', goal: '< 100 MB', measured: `${rssGrowth.toFixed(1)} MB`, met: rssGrowth < 100 },
