@@ -64,9 +64,10 @@ export async function runFloor(o: FloorOptions): Promise<FloorResult> {
         const time = fields[2];
         if (time === undefined) continue;
         const us = Number(time) - (o.rate ? Number(fields[6] ?? 0) : 0);
-        if (Number.isFinite(us)) latencies.push(us / 1000);
-        if (o.rate && Number.isFinite(Number(time))) withLag.push(Number(time) / 1000);
-        else errors += failed ? 0 : 1;
+        if (Number.isFinite(us)) {
+          latencies.push(us / 1000);
+          if (o.rate) withLag.push(Number(time) / 1000);
+        } else errors += failed ? 0 : 1;
       }
     }
     latencies.sort((a, b) => a - b);
