@@ -115,9 +115,9 @@ export class UsageRepository {
       for (const { idx, ...row } of rows) byIndex[idx] = row;
       return byIndex;
     } catch (error) {
-      // The batch rolled back as a whole, so nothing of it was charged: one by one, a bad item fails
-      // alone. On the pool, in parallel, so one item waiting for a lock does not hold up the pipe.
-      // (A connection lost after its commit makes these replays: still charged once.)
+      // The batch failed as a whole: it rolled back, or its connection broke (perhaps after the commit,
+      // when these retries replay it). One by one, a bad item fails alone; on the pool and in parallel,
+      // so one item waiting for a lock does not hold up the pipe.
       this.metrics?.chargeBatchRetries.inc({ cause: isConnectionError(error) ? 'connection' : 'statement' });
       return Promise.all(items.map((c) => this.chargeOne(c, 'pool').catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
     }
