@@ -25,17 +25,23 @@ async function grant(userId: string, amount: string): Promise<void> {
   await database.sql(`SELECT billing_post_wallet($1, 'adjustment', $2, 'promotions', $3::numeric, false, NULL, 'test funding', 'test', NULL)`, [userId, `fund:${userId}`, amount]);
 }
 
+/** Resolves once the backend `pid` waits for a lock (a wallet row held elsewhere). */
+async function waitsForLock(pid: number): Promise<void> {
+  for (let waited = 0; ; waited += 10) {
+    const [row] = await database.sql<{ wait: string | null }>(`SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1`, [pid]);
+    if (row?.wait === 'Lock') return;
+    if (waited > 5000) throw new Error(`backend ${pid} never waited for a wallet lock`);
+    await sleep(10);
+  }
+}
+
 /** Starts a batch on its own connection and resolves once it waits for a wallet lock held elsewhere. */
 async function batchWaitingForLock(items: object[]): Promise<{ rows: Promise<Array<Record<string, string>>> }> {
   const c = await database.db.pool.connect();
   const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
   const result = c.query('SELECT * FROM billing_charge_usage_batch($1::jsonb)', [JSON.stringify(items)]).then((r) => r.rows).finally(() => c.release());
-  for (let waited = 0; ; waited += 10) {
-    const [row] = await database.sql<{ wait: string | null }>(`SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1`, [pid]);
-    if (row?.wait === 'Lock') return { rows: result }; // wrapped: an async function would wait for a returned promise
-    if (waited > 5000) throw new Error('the batch never waited for the wallet lock');
-    await sleep(10);
-  }
+  await waitsForLock(pid);
+  return { rows: result }; // wrapped: an async function would wait for a returned promise
 }
 
 async function inTransaction(work: (c: pg.PoolClient) => Promise<void>): Promise<pg.PoolClient> {
@@ -113,25 +119,17 @@ describe('set-based group commit under concurrency', () => {
     const [charger] = await database.sql<{ pid: number }>(
       `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'scholarlink-billing-charges'`,
     );
-    const waitsForLock = async () => {
-      for (let waited = 0; ; waited += 10) {
-        const [row] = await database.sql<{ wait: string | null }>(`SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1`, [charger.pid]);
-        if (row?.wait === 'Lock') return;
-        if (waited > 5000) throw new Error('the charge connection never waited for a wallet lock');
-        await sleep(10);
-      }
-    };
     const lock = (userId: string) => inTransaction((c) => c.query(`SELECT 1 FROM accounts WHERE user_id = $1 FOR UPDATE`, [userId]).then(() => undefined));
     const [first, second] = [await lock('lost-0'), await lock('lost-1')];
     // two lone charges wait for lost-0 on the pipe; the 24 behind them wait in the group
     const lone = [command('lost-0', 'lost-lone-a'), command('lost-0', 'lost-lone-b')].map((c) => repo.charge(c));
-    await waitsForLock();
+    await waitsForLock(charger.pid);
     const grouped = Array.from({ length: 3 }, (_, r) => wallets.slice(1, 9).map((w) => command(w, `${w}-call-${r}`))).flat();
     const pending = Promise.allSettled(grouped.map((c) => repo.charge(c)));
     await first.query('COMMIT');
     first.release();
     await Promise.all(lone);
-    await waitsForLock(); // now a batch of 16 waits for lost-1, and a batch of 8 is on the wire behind it
+    await waitsForLock(charger.pid); // now a batch of 16 waits for lost-1, and a batch of 8 is on the wire behind it
     await database.sql(`SELECT pg_terminate_backend($1)`, [charger.pid]);
     await sleep(50);
     await second.query('COMMIT');

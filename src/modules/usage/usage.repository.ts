@@ -77,10 +77,10 @@ export class UsageRepository {
    * snapshot reads it as the function saw it).
    */
   async charge(c: ChargeCommand): Promise<ChargeRow> {
-    return this.group ? this.group.submit(c) : this.chargeOne(c);
+    return this.group ? this.group.submit(c) : this.chargeOne(c, 'pool');
   }
 
-  private async chargeOne(c: ChargeCommand, via: 'group' | 'pool' = this.group ? 'group' : 'pool'): Promise<ChargeRow> {
+  private async chargeOne(c: ChargeCommand, via: 'group' | 'pool'): Promise<ChargeRow> {
     const metadata = c.metadata === undefined ? null : JSON.stringify(c.metadata);
     const values = [c.userId, c.requestId, c.model, c.family, c.inputTokens, c.outputTokens, c.cachedInputTokens, c.payloadHash, c.correlationId, metadata];
     const { rows } = await timed(this.metrics, 'charge_usage', () => this.query<ChargeRow>({ ...CHARGE, values }, via));
@@ -93,7 +93,7 @@ export class UsageRepository {
   }
 
   private async chargeMany(items: ChargeCommand[]): Promise<Array<ChargeRow | Error>> {
-    if (items.length === 1) return [await this.chargeOne(items[0])];
+    if (items.length === 1) return [await this.chargeOne(items[0], 'group')];
     const payload = items.map((c, i) => ({
       i,
       user_id: c.userId,

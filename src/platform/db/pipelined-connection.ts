@@ -5,8 +5,8 @@ import pg from 'pg';
  * without waiting for the answers of those before them; the backend runs them one after another.
  * pg ends every pipelined query with its own Sync, so each is its own implicit transaction and an
  * error ends that query alone. With two batches on it, the backend starts the next batch as soon as
- * the previous one commits, instead of idling while Node reads the answer and sends the next: spread
- * charges 1,717 -> 2,418 and 2,000 -> 2,767 charges/s against one batch on a pooled connection.
+ * the previous one commits, instead of idling while Node reads the answer and sends the next (the
+ * measurements are beside UsageRepository's group commit and in the README's "Sixth session").
  * A broken connection fails the queries written to it and is replaced by the next query.
  */
 export class PipelinedConnection {
