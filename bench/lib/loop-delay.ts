@@ -1,5 +1,3 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-
 /** prom-client samples the server's event loop every 10 ms (its default) and reports whole intervals */
 const SERVER_RESOLUTION_MS = 10;
 
@@ -19,17 +17,4 @@ export async function serverLoopDelay(url: string): Promise<LoopDelay> {
   const seconds = (name: string) => Number(new RegExp(`^nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   const late = (s: number) => Math.max(0, s * 1000 - SERVER_RESOLUTION_MS);
   return { p99: late(seconds('p99')), max: late(seconds('max')) };
-}
-
-/** The same for this process (the paced load generator), sampled every millisecond. */
-export function ownLoopDelay(): { stop(): LoopDelay } {
-  const h = monitorEventLoopDelay({ resolution: 1 });
-  h.enable();
-  return {
-    stop() {
-      h.disable();
-      const late = (ns: number) => Math.max(0, ns / 1e6 - 1);
-      return { p99: late(h.percentile(99)), max: late(h.max) };
-    },
-  };
 }

@@ -4,8 +4,9 @@ import path from 'node:path';
 import type pg from 'pg';
 import { countUsages, walletUser } from './bench-db';
 import { machineBusyMs, ownAndChildrenCpuMs } from './cpu-usage';
-import { ownLoopDelay, serverLoopDelay, type LoopDelay } from './loop-delay';
+import { serverLoopDelay, type LoopDelay } from './loop-delay';
 import { runLoad, type HttpRequest, type LoadOptions, type LoadResult } from './http-load';
+import { pacerBinary, runPacer, type PacerOptions } from './pacer-load';
 import { eachAnsweredCharged, exactlyAnswered, expectOnly, settledUsageCount } from './scenario-checks';
 import { runWrk } from './wrk-load';
 import type { ServerHandle } from './server-process';
@@ -36,27 +37,36 @@ export interface Measured extends LoadResult {
   unanswered?: number;
   /** wrk charge runs: the requestId of every 201 */
   answeredIds?: string[];
-  /** paced runs: how late the server's and the generator's event loops ran, in ms */
+  /** paced runs: how late the server's event loop ran, in ms */
   serverLoopDelay?: LoopDelay;
-  generatorLoopDelay?: LoopDelay;
   note?: string;
 }
 
-const CHARGE = { model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 }; // 0.18 credits, like the floor
+const CHARGE = { model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 }; // 0.18 credits, like the floor (also in requests.lua and pacer.c)
 
 const json = (token: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${token}` });
 const random = (n: number) => 1 + Math.floor(Math.random() * n);
 
 type Load = Omit<LoadOptions, 'url' | 'connections' | 'seconds'> & { seconds?: number };
 
-/** Runs one load, by this process's generator or by wrk (`wrkArgs`: requests.lua's mode and arguments). */
-async function measured(ctx: BenchContext, load: Load | { wrkArgs: string[]; seconds?: number; answeredIds?: boolean }): Promise<Measured> {
+type WrkLoad = { wrkArgs: string[]; seconds?: number; answeredIds?: boolean };
+type PacerLoad = { pacer: Omit<PacerOptions, 'url' | 'connections' | 'seconds'>; seconds?: number };
+
+/** Lets wrk (`wrkArgs`: requests.lua's mode and arguments), the C pacer or this process's generator run one load. */
+function run(load: Load | WrkLoad | PacerLoad, common: { url: string; connections: number; seconds: number }): Promise<LoadResult & { answeredIds?: string[] }> {
+  if ('wrkArgs' in load) return runWrk({ ...common, args: load.wrkArgs, answeredIds: load.answeredIds });
+  if ('pacer' in load) return runPacer({ ...common, ...load.pacer });
+  return runLoad({ ...load, ...common });
+}
+
+/** Runs one load and measures the server, the load generator and the machine around it. */
+async function measured(ctx: BenchContext, load: Load | WrkLoad | PacerLoad): Promise<Measured> {
   ctx.server.resetPeak();
   const cpu = ctx.server.cpuMs();
   const own = ownAndChildrenCpuMs();
   const busy = machineBusyMs();
   const common = { url: ctx.server.url, connections: ctx.connections, seconds: load.seconds ?? ctx.seconds };
-  const result = 'wrkArgs' in load ? await runWrk({ ...common, args: load.wrkArgs, answeredIds: load.answeredIds }) : await runLoad({ ...load, ...common });
+  const result = await run(load, common);
   const perRequest = (ms: number) => ms / result.requests;
   const unsent = result.unsent ? `${result.unsent} requests due were never sent (every connection busy at the deadline)` : undefined;
   return {
@@ -70,17 +80,16 @@ async function measured(ctx: BenchContext, load: Load | { wrkArgs: string[]; sec
 }
 
 /**
- * A paced run with how late each side's event loop ran during it, in the note: a stall in the server
- * and one in the generator (whose latencies count from the due time) both land in the p99.
+ * A paced run (the C pacer) with how late the server's event loop ran during it, in the note: a GC
+ * pause, a long synchronous task or the VM not running the server all land in the p99.
  */
-async function paced(ctx: BenchContext, load: Load): Promise<Measured> {
+async function paced(ctx: BenchContext, load: PacerLoad): Promise<Measured> {
+  pacerBinary(); // compiled now, so the compiler's CPU is not counted as the load generator's
   await serverLoopDelay(ctx.server.url);
-  const own = ownLoopDelay();
   const r = await measured(ctx, load);
-  const generator = own.stop();
   const server = await serverLoopDelay(ctx.server.url);
-  const late = `event loop late by: server p99 ${server.p99.toFixed(1)} ms, max ${server.max.toFixed(1)} ms; load generator p99 ${generator.p99.toFixed(1)} ms, max ${generator.max.toFixed(1)} ms`;
-  return { ...r, serverLoopDelay: server, generatorLoopDelay: generator, note: [r.note, late].filter(Boolean).join('; ') };
+  const late = `server's event loop late by p99 ${server.p99.toFixed(1)} ms, max ${server.max.toFixed(1)} ms`;
+  return { ...r, serverLoopDelay: server, note: [r.note, late].filter(Boolean).join('; ') };
 }
 
 /** A file for requests.lua to read (one entry per line), removed with its directory by the caller. */
@@ -101,18 +110,15 @@ const post = (path: string, token: string, body: unknown, then?: HttpRequest['th
 
 /**
  * First charges; every 201 must be exactly one new usage row. Closed loop through wrk; paced (`rate`)
- * through this process's generator, which wrk cannot do and which corrects for coordinated omission.
+ * through bench/pacer/pacer.c, which wrk cannot do and which corrects for coordinated omission. Both
+ * send the charge of CHARGE below (requests.lua and pacer.c spell it out).
  */
 export async function reconcile(ctx: BenchContext, scenario: string, o: { hot: boolean; seconds?: number; rate?: number }): Promise<Measured> {
-  let seq = 0;
   const prefix = `${ctx.runId}-${scenario}-`;
   const before = await countUsages(ctx.pool);
+  const wallets = o.hot ? 1 : ctx.wallets;
   const r = o.rate
-    ? await paced(ctx, {
-        seconds: o.seconds,
-        rate: o.rate,
-        next: () => post('/v1/usage/reconcile', ctx.gatewayToken, { userId: walletUser(o.hot ? 1 : random(ctx.wallets)), requestId: `${prefix}${seq++}`, ...CHARGE }),
-      })
+    ? await paced(ctx, { seconds: o.seconds, pacer: { rate: o.rate, token: ctx.gatewayToken, requestIdPrefix: prefix, wallets } })
     : await measured(ctx, { seconds: o.seconds, answeredIds: true, wrkArgs: ['charge', ctx.gatewayToken, prefix, String(ctx.wallets), o.hot ? '1' : '0'] });
   expectOnly(ctx.violation, scenario, r, '201');
   exactlyAnswered(ctx.violation, scenario, r, r.statuses['201'] ?? 0, (await settledUsageCount(ctx.pool)) - before, 'usages');

@@ -1,0 +1,97 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { runPacer } from '../../bench/lib/pacer-load';
+
+interface Seen {
+  url: string;
+  authorization?: string;
+  body: string;
+}
+
+/** A loopback server that records every request; the test decides each answer. */
+async function localServer(answer: (n: number, res: http.ServerResponse) => void) {
+  const seen: Seen[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (body += d));
+    req.on('end', () => {
+      seen.push({ url: req.url!, authorization: req.headers.authorization, body });
+      answer(seen.length, res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, seen, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+const json = (res: http.ServerResponse, status: number) => res.writeHead(status, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
+const pace = { token: 'tok-gw', requestIdPrefix: 'run-paced-', wallets: 50 };
+
+describe('the bench pacer (bench/pacer/pacer.c)', () => {
+  it('sends rate × seconds charges, each with a requestId of its own on a wallet in range, and counts each status', async () => {
+    const server = await localServer((n, res) => json(res, n % 4 === 0 ? 402 : 201));
+    try {
+      const r = await runPacer({ ...pace, url: server.url, connections: 4, seconds: 1, rate: 200 });
+      const bodies = server.seen.map((s) => JSON.parse(s.body));
+      expect(r.sent).toBe(200);
+      expect(r.unsent).toBe(0);
+      expect(r.requests).toBe(200);
+      expect(server.seen).toHaveLength(200);
+      expect(server.seen.every((s) => s.url === '/v1/usage/reconcile' && s.authorization === 'Bearer tok-gw')).toBe(true);
+      expect(new Set(bodies.map((b) => b.requestId)).size).toBe(200);
+      expect(bodies.every((b) => b.requestId.startsWith('run-paced-') && /^bench-([1-9]|[1-4]\d|50)$/.test(b.userId))).toBe(true);
+      expect(new Set(bodies.map((b) => b.userId)).size).toBeGreaterThan(20);
+      expect(bodies[0]).toEqual({ userId: bodies[0].userId, requestId: 'run-paced-0', model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 });
+      expect(r.statuses).toEqual({ '201': 150, '402': 50 });
+      expect(r.errors).toBe(50);
+      expect(r.rps).toBeGreaterThan(180);
+      expect(r.rps).toBeLessThan(210);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('counts latency from the due time, so the requests that wait out a stall show in the percentiles', async () => {
+    // one connection; the 20th answer comes 300 ms late, so the ~30 requests due meanwhile wait for it
+    const server = await localServer((n, res) => (n === 20 ? setTimeout(() => json(res, 201), 300) : json(res, 201)));
+    try {
+      const r = await runPacer({ ...pace, url: server.url, connections: 1, seconds: 1, rate: 100 });
+      expect(r.requests).toBe(100);
+      expect(r.p50).toBeLessThan(50);
+      expect(r.p95).toBeGreaterThan(200);
+      expect(r.p99).toBeGreaterThan(250);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('waits at the deadline for the answers still on their way', async () => {
+    const server = await localServer((_n, res) => setTimeout(() => json(res, 201), 150));
+    try {
+      const r = await runPacer({ ...pace, url: server.url, connections: 2, seconds: 0.5, rate: 10 });
+      expect(r.sent).toBe(5);
+      expect(r.requests).toBe(5);
+      expect(r.errors).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('counts an answer not framed by Content-Length as an error, never as an answer', async () => {
+    const server = await localServer((_n, res) => {
+      res.writeHead(201, { 'content-type': 'application/json' });
+      res.write('{');
+      res.end('}'); // chunked
+    });
+    try {
+      const r = await runPacer({ ...pace, url: server.url, connections: 2, seconds: 0.3, rate: 20 });
+      expect(r.sent).toBe(6);
+      expect(r.requests).toBe(0);
+      expect(r.errors).toBe(6);
+      expect(r.errorKinds).toEqual({ bad: 6 });
+    } finally {
+      await server.close();
+    }
+  });
+});
