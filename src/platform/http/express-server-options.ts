@@ -1,9 +1,5 @@
 import http from 'node:http';
-import type { Socket } from 'node:net';
 import type { Express } from 'express';
-
-type Constructor = new (...args: never[]) => unknown;
-const isClass = (f: Constructor) => /^class\b/.test(Function.prototype.toString.call(f));
 
 /**
  * Options for http.createServer under which Node builds every request and response on the app's own
@@ -16,25 +12,24 @@ const isClass = (f: Constructor) => /^class\b/.test(Function.prototype.toString.
  * on this VM, one JSON POST route under wrk: Express 0.31 ms of CPU per request as is, 0.14 ms with
  * these options (README, "Fifth session").
  *
- * Node documents the two options for extending its classes. Its IncomingMessage and ServerResponse are
- * plain constructor functions, which are initialised on `this` here; should a Node release make them
- * ES classes (not callable that way), the options are left out and Express swaps prototypes as before.
+ * The two are subclasses, and their prototypes take the place of app.request and app.response. A
+ * first version called Node's constructors on plain functions' `this` instead: V8 then laid each object
+ * out for that function's empty body, Node's ~40 fields went out of line, and every response (and,
+ * through it, every request) fell into slow dictionary mode (README, "Seventh session"). A subclass is
+ * laid out for its base class's fields, as Node's own objects are.
  */
 export function expressServerOptions(app: Express): http.ServerOptions {
-  if (isClass(http.IncomingMessage as Constructor) || isClass(http.ServerResponse as Constructor)) return {};
-  const BaseRequest = http.IncomingMessage as unknown as (this: unknown, socket: Socket) => void;
-  const BaseResponse = http.ServerResponse as unknown as (this: unknown, req: http.IncomingMessage, options?: object) => void;
+  class Request extends http.IncomingMessage {}
+  class Response extends http.ServerResponse {}
+  app.request = adopt(Request.prototype, app.request) as typeof app.request;
+  app.response = adopt(Response.prototype, app.response) as typeof app.response;
+  return { IncomingMessage: Request, ServerResponse: Response as typeof http.ServerResponse };
+}
 
-  function Request(this: unknown, socket: Socket) {
-    BaseRequest.call(this, socket);
-  }
-  Request.prototype = app.request;
-  function Response(this: unknown, req: http.IncomingMessage, options?: object) {
-    BaseResponse.call(this, req, options);
-  }
-  Response.prototype = app.response;
-  return {
-    IncomingMessage: Request as unknown as typeof http.IncomingMessage,
-    ServerResponse: Response as unknown as typeof http.ServerResponse,
-  };
+/** Makes `proto` stand in for `current`: the same parent (Express's request or response) and own properties (`app`). */
+function adopt(proto: object, current: object): unknown {
+  Object.setPrototypeOf(proto, Object.getPrototypeOf(current));
+  const { constructor: _, ...own } = Object.getOwnPropertyDescriptors(current);
+  Object.defineProperties(proto, own);
+  return proto;
 }
