@@ -1,30 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { runLoad, type HttpRequest } from '../../bench/lib/http-load';
 import { parseResponseHead, serializeRequest } from '../../bench/lib/http-wire';
-
-/** A loopback server whose answer to each request is decided by the test; records the bodies it got. */
-async function localServer(answer: (n: number, req: http.IncomingMessage, res: http.ServerResponse) => void) {
-  const bodies: string[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      bodies.push(body);
-      answer(bodies.length, req, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, bodies, close: () => new Promise((resolve) => server.close(resolve)) };
-}
-
-/** framed by Content-Length, as Express's res.json answers */
-const json = (res: http.ServerResponse, status: number, body: unknown) => {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
-};
+import { jsonAnswer, recordingServer } from '../helpers/recording-server';
 
 const numbered = () => {
   let seq = 0;
@@ -33,12 +9,12 @@ const numbered = () => {
 
 describe('the bench load generator', () => {
   it('answers every request it sends in closed loop and counts each status', async () => {
-    const server = await localServer((n, _req, res) => json(res, n % 2 === 0 ? 402 : 201, { n }));
+    const server = await recordingServer((n, _req, res) => jsonAnswer(res, n % 2 === 0 ? 402 : 201, { n }));
     try {
       const r = await runLoad({ url: server.url, connections: 4, seconds: 0.5, next: numbered() });
       expect(r.requests).toBeGreaterThan(10);
       expect(r.sent).toBe(r.requests);
-      expect(r.requests).toBe(server.bodies.length);
+      expect(r.requests).toBe(server.seen.length);
       expect((r.statuses['201'] ?? 0) + (r.statuses['402'] ?? 0)).toBe(r.requests);
       expect(Math.abs((r.statuses['201'] ?? 0) - (r.statuses['402'] ?? 0))).toBeLessThanOrEqual(1);
       expect(r.errors).toBe(r.statuses['402']);
@@ -49,10 +25,10 @@ describe('the bench load generator', () => {
   });
 
   it('sends the body each call builds, so every request carries its own id', async () => {
-    const server = await localServer((_n, _req, res) => json(res, 201, {}));
+    const server = await recordingServer((_n, _req, res) => jsonAnswer(res, 201, {}));
     try {
       const r = await runLoad({ url: server.url, connections: 3, seconds: 0.3, next: numbered() });
-      const ids = server.bodies.map((b) => JSON.parse(b).requestId);
+      const ids = server.seen.map((s) => JSON.parse(s.body).requestId);
       expect(new Set(ids).size).toBe(r.requests);
       expect(ids).toContain('r-0');
     } finally {
@@ -61,7 +37,7 @@ describe('the bench load generator', () => {
   });
 
   it('sends a chained follow-up on the answer to the first request', async () => {
-    const server = await localServer((_n, req, res) => json(res, req.url === '/hold' ? 201 : 200, {}));
+    const server = await recordingServer((_n, req, res) => jsonAnswer(res, req.url === '/hold' ? 201 : 200, {}));
     let settled = 0;
     try {
       const r = await runLoad({
@@ -78,12 +54,12 @@ describe('the bench load generator', () => {
   });
 
   it('sends about rate × seconds requests when paced', async () => {
-    const server = await localServer((_n, _req, res) => json(res, 201, {}));
+    const server = await recordingServer((_n, _req, res) => jsonAnswer(res, 201, {}));
     try {
       const r = await runLoad({ url: server.url, connections: 4, seconds: 1, rate: 200, next: numbered() });
       expect(r.requests + (r.unsent ?? 0)).toBeGreaterThan(150);
       expect(r.requests).toBeLessThanOrEqual(200);
-      expect(server.bodies.length).toBe(r.requests);
+      expect(server.seen.length).toBe(r.requests);
       expect(r.errors).toBe(0);
     } finally {
       await server.close();
@@ -91,7 +67,7 @@ describe('the bench load generator', () => {
   });
 
   it('counts a request as an error when the server drops its socket, and carries on', async () => {
-    const server = await localServer((n, req, res) => (n % 3 === 0 ? req.socket.destroy() : json(res, 201, {})));
+    const server = await recordingServer((n, req, res) => (n % 3 === 0 ? req.socket.destroy() : jsonAnswer(res, 201, {})));
     try {
       const r = await runLoad({ url: server.url, connections: 2, seconds: 0.5, next: numbered() });
       const lost = Object.values(r.errorKinds ?? {}).reduce((a, b) => a + b, 0);
@@ -99,14 +75,14 @@ describe('the bench load generator', () => {
       expect(r.errors).toBe(lost);
       expect(r.statuses['201']).toBe(r.requests);
       expect(r.sent).toBe(r.requests + lost);
-      expect(server.bodies.length).toBe(r.sent);
+      expect(server.seen.length).toBe(r.sent);
     } finally {
       await server.close();
     }
   });
 
   it('counts an answer it cannot frame (chunked) as an error instead of a status', async () => {
-    const server = await localServer((_n, _req, res) => {
+    const server = await recordingServer((_n, _req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('partial');
       res.end('rest');
@@ -122,9 +98,9 @@ describe('the bench load generator', () => {
   });
 
   it('keeps an answer that says Connection: close and reconnects for the next', async () => {
-    const server = await localServer((_n, _req, res) => {
+    const server = await recordingServer((_n, _req, res) => {
       res.shouldKeepAlive = false;
-      json(res, 201, {});
+      jsonAnswer(res, 201, {});
     });
     try {
       const r = await runLoad({ url: server.url, connections: 2, seconds: 0.3, next: numbered() });

@@ -1,36 +1,11 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { runPacer } from '../../bench/lib/pacer-load';
+import { jsonAnswer, recordingServer } from '../helpers/recording-server';
 
-interface Seen {
-  url: string;
-  authorization?: string;
-  body: string;
-}
-
-/** A loopback server that records every request; the test decides each answer. */
-async function localServer(answer: (n: number, res: http.ServerResponse) => void) {
-  const seen: Seen[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      seen.push({ url: req.url!, authorization: req.headers.authorization, body });
-      answer(seen.length, res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, seen, close: () => new Promise((resolve) => server.close(resolve)) };
-}
-
-const json = (res: http.ServerResponse, status: number) => res.writeHead(status, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
 const pace = { token: 'tok-gw', requestIdPrefix: 'run-paced-', wallets: 50 };
 
 describe('the bench pacer (bench/pacer/pacer.c)', () => {
   it('sends rate × seconds charges, each with a requestId of its own on a wallet in range, and counts each status', async () => {
-    const server = await localServer((n, res) => json(res, n % 4 === 0 ? 402 : 201));
+    const server = await recordingServer((n, _req, res) => jsonAnswer(res, n % 4 === 0 ? 402 : 201));
     try {
       const r = await runPacer({ ...pace, url: server.url, connections: 4, seconds: 1, rate: 200 });
       const bodies = server.seen.map((s) => JSON.parse(s.body));
@@ -54,7 +29,7 @@ describe('the bench pacer (bench/pacer/pacer.c)', () => {
 
   it('counts latency from the due time, so the requests that wait out a stall show in the percentiles', async () => {
     // one connection; the 20th answer comes 300 ms late, so the ~30 requests due meanwhile wait for it
-    const server = await localServer((n, res) => (n === 20 ? setTimeout(() => json(res, 201), 300) : json(res, 201)));
+    const server = await recordingServer((n, _req, res) => (n === 20 ? setTimeout(() => jsonAnswer(res, 201), 300) : jsonAnswer(res, 201)));
     try {
       const r = await runPacer({ ...pace, url: server.url, connections: 1, seconds: 1, rate: 100 });
       expect(r.requests).toBe(100);
@@ -67,7 +42,7 @@ describe('the bench pacer (bench/pacer/pacer.c)', () => {
   });
 
   it('waits at the deadline for the answers still on their way', async () => {
-    const server = await localServer((_n, res) => setTimeout(() => json(res, 201), 150));
+    const server = await recordingServer((_n, _req, res) => setTimeout(() => jsonAnswer(res, 201), 150));
     try {
       const r = await runPacer({ ...pace, url: server.url, connections: 2, seconds: 0.5, rate: 10 });
       expect(r.sent).toBe(5);
@@ -79,7 +54,7 @@ describe('the bench pacer (bench/pacer/pacer.c)', () => {
   });
 
   it('counts an answer not framed by Content-Length as an error, never as an answer', async () => {
-    const server = await localServer((_n, res) => {
+    const server = await recordingServer((_n, _req, res) => {
       res.writeHead(201, { 'content-type': 'application/json' });
       res.write('{');
       res.end('}'); // chunked

@@ -1,34 +1,12 @@
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { runWrk } from '../../bench/lib/wrk-load';
+import { jsonAnswer, recordingServer } from '../helpers/recording-server';
 
-interface Seen {
-  method: string;
-  url: string;
-  authorization?: string;
-  body: string;
-}
-
-/** A loopback server that records every request and answers with the status the test picks. */
-async function localServer(status: (n: number) => number, answer: (body: string) => string = () => '{}') {
-  const seen: Seen[] = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (d: string) => (body += d));
-    req.on('end', () => {
-      seen.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization, body });
-      const text = answer(body);
-      res.writeHead(status(seen.length), { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, seen, close: () => new Promise((resolve) => server.close(resolve)) };
-}
+/** Answers each request with the status the test picks and a body built from the request's. */
+const localServer = (status: (n: number) => number, answer: (body: string) => string = () => '{}') =>
+  recordingServer((n, _req, res, body) => jsonAnswer(res, status(n), answer(body)));
 
 const listFile = (lines: string[]) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wrk-test-'));
