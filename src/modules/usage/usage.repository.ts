@@ -111,9 +111,10 @@ export class UsageRepository {
       const { rows } = await timed(this.metrics, 'charge_usage_batch', () =>
         this.query<ChargeRow & { idx: number }>({ ...CHARGE_BATCH, values: [JSON.stringify(payload)] }, 'group'),
       );
-      const byIndex: Array<ChargeRow | Error> = items.map(() => new Error('group commit: item missing from the batch result'));
-      for (const { idx, ...row } of rows) byIndex[idx] = row;
-      return byIndex;
+      // An Error (and its stack trace) only for an item the result lacks, not one per item up front
+      const byIndex: Array<ChargeRow | undefined> = new Array(items.length);
+      for (const row of rows) byIndex[row.idx] = row;
+      return items.map((_, i) => byIndex[i] ?? new Error('group commit: item missing from the batch result'));
     } catch (error) {
       // The batch failed as a whole: it rolled back, or its connection broke (perhaps after the commit,
       // when these retries replay it). One by one, a bad item fails alone; on the pool and in parallel,

@@ -35,7 +35,19 @@ export class UsageService {
     const cachedInputTokens = input.cachedInputTokens ?? 0;
     // The requestId identifies the call; everything else must match on a replay.
     const hash = payloadHash({ model: input.model, inputTokens: input.inputTokens, outputTokens: input.outputTokens, cachedInputTokens, metadata: input.metadata });
-    const row = await this.repo.charge({ ...input, family, cachedInputTokens, payloadHash: hash, correlationId });
+    // Spelled out rather than spread from the parsed body (whose optional fields vary): one object shape for every charge
+    const row = await this.repo.charge({
+      userId: input.userId,
+      requestId: input.requestId,
+      model: input.model,
+      family,
+      inputTokens: input.inputTokens,
+      outputTokens: input.outputTokens,
+      cachedInputTokens,
+      payloadHash: hash,
+      correlationId,
+      metadata: input.metadata,
+    });
     return this.interpret(input, row);
   }
 
