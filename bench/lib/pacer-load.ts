@@ -1,10 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LoadResult } from './http-load';
 import { ROOT } from './server-process';
+import { loadResultOf, runTool, type ToolCounts } from './tool-output';
 
 const SOURCE = path.join(ROOT, 'bench', 'pacer', 'pacer.c');
 
@@ -21,16 +22,9 @@ export interface PacerOptions {
   wallets: number;
 }
 
-interface PacerJson {
-  requests: number;
+interface PacerJson extends ToolCounts {
   sent: number;
   unsent: number;
-  durationUs: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  statuses: Record<string, number>;
-  errors: Record<'connect' | 'read' | 'bad' | 'timeout', number>;
 }
 
 /**
@@ -62,30 +56,6 @@ export function pacerBinary(): string {
 export async function runPacer(o: PacerOptions): Promise<LoadResult> {
   const url = new URL(o.url);
   const args = [url.hostname, url.port, String(o.connections), String(o.seconds), String(o.rate), o.token, o.requestIdPrefix, String(o.wallets)];
-  const out = await new Promise<string>((resolve, reject) => {
-    const p = spawn(pacerBinary(), args);
-    let text = '';
-    p.stdout.on('data', (d) => (text += d));
-    p.stderr.on('data', (d) => (text += d));
-    p.once('error', reject);
-    p.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`pacer exited ${code}:\n${text}`))));
-  });
-  const line = /^PACERJSON (.*)$/m.exec(out);
-  if (!line) throw new Error(`no result line in the pacer's output:\n${out}`);
-  const r = JSON.parse(line[1]) as PacerJson;
-  const non2xx = Object.entries(r.statuses).reduce((n, [s, k]) => (s.startsWith('2') ? n : n + k), 0);
-  const errorKinds = Object.fromEntries(Object.entries(r.errors).filter(([, n]) => n > 0));
-  const failures = Object.values(errorKinds).reduce((n, k) => n + k, 0);
-  return {
-    requests: r.requests,
-    rps: r.requests / (r.durationUs / 1e6),
-    p50: r.p50,
-    p95: r.p95,
-    p99: r.p99,
-    errors: non2xx + failures,
-    statuses: r.statuses,
-    sent: r.sent,
-    unsent: r.unsent,
-    errorKinds,
-  };
+  const r = await runTool<PacerJson>('pacer', pacerBinary(), args, { missing: 'see bench/lib/pacer-load.ts' });
+  return { ...loadResultOf(r), sent: r.sent, unsent: r.unsent };
 }

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LoadResult } from './http-load';
 import { ROOT } from './server-process';
+import { loadResultOf, runTool, type ToolCounts } from './tool-output';
 
 const SCRIPT = path.join(ROOT, 'bench', 'wrk', 'requests.lua');
 
@@ -25,22 +25,12 @@ export interface WrkResult extends LoadResult {
   answeredIds?: string[];
 }
 
-interface WrkJson {
-  requests: number;
-  durationUs: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  errors: Record<'connect' | 'read' | 'write' | 'timeout', number>;
-  statuses: Record<string, number>;
-}
-
 /**
  * Closed-loop load from wrk (C, from Debian): the floor's client, pgbench, is C too, and on two cores
  * every millisecond the load generator spends is one the server cannot. Two threads, like pgbench -j 2.
  * Its percentiles are not raw: wrk 4.1 adds synthetic samples for every answer slower than twice the
  * mean interval (its coordinated-omission correction), so p95/p99 of its rows are upper bounds; the
- * p99 target is measured by the paced run of bench/lib/http-load.ts instead.
+ * p99 target is measured by the paced run of bench/lib/pacer-load.ts instead.
  */
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   // wrk gives each thread connections / threads sockets, rounded down: an odd count runs on one thread
@@ -49,30 +39,10 @@ export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   const dir = o.answeredIds ? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-wrk-ids-')) : undefined;
   const idsFile = dir && path.join(dir, 'ids.txt');
   try {
-    const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn('wrk', args, { env: { ...process.env, ...(idsFile ? { WRK_IDS_FILE: idsFile } : {}) } });
-      let text = '';
-      p.stdout.on('data', (d) => (text += d));
-      p.stderr.on('data', (d) => (text += d));
-      p.once('error', (e) => reject(new Error(`wrk could not start (${e.message}): install it with apt-get install wrk`)));
-      p.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}:\n${text}`))));
-    });
-    const line = /^WRKJSON (.*)$/m.exec(out);
-    if (!line) throw new Error(`no result line in wrk's output:\n${out}`);
-    const r = JSON.parse(line[1]) as WrkJson;
-    const answered = Object.values(r.statuses).reduce((n, k) => n + k, 0);
-    const non2xx = Object.entries(r.statuses).reduce((n, [s, k]) => (s.startsWith('2') ? n : n + k), 0);
-    const errorKinds = Object.fromEntries(Object.entries(r.errors).filter(([, n]) => n > 0));
-    const failures = Object.values(errorKinds).reduce((n, k) => n + k, 0);
+    const env = { ...process.env, ...(idsFile ? { WRK_IDS_FILE: idsFile } : {}) };
+    const r = await runTool<ToolCounts>('wrk', 'wrk', args, { env, missing: 'install it with apt-get install wrk' });
     return {
-      requests: answered,
-      rps: answered / (r.durationUs / 1e6),
-      p50: r.p50,
-      p95: r.p95,
-      p99: r.p99,
-      errors: non2xx + failures,
-      statuses: r.statuses,
-      errorKinds,
+      ...loadResultOf(r),
       unanswered: o.connections,
       answeredIds: idsFile ? fs.readFileSync(idsFile, 'utf8').split('\n').filter(Boolean) : undefined,
     };
