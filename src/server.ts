@@ -19,6 +19,7 @@ import { ReportsRepository } from './modules/reports/reports.repository';
 import { ReportsService } from './modules/reports/reports.service';
 import { startHoldsSweeper } from './modules/holds/holds.sweeper';
 import { closeRedisClient, createRedisClient } from './platform/redis/redis-client';
+import { tuneV8 } from './platform/v8-tuning';
 
 const DATA_DIR = process.env.BILLING_DATA_DIR ?? path.join(PROJECT_ROOT, '.data');
 
@@ -40,6 +41,7 @@ async function developmentDefaults(config: Config, log: (line: string) => void) 
 }
 
 async function main() {
+  tuneV8();
   let config = parseConfig(await withSecrets(process.env));
   const logger = createLogger(config.LOG_LEVEL);
   const dev = config.NODE_ENV === 'production' ? { config, embedded: undefined, banner: undefined } : await developmentDefaults(config, (l) => logger.info(l));
