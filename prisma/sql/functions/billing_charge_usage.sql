@@ -87,7 +87,7 @@ BEGIN
     UPDATE "accounts" a SET "balance" = a."balance" - v_cost, "updated_at" = v_now
     WHERE a."id" = v_account_id RETURNING a."balance" INTO v_balance;
     INSERT INTO "ledger_transactions" ("type", "business_key", "correlation_id", "reference", "created_at")
-    VALUES ('usage', 'usage:' || length(p_user_id) || ':' || p_user_id || ':' || p_request_id, p_correlation_id, p_request_id, v_now)
+    VALUES ('usage', "billing_usage_business_key"(p_user_id, p_request_id), p_correlation_id, p_request_id, v_now)
     RETURNING "id" INTO v_tx;
     INSERT INTO "postings" ("transaction_id", "account_id", "amount", "balance_after", "overdraft_allowed", "created_at") VALUES
       (v_tx, v_account_id, -v_cost, v_balance, v_hold."id" IS NOT NULL, v_now),

@@ -79,7 +79,7 @@ BEGIN
       RETURNING a."id", a."balance"
     ), tx AS (
       INSERT INTO "ledger_transactions" ("id", "type", "business_key", "correlation_id", "reference", "created_at")
-      SELECT ok."tx_id", 'usage', 'usage:' || length(ok."user_id") || ':' || ok."user_id" || ':' || ok."request_id",
+      SELECT ok."tx_id", 'usage', "billing_usage_business_key"(ok."user_id", ok."request_id"),
              ok."correlation_id", ok."request_id", now()
       FROM ok
     ), legs AS (

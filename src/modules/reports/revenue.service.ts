@@ -1,5 +1,6 @@
 import { AppError } from '../../platform/errors';
 import { formatCredits, money } from '../../platform/money';
+import { businessKey, STRIPE_PREFIX, stripeObjectId } from '../ledger/business-keys';
 import type { Period } from './reports.repository';
 import { checkDispute, checkRefunds, checkSession, unpaidInStripe, usd, type Discrepancy } from './revenue.checks';
 import { type LedgerRow, type PurchaseMatch, type RevenueRepository } from './revenue.repository';
@@ -11,7 +12,7 @@ const MAX_LISTED = 1000;
 const stripeNotConfigured = () =>
   new AppError(503, 'stripe_not_configured', 'Revenue report unavailable', 'Stripe is not configured on this server.', {}, { 'Retry-After': '60' });
 
-const keyPart = (row: LedgerRow) => row.businessKey.split(':')[2];
+const keyPart = (row: LedgerRow) => stripeObjectId(row.businessKey) ?? '';
 const index = <T>(rows: T[], key: (r: T) => string | null) => new Map(rows.flatMap((r) => (key(r) ? [[key(r)!, r] as const] : [])));
 
 /**
@@ -58,7 +59,7 @@ class Reconciliation {
         this.add(checkSession(s, bySession.get(s.id) ?? (s.purchaseId ? unlinked.get(s.purchaseId) : undefined)));
       }
     }
-    for await (const rows of this.ledger(['purchase'], 'stripe:purchase:')) {
+    for await (const rows of this.ledger(['purchase'], STRIPE_PREFIX.purchase)) {
       const purchases = index(await this.repo.purchasesByIds(rows.map(keyPart)), (m) => m.purchaseId);
       for (const row of rows) {
         const p = purchases.get(keyPart(row));
@@ -102,7 +103,7 @@ class Reconciliation {
       }
       await this.refundsOf(purchases, latestRefund);
     }
-    for await (const rows of this.ledger(['refund'], 'stripe:refund:')) {
+    for await (const rows of this.ledger(['refund'], STRIPE_PREFIX.refund)) {
       const ids = [...new Set(rows.map(keyPart))].filter((id) => !this.refundChecked.has(id));
       if (ids.length) await this.refundsOf(await this.repo.purchasesByIds(ids), latestRefund);
     }
@@ -114,7 +115,7 @@ class Reconciliation {
     for (const d of disputes) {
       this.disputesSeen.add(d.id);
       const p = d.paymentIntentId ? purchases.get(d.paymentIntentId) : undefined;
-      this.add(checkDispute(d, p, txs.get(`stripe:dispute:${d.id}`), txs.get(`stripe:dispute_reversal:${d.id}`)));
+      this.add(checkDispute(d, p, txs.get(businessKey.stripeDispute(d.id)), txs.get(businessKey.stripeDisputeReversal(d.id))));
     }
   }
 
@@ -126,7 +127,7 @@ class Reconciliation {
       }
       await this.checkDisputes(page);
     }
-    for await (const rows of this.ledger(['dispute', 'dispute_reversal'], 'stripe:dispute')) {
+    for await (const rows of this.ledger(['dispute', 'dispute_reversal'], STRIPE_PREFIX.anyDispute)) {
       const found = [];
       for (const row of rows) {
         if (this.disputesSeen.has(keyPart(row))) continue;
