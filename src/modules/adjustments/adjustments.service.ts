@@ -29,7 +29,7 @@ export class AdjustmentsService {
     if (result.outcome === 'insufficient') {
       const required = amount.negated();
       const available = money(result.balance);
-      throw insufficientCredits(formatCredits(required), formatCredits(available), formatCredits(required.minus(available)));
+      throw insufficientCredits({ required, available });
     }
     return {
       transactionId: result.transactionId!,

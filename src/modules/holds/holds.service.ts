@@ -1,4 +1,4 @@
-import { AppError, insufficientCredits, notFound, unprocessable } from '../../platform/errors';
+import { conflict, insufficientCredits, notFound, unprocessable } from '../../platform/errors';
 import { payloadHash } from '../../platform/idempotency/idempotency.middleware';
 import type { Metrics } from '../../platform/metrics';
 import { formatCredits, money } from '../../platform/money';
@@ -55,12 +55,12 @@ export class HoldsService {
       case 'mismatch':
         throw unprocessable('request_id_reused', `requestId "${input.requestId}" already holds credits for a different payload`);
       case 'already_charged':
-        throw new AppError(409, 'request_already_charged', 'Conflict', `requestId "${input.requestId}" was already charged; a hold for it would reserve for a call that has ended`);
+        throw conflict('request_already_charged', `requestId "${input.requestId}" was already charged; a hold for it would reserve for a call that has ended`);
       case 'insufficient': {
         this.metrics?.insufficientFunds.inc({ operation: 'hold' });
         const required = money(row.amount!);
         const available = money(row.available!);
-        throw insufficientCredits(formatCredits(required), formatCredits(available), formatCredits(required.minus(available)));
+        throw insufficientCredits({ required, available });
       }
       case 'held':
       case 'replay':

@@ -1,4 +1,4 @@
-import { AppError, notFound, unprocessable } from '../../platform/errors';
+import { notFound, stripeNotConfigured, stripeUnavailable, unprocessable } from '../../platform/errors';
 import { formatCredits, money } from '../../platform/money';
 import type { Principal } from '../../platform/auth/token-verifier';
 import { SCOPES } from '../../platform/auth/auth.middleware';
@@ -10,12 +10,6 @@ export interface CheckoutUrls {
   success: string;
   cancel: string;
 }
-
-const stripeNotConfigured = () =>
-  new AppError(503, 'stripe_not_configured', 'Purchases unavailable', 'Card payments are not configured on this server.', {}, { 'Retry-After': '60' });
-
-const stripeUnavailable = (cause: unknown) =>
-  Object.assign(new AppError(502, 'stripe_unavailable', 'Payment provider unavailable', 'Stripe did not create the Checkout Session; retry.'), { cause });
 
 const withPurchase = (template: string, purchaseId: string) => template.split('{PURCHASE_ID}').join(encodeURIComponent(purchaseId));
 
@@ -34,7 +28,7 @@ export class PurchasesService {
     if (!pkg) {
       throw unprocessable('unknown_package', `Unknown package "${packageId}"`, { knownPackages: CREDIT_PACKAGES.map((p) => p.id) });
     }
-    if (!this.checkout) throw stripeNotConfigured();
+    if (!this.checkout) throw stripeNotConfigured('Card payments are not configured on this server.');
     const row = await this.repo.create({
       userId,
       packageId: pkg.id,
@@ -54,7 +48,7 @@ export class PurchasesService {
       });
     } catch (error) {
       await this.repo.markFailed(row.id, 'checkout_session_not_created');
-      throw stripeUnavailable(error);
+      throw stripeUnavailable({ detail: 'Stripe did not create the Checkout Session; retry.', cause: error });
     }
     const linked = await this.repo.linkSession(row.id, session.id, session.url);
     return {

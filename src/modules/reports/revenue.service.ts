@@ -1,4 +1,4 @@
-import { AppError } from '../../platform/errors';
+import { stripeNotConfigured } from '../../platform/errors';
 import { formatCredits, money } from '../../platform/money';
 import { businessKey, STRIPE_PREFIX, stripeObjectId } from '../ledger/business-keys';
 import type { Period } from './reports.repository';
@@ -8,9 +8,6 @@ import type { StripeRevenueSource } from './revenue.stripe';
 
 /** At most this many discrepancies are listed (all are counted): a broken webhook must not build a huge answer. */
 const MAX_LISTED = 1000;
-
-const stripeNotConfigured = () =>
-  new AppError(503, 'stripe_not_configured', 'Revenue report unavailable', 'Stripe is not configured on this server.', {}, { 'Retry-After': '60' });
 
 const keyPart = (row: LedgerRow) => stripeObjectId(row.businessKey) ?? '';
 const index = <T>(rows: T[], key: (r: T) => string | null) => new Map(rows.flatMap((r) => (key(r) ? [[key(r)!, r] as const] : [])));
@@ -145,7 +142,7 @@ export class RevenueReportService {
   constructor(private readonly repo: RevenueRepository, private readonly source: StripeRevenueSource | undefined) {}
 
   async revenue(period: Period) {
-    if (!this.source) throw stripeNotConfigured();
+    if (!this.source) throw stripeNotConfigured('The revenue report needs Stripe, which is not configured on this server.');
     const run = new Reconciliation(this.repo, this.source, period);
     await run.sessions();
     await run.refunds();

@@ -64,7 +64,7 @@ export class UsageService {
         this.metrics?.insufficientFunds.inc({ operation: 'charge' });
         const required = money(row.credits!);
         const available = money(row.available!);
-        throw insufficientCredits(formatCredits(required), formatCredits(available), formatCredits(required.minus(available)));
+        throw insufficientCredits({ required, available });
       }
       case 'replay':
       case 'charged': {
