@@ -26,6 +26,15 @@ describe('prisma/sql/functions: one current definition per SQL function', () => 
     expect(row.n).toBe(readFunctionFiles().length);
   });
 
+  it('the price and the usage key are inlined where they are called, so no charge plans their SQL again', async () => {
+    const plan = await database.sql<{ 'QUERY PLAN': string }>(
+      `EXPLAIN VERBOSE SELECT billing_usage_cost(c, 1, 2, 3), billing_usage_usd(c, 1, 2, 3), billing_usage_business_key(c.model, 'r') FROM rate_cards c`,
+    );
+    const output = plan.map((r) => r['QUERY PLAN']).find((l) => l.trim().startsWith('Output:'));
+    expect(output).toMatch(/round\(/);
+    expect(output).not.toMatch(/billing_/);
+  });
+
   it('each file creates the function it is named after, with CREATE OR REPLACE', () => {
     for (const f of readFunctionFiles()) {
       expect({ file: f.name, creates: [...f.sql.matchAll(/CREATE OR REPLACE FUNCTION "?(\w+)"?\(/g)].map((m) => m[1]) }).toEqual({
