@@ -1,12 +1,11 @@
 import { conflict, insufficientCredits, notFound, unprocessable } from '../../platform/errors';
-import { payloadHash } from '../../platform/idempotency/idempotency.middleware';
+import { payloadHash } from '../../platform/payload-hash';
 import type { Metrics } from '../../platform/metrics';
 import { formatCredits, money } from '../../platform/money';
+import { isUuid } from '../../platform/uuid';
 import type { CatalogService } from '../catalog/catalog.service';
 import { DEFAULT_TTL_SECONDS, type HoldInput } from './holds.schemas';
 import type { HoldsRepository, PlaceHoldRow } from './holds.repository';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface PlaceHoldResult {
   replayed: boolean;
@@ -31,7 +30,7 @@ export class HoldsService {
 
   /** Ends an active hold; for a hold already ended it answers the current state, changing nothing. */
   async release(holdId: string) {
-    if (!UUID.test(holdId)) throw notFound(`No hold ${holdId}`);
+    if (!isUuid(holdId)) throw notFound(`No hold ${holdId}`);
     const row = await this.repo.release(holdId);
     if (row.outcome === 'not_found') throw notFound(`No hold ${holdId}`);
     if (row.outcome === 'released') this.metrics?.holdsEnded.inc({ outcome: 'released' });

@@ -1,5 +1,5 @@
 import { notFound, stripeNotConfigured, stripeUnavailable, unprocessable } from '../../platform/errors';
-import { formatCredits, money } from '../../platform/money';
+import { formatCredits, money, usdFromCents } from '../../platform/money';
 import type { Principal } from '../../platform/auth/token-verifier';
 import { SCOPES } from '../../platform/auth/auth.middleware';
 import { CREDIT_PACKAGES, findPackage } from '../catalog/catalog.packages';
@@ -12,8 +12,6 @@ export interface CheckoutUrls {
 }
 
 const withPurchase = (template: string, purchaseId: string) => template.split('{PURCHASE_ID}').join(encodeURIComponent(purchaseId));
-
-const priceUsd = (cents: number) => money(cents).div(100).toFixed(2);
 
 export class PurchasesService {
   constructor(
@@ -55,7 +53,7 @@ export class PurchasesService {
       purchaseId: linked.id,
       status: 'pending' as const,
       packageId: linked.packageId,
-      priceUsd: priceUsd(linked.priceCents),
+      priceUsd: usdFromCents(linked.priceCents),
       totalCredits: formatCredits(money(linked.credits.toString()).plus(linked.bonusCredits.toString())),
       checkoutUrl: linked.checkoutUrl,
       stripeCheckoutSessionId: linked.checkoutSessionId,
@@ -78,7 +76,7 @@ export function present(row: PurchaseRow) {
     userId: row.userId,
     status: row.status,
     packageId: row.packageId,
-    priceUsd: priceUsd(row.priceCents),
+    priceUsd: usdFromCents(row.priceCents),
     credits: formatCredits(credits),
     bonusCredits: formatCredits(bonus),
     totalCredits: formatCredits(credits.plus(bonus)),

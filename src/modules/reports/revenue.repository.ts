@@ -1,4 +1,5 @@
 import type { Database } from '../../platform/db/database';
+import { isUuid } from '../../platform/uuid';
 import { businessKey, businessKeySql, STRIPE_PREFIX } from '../ledger/business-keys';
 import type { Period } from './reports.repository';
 
@@ -24,9 +25,6 @@ export interface LedgerRow {
   businessKey: string;
   createdAt: string;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: string | null | undefined): s is string => !!s && UUID.test(s);
 
 // The wallet side of a transaction: what the customer was credited (+) or had taken back (−).
 const WALLET_SUM = `(SELECT sum(po.amount) FROM postings po JOIN accounts a ON a.id = po.account_id AND a.kind = 'wallet' WHERE po.transaction_id = t.id)`;

@@ -1,8 +1,8 @@
 import { stripeNotConfigured } from '../../platform/errors';
-import { formatCredits, money } from '../../platform/money';
+import { formatCredits, money, usdFromCents } from '../../platform/money';
 import { businessKey, STRIPE_PREFIX, stripeObjectId } from '../ledger/business-keys';
 import type { Period } from './reports.repository';
-import { checkDispute, checkRefunds, checkSession, unpaidInStripe, usd, type Discrepancy } from './revenue.checks';
+import { checkDispute, checkRefunds, checkSession, unpaidInStripe, type Discrepancy } from './revenue.checks';
 import { type LedgerRow, type PurchaseMatch, type RevenueRepository } from './revenue.repository';
 import type { StripeRevenueSource } from './revenue.stripe';
 
@@ -96,7 +96,7 @@ class Reconciliation {
       const purchases = await this.repo.purchasesByPaymentIntents(chunk);
       const known = new Set(purchases.map((p) => p.paymentIntentId));
       for (const pi of chunk.filter((x) => !known.has(x))) {
-        this.add([{ kind: 'missing_in_ledger', object: 'refund', stripeId: latestRefund.get(pi)!, purchaseId: null, ledgerTransactionId: null, unit: 'usd', stripeAmount: usd(await this.source.refundedCents(pi)), ledgerAmount: usd(0), detail: `refunded payment ${pi} matches no purchase` }]);
+        this.add([{ kind: 'missing_in_ledger', object: 'refund', stripeId: latestRefund.get(pi)!, purchaseId: null, ledgerTransactionId: null, unit: 'usd', stripeAmount: usdFromCents(await this.source.refundedCents(pi)), ledgerAmount: usdFromCents(0), detail: `refunded payment ${pi} matches no purchase` }]);
       }
       await this.refundsOf(purchases, latestRefund);
     }
@@ -131,7 +131,7 @@ class Reconciliation {
         const d = await this.source.dispute(keyPart(row));
         this.disputesSeen.add(keyPart(row));
         if (d) found.push(d);
-        else this.add([{ kind: 'missing_in_stripe', object: 'dispute', stripeId: keyPart(row), purchaseId: null, ledgerTransactionId: row.transactionId, unit: 'usd', stripeAmount: usd(0), ledgerAmount: usd(0), detail: 'ledger posting for a dispute Stripe does not know' }]);
+        else this.add([{ kind: 'missing_in_stripe', object: 'dispute', stripeId: keyPart(row), purchaseId: null, ledgerTransactionId: row.transactionId, unit: 'usd', stripeAmount: usdFromCents(0), ledgerAmount: usdFromCents(0), detail: 'ledger posting for a dispute Stripe does not know' }]);
       }
       if (found.length) await this.checkDisputes(found);
     }
@@ -149,16 +149,16 @@ export class RevenueReportService {
     await run.disputes();
     const l = await this.repo.totals(period);
     const s = run.stripe;
-    const net = (gross: number | string, refunded: number | string, disputed: number | string) => usd(money(gross).minus(refunded).minus(disputed).toFixed());
+    const net = (gross: number | string, refunded: number | string, disputed: number | string) => usdFromCents(money(gross).minus(refunded).minus(disputed).toFixed());
     return {
       period: { from: period.from.toISOString(), to: period.to.toISOString() },
       ok: run.count === 0,
       stripe: {
-        grossUsd: usd(s.grossCents), refundedUsd: usd(s.refundedCents), disputedUsd: usd(s.disputedCents), netUsd: net(s.grossCents, s.refundedCents, s.disputedCents),
+        grossUsd: usdFromCents(s.grossCents), refundedUsd: usdFromCents(s.refundedCents), disputedUsd: usdFromCents(s.disputedCents), netUsd: net(s.grossCents, s.refundedCents, s.disputedCents),
         paidSessions: s.paidSessions, refunds: s.refunds, disputes: s.disputes,
       },
       ledger: {
-        grossUsd: usd(l.grossCents), refundedUsd: usd(l.refundedCents), disputedUsd: usd(l.disputedCents), netUsd: net(l.grossCents, l.refundedCents, l.disputedCents),
+        grossUsd: usdFromCents(l.grossCents), refundedUsd: usdFromCents(l.refundedCents), disputedUsd: usdFromCents(l.disputedCents), netUsd: net(l.grossCents, l.refundedCents, l.disputedCents),
         purchases: Number(l.purchases), refunds: Number(l.refunds), disputes: Number(l.disputes),
         creditsPurchased: formatCredits(String(l.creditsPurchased)), creditsBonus: formatCredits(String(l.creditsBonus)), creditsTakenBack: formatCredits(String(l.creditsTakenBack)),
       },

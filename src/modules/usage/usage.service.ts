@@ -1,5 +1,5 @@
 import { insufficientCredits, unprocessable } from '../../platform/errors';
-import { payloadHash } from '../../platform/idempotency/idempotency.middleware';
+import { payloadHash } from '../../platform/payload-hash';
 import type { Metrics } from '../../platform/metrics';
 import { formatCredits, money } from '../../platform/money';
 import type { CatalogService } from '../catalog/catalog.service';
