@@ -14,6 +14,7 @@ export function createMetrics() {
     new client.Gauge<L>({ name, help, labelNames, registers: [registry] });
   // The pool is read when Prometheus scrapes, so the gauges are never stale and cost nothing between scrapes.
   let pool: PoolStats | undefined;
+  let readPool: PoolStats | undefined;
 
   return {
     registry,
@@ -54,6 +55,26 @@ export function createMetrics() {
     observePool(p: PoolStats) {
       pool = p;
     },
+    // A series of its own rather than a label on the primary's: the canary gate divides in_use by
+    // pods x DATABASE_POOL_MAX, which a second pool's series would skew.
+    dbReadPoolConnections: new client.Gauge({
+      name: 'billing_db_read_pool_connections',
+      help: 'Read-replica pool connections by state (in_use, idle, waiting); absent without DATABASE_READ_URL',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        if (!readPool) return;
+        this.set({ state: 'in_use' }, readPool.totalCount - readPool.idleCount);
+        this.set({ state: 'idle' }, readPool.idleCount);
+        this.set({ state: 'waiting' }, readPool.waitingCount);
+      },
+    }),
+    observeReadPool(p: PoolStats) {
+      readPool = p;
+    },
+    readFallbacks: counter('billing_read_fallback_total', 'Replica-routed reads answered by the primary instead, by reason (lag, unavailable, not_standby, query_failed)', ['reason']),
+    routedReads: counter('billing_routed_reads_total', 'Reads routed to the replica when one is configured, by where they were answered (replica, primary)', ['target']),
+    readReplicaLag: gauge('billing_read_replica_lag_seconds', 'Upper bound of the read replica\'s staleness at its last check (0 when caught up with the primary)'),
     dbQueryDuration: new client.Histogram({
       name: 'billing_db_query_duration_seconds',
       help: 'Database round-trip latency by operation',
