@@ -26,6 +26,20 @@ export function parseLsn(text: string): bigint {
   return (BigInt(`0x${hi}`) << 32n) | BigInt(`0x${lo}`);
 }
 
+// WAL pages are 8 kB; a page begins with a header of 24 bytes, or 40 at the start of a segment.
+const WAL_PAGE = 8192n;
+const LONG_PAGE_HEADER = 40n;
+
+/**
+ * True when a standby that replayed up to `replayed` holds everything written before the primary's
+ * insert position was `inserted`. The insert position skips the header of a page it has just
+ * entered (after a segment switch, say) while the replayed end stops at the page boundary, so a
+ * gap no larger than a page header at a page boundary holds no record and is no lag.
+ */
+export function caughtUpWith(replayed: bigint, inserted: bigint): boolean {
+  return replayed >= inserted || (replayed % WAL_PAGE === 0n && inserted - replayed <= LONG_PAGE_HEADER);
+}
+
 const STANDBY_STATE = `SELECT pg_is_in_recovery() AS standby, pg_last_wal_replay_lsn()::text AS replayed,
   pg_last_xact_replay_timestamp() AS "replayedAt",
   extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 AS "replayAge"`;
@@ -95,7 +109,7 @@ export class ReplicaFreshness {
     if (!state.standby || state.replayed === null) return { usable: false, reason: 'not_standby' };
     const now = this.now();
     const replayed = parseLsn(state.replayed);
-    const caughtUpAt = this.samples.filter((s) => s.lsn <= replayed).reduce((at, s) => Math.max(at, s.at), -Infinity);
+    const caughtUpAt = this.samples.filter((s) => caughtUpWith(replayed, s.lsn)).reduce((at, s) => Math.max(at, s.at), -Infinity);
     const bounds = [(now - caughtUpAt) / 1000, state.replayAge ?? Infinity];
     const lagSeconds = Math.max(0, Math.min(...bounds));
     if (lagSeconds > this.options.maxLagSeconds) return { usable: false, reason: 'lag', lagSeconds };
