@@ -1,7 +1,7 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../../generated/prisma/client';
-import type { Database } from './database';
+import { createPool, type Database } from './database';
 import { ReplicaFreshness } from './replica-freshness';
 
 /** What a read-only repository needs: the primary's Database and the replica's both fit. */
@@ -25,16 +25,7 @@ export interface ReadReplicaOptions {
  * that decides per read whether the replica may answer (see ReadRouter).
  */
 export function createReadReplica(url: string, primary: pg.Pool, options: ReadReplicaOptions): ReadReplica {
-  const pool = new pg.Pool({
-    connectionString: url,
-    min: options.min ?? 0,
-    max: options.max ?? 5,
-    idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 10_000,
-    application_name: 'scholarlink-billing-reads',
-  });
-  // A replica restarting or failing over must not crash the process; the pool replaces the client.
-  pool.on('error', () => undefined);
+  const pool = createPool(url, { min: options.min ?? 0, max: options.max ?? 5, applicationName: 'scholarlink-billing-reads' });
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const freshness = new ReplicaFreshness(primary, { connectionString: url, application_name: 'scholarlink-billing-replica-check' }, {
     maxLagSeconds: options.maxLagSeconds,
