@@ -40,6 +40,15 @@ export function caughtUpWith(replayed: bigint, inserted: bigint): boolean {
   return replayed >= inserted || (replayed % WAL_PAGE === 0n && inserted - replayed <= LONG_PAGE_HEADER);
 }
 
+function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  work.catch(() => undefined); // a late failure after the timeout has nobody to tell
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
 const STANDBY_STATE = `SELECT pg_is_in_recovery() AS standby, pg_last_wal_replay_lsn()::text AS replayed,
   pg_last_xact_replay_timestamp() AS "replayedAt",
   extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 AS "replayAge"`;
@@ -122,7 +131,8 @@ export class ReplicaFreshness {
   private async samplePrimary(): Promise<void> {
     const at = this.now();
     try {
-      const { rows } = await this.primary.query({ text: 'SELECT pg_current_wal_insert_lsn()::text AS lsn', query_timeout: this.timeoutMs } as pg.QueryConfig);
+      // Bounded as a whole, waiting for a pool connection included: a busy primary pool must not hold reads up.
+      const { rows } = await within(this.timeoutMs, this.primary.query({ text: 'SELECT pg_current_wal_insert_lsn()::text AS lsn', query_timeout: this.timeoutMs } as pg.QueryConfig));
       this.samples.push({ lsn: parseLsn(rows[0].lsn), at });
     } catch {
       return;
