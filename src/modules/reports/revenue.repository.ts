@@ -1,4 +1,4 @@
-import type { Database } from '../../platform/db/database';
+import type { ReadDatabase } from '../../platform/db/read-replica';
 import type { Period } from './reports.repository';
 
 /** A purchase with what the ledger credited for it (wallet side of its stripe:purchase / stripe:bonus transactions). */
@@ -41,7 +41,7 @@ const MATCH = `SELECT p.id::text AS "purchaseId", p.checkout_session_id AS "sess
 
 /** The SQL behind the revenue report: batched lookups (one query per Stripe page) and keyset pages of the ledger. */
 export class RevenueRepository {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: ReadDatabase) {}
 
   /** Purchases by Checkout Session id, or by the purchase id a session carries in its metadata. */
   purchasesForSessions(sessionIds: string[], purchaseIds: string[]) {
