@@ -1,4 +1,4 @@
-import type { Database } from '../../platform/db/database';
+import type { ReadDatabase } from '../../platform/db/read-replica';
 
 export interface Period {
   from: Date;
@@ -7,7 +7,7 @@ export interface Period {
 
 /** The SQL behind the credits (trial balance) and usage reports. Every amount comes back as text. */
 export class ReportsRepository {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: ReadDatabase) {}
 
   byType(p: Period) {
     return this.db.prisma.$queryRaw<Array<{ type: string; transactions: number; walletAmount: string }>>`

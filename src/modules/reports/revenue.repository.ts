@@ -1,4 +1,4 @@
-import type { Database } from '../../platform/db/database';
+import type { ReadDatabase } from '../../platform/db/read-replica';
 import { isUuid } from '../../platform/uuid';
 import { businessKey, businessKeySql, STRIPE_PREFIX } from '../ledger/business-keys';
 import type { Period } from './reports.repository';
@@ -42,7 +42,7 @@ const OBJECT_ID = businessKeySql.stripeObjectId('t.business_key');
 
 /** The SQL behind the revenue report: batched lookups (one query per Stripe page) and keyset pages of the ledger. */
 export class RevenueRepository {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: ReadDatabase) {}
 
   /** Purchases by Checkout Session id, or by the purchase id a session carries in its metadata. */
   purchasesForSessions(sessionIds: string[], purchaseIds: string[]) {

@@ -1,3 +1,4 @@
+import type { RoutedReads } from '../../platform/db/read-router';
 import { stripeNotConfigured } from '../../platform/errors';
 import { formatCredits, money, usdFromCents } from '../../platform/money';
 import { businessKey, STRIPE_PREFIX, stripeObjectId } from '../ledger/business-keys';
@@ -139,15 +140,25 @@ class Reconciliation {
 }
 
 export class RevenueReportService {
-  constructor(private readonly repo: RevenueRepository, private readonly source: StripeRevenueSource | undefined) {}
+  constructor(private readonly reads: RoutedReads<RevenueRepository>, private readonly source: StripeRevenueSource | undefined) {}
 
   async revenue(period: Period) {
-    if (!this.source) throw stripeNotConfigured('The revenue report needs Stripe, which is not configured on this server.');
-    const run = new Reconciliation(this.repo, this.source, period);
+    return (await this.served(period)).value;
+  }
+
+  /** The report and, when the replica's ledger was used, how fresh it was. */
+  async served(period: Period) {
+    const source = this.source;
+    if (!source) throw stripeNotConfigured('The revenue report needs Stripe, which is not configured on this server.');
+    return this.reads.run((repo) => this.reconcile(repo, source, period));
+  }
+
+  private async reconcile(repo: RevenueRepository, source: StripeRevenueSource, period: Period) {
+    const run = new Reconciliation(repo, source, period);
     await run.sessions();
     await run.refunds();
     await run.disputes();
-    const l = await this.repo.totals(period);
+    const l = await repo.totals(period);
     const s = run.stripe;
     const net = (gross: number | string, refunded: number | string, disputed: number | string) => usdFromCents(money(gross).minus(refunded).minus(disputed).toFixed());
     return {
