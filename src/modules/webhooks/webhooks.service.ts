@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AppError } from '../../platform/errors';
+import { invalidSignature, stripeNotConfigured, webhookProcessingFailed } from '../../platform/errors';
 import type { Metrics } from '../../platform/metrics';
 import { stripeWebhooks } from '../../platform/stripe';
 import type { EventRecord, Handled, WebhooksRepository } from './webhooks.repository';
@@ -32,7 +32,7 @@ export class WebhooksService {
   async receive(d: Delivery): Promise<{ received: true; eventId: string; outcome: Outcome }> {
     if (!this.secret) {
       d.log.error('STRIPE_WEBHOOK_SECRET is not set; webhook refused');
-      throw new AppError(503, 'stripe_not_configured', 'Webhooks unavailable', 'Stripe webhooks are not configured on this server.');
+      throw stripeNotConfigured('Stripe webhooks are not configured on this server.');
     }
     const event = this.verify(d);
     const record: EventRecord = { id: event.id, type: event.type, objectId: (event.data.object as { id?: string }).id ?? null, correlationId: d.correlationId };
@@ -46,7 +46,7 @@ export class WebhooksService {
       await this.repo.recordFailure(record, message.slice(0, 1000)).catch((e) => log.error({ err: e }, 'could not record webhook failure'));
       this.metrics.webhookEvents.inc({ type: typeLabel, outcome: 'failed' });
       log.error({ err: error, outcome: 'failed' }, 'stripe webhook failed; Stripe will retry');
-      throw Object.assign(new AppError(500, 'webhook_processing_failed', 'Webhook processing failed', 'The event was not applied; Stripe will retry it.'), { cause: error });
+      throw webhookProcessingFailed(error);
     }
     const outcome: Outcome = result === 'duplicate' ? 'duplicate' : result.outcome;
     this.metrics.webhookEvents.inc({ type: typeLabel, outcome });
@@ -63,7 +63,7 @@ export class WebhooksService {
       this.metrics.authFailures.inc({ reason: 'webhook_signature' });
       this.metrics.webhookEvents.inc({ type: 'unknown', outcome: 'rejected' });
       d.log.warn({ outcome: 'rejected', reason: (error as Error).message }, 'stripe webhook signature rejected');
-      throw new AppError(400, 'invalid_signature', 'Invalid signature', 'The Stripe-Signature header is missing, stale or does not match the body.');
+      throw invalidSignature('The Stripe-Signature header is missing, stale or does not match the body.');
     }
   }
 

@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { AppError, badRequest } from '../errors';
+import { badRequest, unreadableBody, unsupportedMediaType } from '../errors';
 
 const BODY_LIMIT_BYTES = 64 * 1024;
 const WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
@@ -12,7 +12,7 @@ export function jsonBody() {
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (!hasBody) return next();
     if (req.headers['content-type'] !== 'application/json' && !req.is('application/json') && !req.is('application/*+json')) {
-      return next(new AppError(415, 'unsupported_media_type', 'Unsupported media type', 'Send the body as application/json'));
+      return next(unsupportedMediaType('Send the body as application/json'));
     }
     const checked = (error?: unknown) => {
       if (error) return next(error);
@@ -43,7 +43,7 @@ function plainUtf8WithinLimit(req: Request): boolean {
 function readPlain(req: Request, done: (error?: unknown) => void) {
   // The client may have left while earlier middleware awaited (the Redis rate limiter): 'close' has
   // fired already and would never reach the listeners below, leaving the request unanswered and unlogged.
-  if (req.destroyed) return done(new AppError(400, 'bad_request', 'Bad request', 'The request could not be read'));
+  if (req.destroyed) return done(unreadableBody());
   const chunks: Buffer[] = [];
   let finished = false;
   const finish = (error?: unknown) => {
@@ -53,7 +53,7 @@ function readPlain(req: Request, done: (error?: unknown) => void) {
     done(error);
   };
   const onData = (chunk: Buffer) => chunks.push(chunk);
-  const onError = () => finish(new AppError(400, 'bad_request', 'Bad request', 'The request could not be read'));
+  const onError = () => finish(unreadableBody());
   const onClose = () => onError(); // closed before 'end': the client went away mid-body
   const onEnd = () => {
     let text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8');
