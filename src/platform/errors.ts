@@ -39,3 +39,16 @@ export const insufficientCredits = (required: string, available: string, shortfa
     availableCredits: available,
     shortfall,
   });
+
+/** Seconds a caller waits before retrying a database fault: a new connection is made on the next query. */
+export const DATABASE_RETRY_AFTER_SECONDS = 1;
+
+export const databaseUnavailable = () =>
+  new AppError(
+    503,
+    'database_unavailable',
+    'Database unavailable',
+    'The database could not be reached or dropped the connection; retry with the same requestId or Idempotency-Key.',
+    {},
+    { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
+  );

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { AppError } from '../../platform/errors';
+import { AppError, databaseUnavailable } from '../../platform/errors';
+import { isDatabaseUnavailable } from '../../platform/db/db-faults';
 import type { Metrics } from '../../platform/metrics';
 import { stripeWebhooks } from '../../platform/stripe';
 import type { EventRecord, Handled, WebhooksRepository } from './webhooks.repository';
@@ -46,6 +47,8 @@ export class WebhooksService {
       await this.repo.recordFailure(record, message.slice(0, 1000)).catch((e) => log.error({ err: e }, 'could not record webhook failure'));
       this.metrics.webhookEvents.inc({ type: typeLabel, outcome: 'failed' });
       log.error({ err: error, outcome: 'failed' }, 'stripe webhook failed; Stripe will retry');
+      // Either way Stripe retries; a database fault says so as 503 like every other route.
+      if (isDatabaseUnavailable(error)) throw Object.assign(databaseUnavailable(), { cause: error });
       throw Object.assign(new AppError(500, 'webhook_processing_failed', 'Webhook processing failed', 'The event was not applied; Stripe will retry it.'), { cause: error });
     }
     const outcome: Outcome = result === 'duplicate' ? 'duplicate' : result.outcome;
