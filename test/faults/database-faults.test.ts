@@ -2,6 +2,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import pg from 'pg';
+import request from 'supertest';
+import { createDatabase, type Database } from '../../src/platform/db/database';
+import { tcpProxy } from '../helpers/tcp-proxy';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { grant } from '../helpers/wallets';
 import { ledgerViolations, NO_VIOLATIONS } from '../helpers/ledger-invariants';
@@ -103,6 +106,54 @@ describe('database faults under load', () => {
 
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    process.stdout.write(`fault test: ${attempts.length} attempts, ${failures.length} failed (${failures.map((f) => f.status).join(',')})\n`);
+  });
+});
+
+describe('an unreachable database', () => {
+  let proxied: TestApp;
+  let proxy: Awaited<ReturnType<typeof tcpProxy>>;
+  let db: Database;
+
+  beforeAll(async () => {
+    const target = new URL(t.database.url);
+    proxy = await tcpProxy(target.hostname, Number(target.port || 5432));
+    const viaProxy = new URL(t.database.url);
+    viaProxy.port = new URL(proxy.url).port;
+    db = createDatabase(viaProxy.toString(), { min: 0, max: 4 });
+    proxied = await createTestApp({ database: t.database, deps: { db } });
+  });
+  afterAll(async () => {
+    await db.close();
+    await proxy.stop();
+  });
+
+  const routes = (a: TestApp) => [
+    request(a.app).post('/v1/usage/reconcile').set('Authorization', `Bearer ${a.gateway}`).send({ userId: 'down-user', requestId: 'down-1', model: 'gpt-4o', inputTokens: 10, outputTokens: 10 }),
+    request(a.app).post('/v1/usage/holds').set('Authorization', `Bearer ${a.gateway}`).send({ userId: 'down-user', requestId: 'down-2', model: 'gpt-4o', maxInputTokens: 10, maxOutputTokens: 10 }),
+    request(a.app).post('/v1/usage/holds/00000000-0000-4000-8000-000000000000/release').set('Authorization', `Bearer ${a.gateway}`).send(),
+    request(a.app).get('/v1/balance').set('Authorization', `Bearer ${a.token('down-user')}`),
+    request(a.app).get('/v1/ledger').set('Authorization', `Bearer ${a.token('down-user')}`),
+    request(a.app).post('/v1/admin/credits/adjustments').set('Authorization', `Bearer ${a.admin}`).set('Idempotency-Key', 'down-adjustment').send({ userId: 'down-user', amount: '5', reason: 'outage test' }),
+    request(a.app).get('/v1/admin/reports/credits').set('Authorization', `Bearer ${a.admin}`),
+  ];
+
+  it('answers every route with 503 database_unavailable and Retry-After, turns readiness 503, and recovers by itself when it returns', async () => {
+    await grant(proxied, 'down-user', '100');
+    expect((await request(proxied.app).get('/readyz')).status).toBe(200);
+
+    await proxy.stop();
+    for (const res of await Promise.all(routes(proxied))) {
+      expect({ status: res.status, code: res.body.code, retryAfter: res.headers['retry-after'] }).toEqual({ status: 503, code: 'database_unavailable', retryAfter: '1' });
+      expect(JSON.stringify(res.body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|stack/);
+    }
+    expect((await request(proxied.app).get('/readyz')).status).toBe(503);
+    expect((await request(proxied.app).get('/healthz')).status).toBe(200); // alive: nothing to restart
+
+    await proxy.start();
+    expect((await request(proxied.app).get('/readyz')).status).toBe(200);
+    const statuses = (await Promise.all(routes(proxied))).map((r) => r.status);
+    expect(statuses).toEqual([201, 201, 404, 200, 200, 201, 200]);
+    const [usage] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM usages WHERE user_id = 'down-user'`);
+    expect(usage.n).toBe(1);
   });
 });
