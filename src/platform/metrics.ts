@@ -65,7 +65,7 @@ export function createMetrics() {
     holdsActive: gauge('billing_holds_active', 'Unexpired active holds'),
     holdsHeldCredits: gauge('billing_holds_held_credits', 'Credits reserved by unexpired active holds'),
     holdsEnded: counter('billing_holds_total', 'Holds by how they ended', ['outcome']),
-    holdsExpiredUnsettled: gauge('billing_holds_expired_unsettled', 'Holds past expiry never settled nor released (leak signal)'),
+    holdsExpiredUnsettled: gauge('billing_holds_expired_unsettled', 'Holds that expired in the last 15 minutes and are still neither settled nor released (leak signal)'),
     holdSettleOverage: counter('billing_hold_settle_overage_credits_total', 'Credits charged above the reservation on settle'),
   };
 }
