@@ -36,6 +36,11 @@ export function createMetrics() {
     insufficientFunds: counter('billing_insufficient_funds_total', 'Charges and holds refused for lack of credits', ['operation']),
     purchaseAmountMismatches: counter('billing_purchase_amount_mismatch_total', 'Paid Checkout Sessions whose amount or currency did not match the package (not credited)'),
     webhookEvents: counter('billing_webhook_events_total', 'Stripe webhook events by type and outcome', ['type', 'outcome']),
+    webhookLookupsRefused: counter(
+      'billing_webhook_lookups_refused_total',
+      'Refund and dispute events recorded as failed and acknowledged because Stripe refused the PaymentIntent lookup (401/403: the key is wrong, revoked or lacks permission)',
+      ['status'],
+    ),
     authFailures: counter('billing_auth_failures_total', 'Rejected credentials by reason', ['reason']),
     rateLimited: counter('billing_rate_limited_total', 'Requests refused by the rate limiter', ['limiter']),
     dbPoolConnections: new client.Gauge({
