@@ -66,6 +66,7 @@ async function main() {
     drainMs: config.SHUTDOWN_DRAIN_SECONDS * 1000,
     lifecycle,
     logger,
+    cancelStuck: () => db.cancelRunning(),
     onClosed: async () => {
       stopLedgerChecks();
       stopPurge();

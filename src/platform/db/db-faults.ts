@@ -6,8 +6,9 @@
  */
 
 // SQLSTATE: class 08 connection exceptions, 57P01-57P03 (admin shutdown, crash shutdown, cannot
-// connect now: a failover or restart), 53300 too many connections.
-const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123]|53300)$/;
+// connect now: a failover or restart), 53300 too many connections, 57014 a statement cancelled
+// (a shutdown cancelling work stuck past its deadline; the statement rolled back).
+const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123]|53300|57014)$/;
 
 // node's socket errors while connecting or mid-query.
 const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
