@@ -35,25 +35,27 @@ function call(port: number, method: string, path: string, headers: Record<string
   });
 }
 
+/** The real server in production mode on this file's database, with the shutdown timing given. */
+const productionEnv = (shutdown: { SHUTDOWN_DRAIN_SECONDS: string; SHUTDOWN_GRACE_SECONDS: string }) => ({
+  NODE_ENV: 'production',
+  DATABASE_URL: database.url,
+  DATABASE_POOL_MIN: '0',
+  JWT_PUBLIC_KEY: keys.publicKey,
+  JWT_ISSUER: ISSUER,
+  JWT_AUDIENCE: AUDIENCE,
+  STRIPE_SECRET_KEY: 'sk_test_graceful',
+  STRIPE_WEBHOOK_SECRET: 'whsec_graceful',
+  HOST: '127.0.0.1',
+  PORT: '0',
+  LOG_LEVEL: 'info',
+  ...shutdown,
+});
+
 const errorCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
 describe('graceful shutdown of the real server process', () => {
   it('on SIGTERM under load: readiness turns 503, in-flight requests finish, new connections are refused, every charge answered, exit 0', async () => {
-    server = spawnServer({
-      NODE_ENV: 'production',
-      DATABASE_URL: database.url,
-      DATABASE_POOL_MIN: '0',
-      JWT_PUBLIC_KEY: keys.publicKey,
-      JWT_ISSUER: ISSUER,
-      JWT_AUDIENCE: AUDIENCE,
-      STRIPE_SECRET_KEY: 'sk_test_graceful',
-      STRIPE_WEBHOOK_SECRET: 'whsec_graceful',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SHUTDOWN_DRAIN_SECONDS: '1',
-      SHUTDOWN_GRACE_SECONDS: '20',
-      LOG_LEVEL: 'info',
-    });
+    server = spawnServer(productionEnv({ SHUTDOWN_DRAIN_SECONDS: '1', SHUTDOWN_GRACE_SECONDS: '20' }));
     const port = await listeningPort(server);
     const users = ['drain-a', 'drain-b', 'drain-c', 'drain-d'];
     const admin = token('ops-admin', 'billing:admin');
@@ -146,21 +148,7 @@ describe('graceful shutdown of the real server process', () => {
   });
 
   it('on SIGTERM with a charge stuck on a wallet lock: the charge is cancelled and answered 503 retryable, uncharged, and the process exits 0 before the grace period ends', async () => {
-    server = spawnServer({
-      NODE_ENV: 'production',
-      DATABASE_URL: database.url,
-      DATABASE_POOL_MIN: '0',
-      JWT_PUBLIC_KEY: keys.publicKey,
-      JWT_ISSUER: ISSUER,
-      JWT_AUDIENCE: AUDIENCE,
-      STRIPE_SECRET_KEY: 'sk_test_graceful',
-      STRIPE_WEBHOOK_SECRET: 'whsec_graceful',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SHUTDOWN_DRAIN_SECONDS: '0',
-      SHUTDOWN_GRACE_SECONDS: '30',
-      LOG_LEVEL: 'info',
-    });
+    server = spawnServer(productionEnv({ SHUTDOWN_DRAIN_SECONDS: '0', SHUTDOWN_GRACE_SECONDS: '30' }));
     const port = await listeningPort(server);
     const admin = token('ops-admin', 'billing:admin');
     const funded = await call(port, 'POST', '/v1/admin/credits/adjustments', { Authorization: `Bearer ${admin}`, 'Idempotency-Key': 'fund-stuck' }, JSON.stringify({ userId: 'stuck-user', amount: '1000', reason: 'stuck test' }));

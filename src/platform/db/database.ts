@@ -48,7 +48,7 @@ export function createDatabase(url: string, options: { min?: number; max?: numbe
       pids.push(pipeline.backendPid());
       pipeline.refuseNew();
       pool.end().catch(() => undefined); // refuses new checkouts at once; resolves when the last is released
-      // From a connection of its own: the pool takes no more work, and each busy backend is reading a statement.
+      // From a connection of its own: the pool takes no more work.
       const canceller = new pg.Client({ connectionString: url, application_name: 'scholarlink-billing-shutdown', connectionTimeoutMillis: 2000 });
       try {
         await canceller.connect();
