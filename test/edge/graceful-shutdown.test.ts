@@ -56,7 +56,7 @@ const errorCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Err
 describe('graceful shutdown of the real server process', () => {
   it('on SIGTERM under load: readiness turns 503, in-flight requests finish, new connections are refused, every charge answered, exit 0', async () => {
     server = spawnServer(productionEnv({ SHUTDOWN_DRAIN_SECONDS: '1', SHUTDOWN_GRACE_SECONDS: '20' }));
-    const port = await listeningPort(server);
+    const port = await listeningPort(server, 90_000); // ts-node compiles the server first: slow on a busy machine
     const users = ['drain-a', 'drain-b', 'drain-c', 'drain-d'];
     const admin = token('ops-admin', 'billing:admin');
     for (const userId of users) {
@@ -145,11 +145,11 @@ describe('graceful shutdown of the real server process', () => {
       `SELECT coalesce(sum(p.amount), 0)::text AS sum FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id JOIN accounts a ON a.id = p.account_id WHERE t.type = 'usage' AND a.user_id IS NOT NULL`,
     );
     expect(sum).toMatch(new RegExp(`^-${(chargedIds.size * 50).toString()}(\\.0+)?$`));
-  });
+  }, 180_000);
 
   it('on SIGTERM with a charge stuck on a wallet lock: the charge is cancelled and answered 503 retryable, uncharged, and the process exits 0 before the grace period ends', async () => {
     server = spawnServer(productionEnv({ SHUTDOWN_DRAIN_SECONDS: '0', SHUTDOWN_GRACE_SECONDS: '30' }));
-    const port = await listeningPort(server);
+    const port = await listeningPort(server, 90_000); // ts-node compiles the server first: slow on a busy machine
     const admin = token('ops-admin', 'billing:admin');
     const funded = await call(port, 'POST', '/v1/admin/credits/adjustments', { Authorization: `Bearer ${admin}`, 'Idempotency-Key': 'fund-stuck' }, JSON.stringify({ userId: 'stuck-user', amount: '1000', reason: 'stuck test' }));
     expect(funded.status).toBe(201);
@@ -177,5 +177,5 @@ describe('graceful shutdown of the real server process', () => {
       locker.release();
     }
     expect(await database.sql(`SELECT 1 FROM usages WHERE request_id = 'stuck-call'`)).toEqual([]);
-  });
+  }, 180_000);
 });
