@@ -20,7 +20,7 @@ import { startIdempotencyPurge } from './platform/idempotency/idempotency.purge'
 import { ReportsRepository } from './modules/reports/reports.repository';
 import { ReportsService } from './modules/reports/reports.service';
 import { startHoldsSweeper } from './modules/holds/holds.sweeper';
-import { closeRedisClient, createRedisClient } from './platform/redis/redis-client';
+import { closeRedisClient, connectRedisClient } from './platform/redis/redis-client';
 import { tuneV8 } from './platform/v8-tuning';
 
 const DATA_DIR = process.env.BILLING_DATA_DIR ?? path.join(PROJECT_ROOT, '.data');
@@ -61,7 +61,8 @@ async function main() {
   const stopLedgerChecks = startLedgerChecks(reports, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
   const stopPurge = startIdempotencyPurge(new IdempotencyRepository(db), logger);
   const stopHoldsSweeper = startHoldsSweeper(db, metrics, logger);
-  const redis = config.REDIS_URL ? createRedisClient(config.REDIS_URL, logger) : undefined;
+  // Connected (or found down) before the rate limiters are built, so they count from the first request.
+  const redis = config.REDIS_URL ? await connectRedisClient(config.REDIS_URL, logger) : undefined;
   const app = createApp({ config, db, logger, verifier, metrics, lifecycle, reports, reads, redis });
 
   const server = await listenWithGracefulShutdown(app, {
@@ -71,6 +72,7 @@ async function main() {
     drainMs: config.SHUTDOWN_DRAIN_SECONDS * 1000,
     lifecycle,
     logger,
+    cancelStuck: () => db.cancelRunning(),
     onClosed: async () => {
       stopLedgerChecks();
       stopPurge();

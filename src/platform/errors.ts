@@ -97,3 +97,14 @@ export const webhookProcessingFailed = (cause: unknown) =>
 
 export const internalError = () =>
   problem(500, 'internal_error', 'Internal server error', { detail: 'Something went wrong; retry with the same Idempotency-Key.' });
+
+/** Seconds a caller waits before retrying a database fault: a new connection is made on the next query. */
+export const DATABASE_RETRY_AFTER_SECONDS = 1;
+
+/** 503: the database could not be reached or dropped the connection; safe to retry with the same key. */
+export const databaseUnavailable = (options: { cause?: unknown } = {}) =>
+  problem(503, 'database_unavailable', 'Database unavailable', {
+    detail: 'The database could not be reached or dropped the connection; retry with the same requestId or Idempotency-Key.',
+    headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
+    cause: options.cause,
+  });

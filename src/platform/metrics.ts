@@ -51,6 +51,11 @@ export function createMetrics() {
     insufficientFunds: counter('billing_insufficient_funds_total', 'Charges and holds refused for lack of credits', ['operation']),
     purchaseAmountMismatches: counter('billing_purchase_amount_mismatch_total', 'Paid Checkout Sessions whose amount or currency did not match the package (not credited)'),
     webhookEvents: counter('billing_webhook_events_total', 'Stripe webhook events by type and outcome', ['type', 'outcome']),
+    webhookLookupsRefused: counter(
+      'billing_webhook_lookups_refused_total',
+      'Refund and dispute events recorded as failed and acknowledged because Stripe refused the PaymentIntent lookup (401/403: the key is wrong, revoked or lacks permission)',
+      ['status'],
+    ),
     authFailures: counter('billing_auth_failures_total', 'Rejected credentials by reason', ['reason']),
     rateLimited: counter('billing_rate_limited_total', 'Requests refused by the rate limiter', ['limiter']),
     dbPoolConnections: poolGauge('billing_db_pool_connections', 'Database pool connections by state (in_use, idle, waiting = callers queued for a connection)', () => pool),
@@ -78,7 +83,7 @@ export function createMetrics() {
     holdsActive: gauge('billing_holds_active', 'Unexpired active holds'),
     holdsHeldCredits: gauge('billing_holds_held_credits', 'Credits reserved by unexpired active holds'),
     holdsEnded: counter('billing_holds_total', 'Holds by how they ended', ['outcome']),
-    holdsExpiredUnsettled: gauge('billing_holds_expired_unsettled', 'Holds past expiry never settled nor released (leak signal)'),
+    holdsExpiredUnsettled: gauge('billing_holds_expired_unsettled', 'Holds that expired in the last 15 minutes and are still neither settled nor released (leak signal)'),
     holdSettleOverage: counter('billing_hold_settle_overage_credits_total', 'Credits charged above the reservation on settle'),
   };
 }

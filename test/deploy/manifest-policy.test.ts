@@ -257,6 +257,7 @@ describe('observability', () => {
     ]));
     expect(rules.find((r) => r.alert === 'BillingLedgerInvariantBroken')!.expr).toContain('billing_ledger_invariants_ok');
     expect(rules.find((r) => r.alert === 'BillingHoldsLeaking')!.expr).toContain('billing_holds_expired_unsettled');
+    expect(rules.find((r) => r.alert === 'BillingStripeLookupRefused')!.expr).toContain('billing_webhook_lookups_refused_total');
     for (const r of rules) expect(['critical', 'warning']).toContain(r.labels.severity);
   });
 
@@ -266,5 +267,12 @@ describe('observability', () => {
     const dashboard = JSON.parse(map.data['scholarlink-billing.json']);
     expect(dashboard.uid).toBe('scholarlink-billing');
     expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('the dashboard shows charge batch retries and refused Stripe lookups, the series their alerts fire on', () => {
+    const dashboard = JSON.parse(one(objects, 'ConfigMap', 'scholarlink-billing-dashboard').data['scholarlink-billing.json']);
+    const exprs: string[] = dashboard.panels.flatMap((p: K8sObject) => p.targets.map((t: K8sObject) => t.expr));
+    expect(exprs.some((e) => e.includes('billing_charge_batch_retries_total'))).toBe(true);
+    expect(exprs.some((e) => e.includes('billing_webhook_lookups_refused_total'))).toBe(true);
   });
 });

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
-import { invalidSignature, stripeNotConfigured, webhookProcessingFailed } from '../../platform/errors';
+import { databaseUnavailable, invalidSignature, stripeNotConfigured, webhookProcessingFailed } from '../../platform/errors';
+import { isDatabaseUnavailable } from '../../platform/db/db-faults';
 import type { Metrics } from '../../platform/metrics';
 import { stripeWebhooks } from '../../platform/stripe';
 import type { EventRecord, Handled, WebhooksRepository } from './webhooks.repository';
 import { HANDLED_TYPES, type ChargeObject, type DisputeObject, type Effects, type SessionObject } from './webhooks.events';
-import type { PurchaseOfPaymentIntent } from './webhooks.payment-intents';
+import { StripeLookupRefused, type PurchaseOfPaymentIntent } from './webhooks.payment-intents';
 import { closeDispute, creditSession, endSession, openDispute, refundCharge, type RuleContext } from './webhooks.rules';
 
 /** Stripe signs with a timestamp; older deliveries are refused so a captured one cannot be replayed. */
@@ -42,10 +43,13 @@ export class WebhooksService {
     try {
       result = await this.repo.process(record, (tx) => this.apply({ tx, eventId: event.id, correlationId: d.correlationId, purchaseOfPaymentIntent: this.purchaseOfPaymentIntent }, event.type, event.data.object));
     } catch (error) {
+      if (error instanceof StripeLookupRefused) return this.lookupRefused(record, error, typeLabel, log);
       const message = error instanceof Error ? error.message : String(error);
       await this.repo.recordFailure(record, message.slice(0, 1000)).catch((e) => log.error({ err: e }, 'could not record webhook failure'));
       this.metrics.webhookEvents.inc({ type: typeLabel, outcome: 'failed' });
       log.error({ err: error, outcome: 'failed' }, 'stripe webhook failed; Stripe will retry');
+      // Either way Stripe retries; a database fault says so as 503 like every other route.
+      if (isDatabaseUnavailable(error)) throw databaseUnavailable({ cause: error });
       throw webhookProcessingFailed(error);
     }
     const outcome: Outcome = result === 'duplicate' ? 'duplicate' : result.outcome;
@@ -53,6 +57,20 @@ export class WebhooksService {
     if (result !== 'duplicate') this.count(result.effects, log);
     log.info({ outcome, note: result === 'duplicate' ? undefined : result.note }, 'stripe webhook');
     return { received: true, eventId: event.id, outcome };
+  }
+
+  /**
+   * Stripe refused our own lookup (401/403): retrying for three days cannot help, and the event may
+   * be a take-back of credits. It is recorded as failed (so a resend from Stripe's dashboard, once
+   * the key is fixed, claims it again), counted for the alert, and acknowledged so Stripe stops.
+   * If even the record cannot be written, Stripe is asked to retry instead.
+   */
+  private async lookupRefused(record: EventRecord, error: StripeLookupRefused, typeLabel: string, log: Logger) {
+    await this.repo.recordFailure(record, error.message);
+    this.metrics.webhookEvents.inc({ type: typeLabel, outcome: 'failed' });
+    this.metrics.webhookLookupsRefused.inc({ status: String(error.statusCode) });
+    log.error({ alert: 'stripe_lookup_refused', outcome: 'failed', paymentIntentId: error.paymentIntentId, status: error.statusCode }, error.message);
+    return { received: true as const, eventId: record.id, outcome: 'failed' as const };
   }
 
   private verify(d: Delivery) {

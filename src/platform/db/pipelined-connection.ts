@@ -11,6 +11,7 @@ import pg from 'pg';
  */
 export class PipelinedConnection {
   private client?: Promise<pg.Client>;
+  private connectedClient?: pg.Client;
   private closed = false;
 
   constructor(private readonly config: pg.ClientConfig) {}
@@ -27,6 +28,16 @@ export class PipelinedConnection {
     }
   }
 
+  /** The backend serving this connection now, if connected (for pg_cancel_backend on shutdown). */
+  backendPid(): number | undefined {
+    return (this.connectedClient as { processID?: number } | undefined)?.processID;
+  }
+
+  /** New queries are refused from now on; the ones already written still get their answers. */
+  refuseNew(): void {
+    this.closed = true;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const client = this.client;
@@ -38,7 +49,7 @@ export class PipelinedConnection {
     if (this.closed) return Promise.reject(new Error('the pipelined connection is closed'));
     if (this.client) return this.client;
     const client = new pg.Client({ ...this.config, pipeline: true });
-    const connecting = client.connect().then(() => client);
+    const connecting = client.connect().then(() => (this.connectedClient = client));
     // pg fails the queries on a connection that errors or ends; later ones must get a new connection
     const forget = () => this.forget(connecting, client);
     client.on('error', forget);
@@ -51,6 +62,7 @@ export class PipelinedConnection {
   private forget(connecting: Promise<pg.Client>, client: pg.Client) {
     if (this.client !== connecting) return;
     this.client = undefined;
+    this.connectedClient = undefined;
     client.end().catch(() => undefined);
   }
 }

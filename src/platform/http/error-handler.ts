@@ -1,6 +1,17 @@
 import type { NextFunction, Request, Response } from 'express';
 import Stripe from 'stripe';
-import { AppError, badRequest, internalError, notFound, payloadTooLarge, stripeUnavailable, unreadableBody, unsupportedMediaType } from '../errors';
+import {
+  AppError,
+  badRequest,
+  databaseUnavailable,
+  internalError,
+  notFound,
+  payloadTooLarge,
+  stripeUnavailable,
+  unreadableBody,
+  unsupportedMediaType,
+} from '../errors';
+import { isDatabaseUnavailable } from '../db/db-faults';
 import { sendProblem } from './problem';
 
 interface HttpishError {
@@ -22,6 +33,17 @@ function fromHttpError(error: HttpishError): AppError | undefined {
   return unreadableBody({ status });
 }
 
+/**
+ * What a failure means to the caller. A database fault (unreachable, connection dropped, pool
+ * exhausted) is retryable, never a 500: the caller retries with the same requestId.
+ */
+function toAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  if (error instanceof Stripe.errors.StripeError) return fromStripe();
+  if (isDatabaseUnavailable(error)) return databaseUnavailable();
+  return fromHttpError(error as HttpishError);
+}
+
 /** Stripe down, slow or refusing is the payment provider's failure, not ours: 502, safe to retry. */
 const fromStripe = () => stripeUnavailable({ detail: 'Stripe could not be reached or refused the request; retry later.' });
 
@@ -32,9 +54,11 @@ export function notFoundHandler(req: Request, _res: Response, next: NextFunction
 // Express recognises error middleware by its four parameters.
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
 export function errorHandler(error: unknown, req: Request, res: Response, _next: NextFunction) {
-  const appError = error instanceof AppError ? error : error instanceof Stripe.errors.StripeError ? fromStripe() : fromHttpError(error as HttpishError);
+  const appError = toAppError(error);
   if (appError) {
     if (appError.status >= 500) req.log.error({ err: error }, appError.title);
+    // A failure half-way through a streamed body (a CSV export) can only cut the response short.
+    if (res.headersSent) return res.destroy();
     return sendProblem(req, res, appError);
   }
   // Unknown failures are logged whole and answered with nothing that could leak SQL or a stack.

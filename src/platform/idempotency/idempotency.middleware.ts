@@ -1,5 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
-import { badRequest, conflict, unprocessable } from '../errors';
+import { badRequest, conflict, databaseUnavailable, internalError, unprocessable } from '../errors';
+import { isDatabaseUnavailable } from '../db/db-faults';
+import { problemBody } from '../http/problem';
 import { principalOf } from '../auth/auth.middleware';
 import { payloadHash } from '../payload-hash';
 import type { IdempotencyRepository } from './idempotency.repository';
@@ -50,8 +52,11 @@ export function idempotency(repo: IdempotencyRepository, options: { required: bo
         () => send(body),
         (error) => {
           req.log.error({ err: error }, 'could not store idempotent response');
-          res.status(500).type('application/problem+json');
-          send(JSON.stringify({ type: 'about:blank', title: 'Internal server error', status: 500, correlationId: req.correlationId }));
+          // A database fault here is answered like any other (503 + Retry-After), never as a bare 500.
+          const problem = isDatabaseUnavailable(error) ? databaseUnavailable() : internalError();
+          for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
+          res.status(problem.status).type('application/problem+json');
+          send(JSON.stringify(problemBody(req, problem)));
         },
       );
       return res;

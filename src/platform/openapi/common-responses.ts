@@ -48,6 +48,7 @@ export function withCommonResponses<T extends { paths?: object }>(doc: T): T {
       if (op.security.some((s) => 'bearer' in s)) add(401, 'Missing or invalid bearer token (WWW-Authenticate: Bearer)');
       if (path.startsWith('/v1/') && !UNLIMITED_PATHS.includes(path)) add(429, 'Rate limited; see Retry-After and RateLimit headers');
       add(500, 'Unexpected failure; safe to retry with the same Idempotency-Key');
+      if (path.startsWith('/v1/')) add(503, 'Database unavailable (`database_unavailable`); retry after Retry-After with the same requestId or Idempotency-Key');
     }
   }
   return doc;
