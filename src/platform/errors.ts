@@ -29,6 +29,10 @@ export const notFound = (detail = 'No such resource') => new AppError(404, 'not_
 export const unauthorized = (detail: string) =>
   new AppError(401, 'unauthorized', 'Unauthorized', detail, {}, { 'WWW-Authenticate': 'Bearer realm="scholarlink-billing"' });
 
+/** A bearer token was sent but is not acceptable (RFC 6750 §3.1 error code invalid_token). */
+export const invalidToken = (detail: string) =>
+  new AppError(401, 'invalid_token', 'Invalid token', detail, {}, { 'WWW-Authenticate': 'Bearer realm="scholarlink-billing", error="invalid_token"' });
+
 export const forbidden = (detail: string) => new AppError(403, 'forbidden', 'Forbidden', detail);
 
 export const conflict = (code: string, detail: string) => new AppError(409, code, 'Conflict', detail);
