@@ -18,7 +18,7 @@ async function stored() {
   return { events: events.n, ledger: ledger.n, paid: paid.n };
 }
 
-const envelope = (type: string, object: unknown, over: Record<string, unknown> = {}) => ({ ...t.double.event(type, {}), data: { object }, ...over });
+const envelope = (type: string, object: unknown, over: Record<string, unknown> = {}) => ({ ...t.double.event(type, { id: 'placeholder', object: 'placeholder', created: 1 }), data: { object }, ...over });
 const charge = { id: 'ch_test_m', object: 'charge', amount: 500, amount_refunded: 500, payment_intent: 'pi_test_m' };
 
 /** Signed with the real secret: each is Stripe's as far as the signature goes, and none is an event we can apply. */
@@ -27,7 +27,7 @@ const MALFORMED: [string, () => string, string][] = [
   ['null', () => 'null', 'event'],
   ['a number', () => '42', 'event'],
   ['not JSON at all', () => '{"id": "evt_1", ', 'body'],
-  ['an event without data', () => JSON.stringify({ ...t.double.event('checkout.session.completed', session), data: undefined }), 'data'],
+  ['an event without data', () => JSON.stringify(envelope('checkout.session.completed', session, { data: undefined })), 'data'],
   ['an event whose data.object is an array', () => JSON.stringify(envelope('checkout.session.completed', [session])), 'data.object'],
   ['an event id with U+0000', () => JSON.stringify(envelope('checkout.session.completed', session, { id: 'evt_\u0000x' })), 'id'],
   ['an event id with a lone surrogate', () => JSON.stringify(envelope('invoice.created', { id: 'in_1' }, { id: 'evt_\ud800' })), 'id'],

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { identifier } from '../../platform/http/identifiers';
 import { DecimalString, documentRoute, IdempotencyKeyHeader, json, problems } from '../../platform/openapi/registry';
 import { RequestId, UserId } from '../usage/usage.schemas';
 
@@ -9,7 +10,7 @@ export const HoldBody = z
   .object({
     userId: UserId,
     requestId: RequestId.openapi({ description: 'The LLM call\'s id; settle by reconciling the same requestId' }),
-    model: z.string().min(1).max(100),
+    model: identifier(100),
     maxInputTokens: maxTokens.openapi({ description: 'All prompt tokens the call may use, cached included (priced at the input rate)' }),
     maxOutputTokens: maxTokens,
     ttlSeconds: z.number().int().min(1).max(3600).optional().openapi({ description: 'Seconds until the hold stops counting (default 600)' }),
