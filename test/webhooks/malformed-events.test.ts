@@ -1,5 +1,5 @@
 import { createStripeTestApp, type StripeTestApp } from '../helpers/stripe';
-import { counterValue } from '../helpers/stripe-assertions';
+import { counterValue, storedCounts } from '../helpers/stripe-assertions';
 import { balanceOf } from '../helpers/wallets';
 
 let t: StripeTestApp;
@@ -11,12 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function stored() {
-  const [events] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM stripe_events`);
-  const [ledger] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM ledger_transactions`);
-  const [paid] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM purchases WHERE status <> 'pending'`);
-  return { events: events.n, ledger: ledger.n, paid: paid.n };
-}
+const stored = () => storedCounts(t);
 
 const envelope = (type: string, object: unknown, over: Record<string, unknown> = {}) => ({ ...t.double.event(type, { id: 'placeholder', object: 'placeholder', created: 1 }), data: { object }, ...over });
 const charge = { id: 'ch_test_m', object: 'charge', amount: 500, amount_refunded: 500, payment_intent: 'pi_test_m' };
