@@ -2,6 +2,8 @@ import path from 'node:path';
 import { createApp } from './app';
 import { ConfigError, parseConfig, type Config } from './platform/config';
 import { createDatabase } from './platform/db/database';
+import { createReadReplica } from './platform/db/read-replica';
+import { ReadRouter } from './platform/db/read-router';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './platform/db/embedded';
 import { migrate } from './platform/db/migrator';
 import { devBanner } from './platform/dev/dev-banner';
@@ -51,12 +53,16 @@ async function main() {
   const metrics = createMetrics();
   const lifecycle = { draining: false };
   const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
-  const reports = new ReportsService(new ReportsRepository(db), metrics);
+  const replica = config.DATABASE_READ_URL
+    ? createReadReplica(config.DATABASE_READ_URL, db.pool, { min: config.DATABASE_READ_POOL_MIN, max: config.DATABASE_READ_POOL_MAX, maxLagSeconds: config.READ_REPLICA_MAX_LAG_SECONDS })
+    : undefined;
+  const reads = new ReadRouter(db, replica, metrics, logger);
+  const reports = new ReportsService(reads.routed((d) => new ReportsRepository(d)), metrics);
   const stopLedgerChecks = startLedgerChecks(reports, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
   const stopPurge = startIdempotencyPurge(new IdempotencyRepository(db), logger);
   const stopHoldsSweeper = startHoldsSweeper(db, metrics, logger);
   const redis = config.REDIS_URL ? createRedisClient(config.REDIS_URL, logger) : undefined;
-  const app = createApp({ config, db, logger, verifier, metrics, lifecycle, reports, redis });
+  const app = createApp({ config, db, logger, verifier, metrics, lifecycle, reports, reads, redis });
 
   const server = await listenWithGracefulShutdown(app, {
     port: config.PORT,
@@ -70,6 +76,7 @@ async function main() {
       stopPurge();
       stopHoldsSweeper();
       await closeRedisClient(redis);
+      await replica?.close();
       await db.close();
       await dev.embedded?.stop();
     },

@@ -14,6 +14,21 @@ export function createMetrics() {
     new client.Gauge<L>({ name, help, labelNames, registers: [registry] });
   // The pool is read when Prometheus scrapes, so the gauges are never stale and cost nothing between scrapes.
   let pool: PoolStats | undefined;
+  let readPool: PoolStats | undefined;
+  const poolGauge = (name: string, help: string, stats: () => PoolStats | undefined) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        const p = stats();
+        if (!p) return;
+        this.set({ state: 'in_use' }, p.totalCount - p.idleCount);
+        this.set({ state: 'idle' }, p.idleCount);
+        this.set({ state: 'waiting' }, p.waitingCount);
+      },
+    });
 
   return {
     registry,
@@ -38,22 +53,20 @@ export function createMetrics() {
     webhookEvents: counter('billing_webhook_events_total', 'Stripe webhook events by type and outcome', ['type', 'outcome']),
     authFailures: counter('billing_auth_failures_total', 'Rejected credentials by reason', ['reason']),
     rateLimited: counter('billing_rate_limited_total', 'Requests refused by the rate limiter', ['limiter']),
-    dbPoolConnections: new client.Gauge({
-      name: 'billing_db_pool_connections',
-      help: 'Database pool connections by state (in_use, idle, waiting = callers queued for a connection)',
-      labelNames: ['state'] as const,
-      registers: [registry],
-      collect() {
-        if (!pool) return;
-        this.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
-        this.set({ state: 'idle' }, pool.idleCount);
-        this.set({ state: 'waiting' }, pool.waitingCount);
-      },
-    }),
+    dbPoolConnections: poolGauge('billing_db_pool_connections', 'Database pool connections by state (in_use, idle, waiting = callers queued for a connection)', () => pool),
     /** Points the pool gauges at the app's pg Pool. */
     observePool(p: PoolStats) {
       pool = p;
     },
+    // A series of its own rather than a label on the primary's: the canary gate divides in_use by
+    // pods x DATABASE_POOL_MAX, which a second pool's series would skew.
+    dbReadPoolConnections: poolGauge('billing_db_read_pool_connections', 'Read-replica pool connections by state (in_use, idle, waiting); absent without DATABASE_READ_URL', () => readPool),
+    observeReadPool(p: PoolStats) {
+      readPool = p;
+    },
+    readFallbacks: counter('billing_read_fallback_total', 'Replica-routed reads answered by the primary instead, by reason (lag, unavailable, not_standby, query_failed)', ['reason']),
+    routedReads: counter('billing_routed_reads_total', 'Reads routed to the replica when one is configured, by where they were answered (replica, primary)', ['target']),
+    readReplicaLag: gauge('billing_read_replica_lag_seconds', 'Upper bound of the read replica\'s staleness at its last check (0 when caught up with the primary)'),
     dbQueryDuration: new client.Histogram({
       name: 'billing_db_query_duration_seconds',
       help: 'Database round-trip latency by operation',

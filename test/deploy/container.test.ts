@@ -129,6 +129,7 @@ describe('Dockerfile and .dockerignore', () => {
       'COPY --from=build /app/dist ./dist',
       'COPY package.json ./',
       'COPY prisma/migrations ./prisma/migrations',
+      'COPY prisma/sql ./prisma/sql',
     ]);
     expect(runtime).toContain('USER 10001:10001');
     expect(runtime[runtime.length - 1]).toBe('CMD ["node", "dist/src/server.js"]');

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { canonicalJson } from '../../src/platform/idempotency/idempotency.middleware';
+import { canonicalJson } from '../../src/platform/payload-hash';
 
 /** The recursive definition the stored fingerprints were made with: the iterative one must match it exactly. */
 function reference(value: unknown): string {

@@ -1,5 +1,5 @@
 import { insufficientCredits, unprocessable } from '../../platform/errors';
-import { payloadHash } from '../../platform/idempotency/idempotency.middleware';
+import { payloadHash } from '../../platform/payload-hash';
 import type { Metrics } from '../../platform/metrics';
 import { formatCredits, money } from '../../platform/money';
 import type { CatalogService } from '../catalog/catalog.service';
@@ -64,7 +64,7 @@ export class UsageService {
         this.metrics?.insufficientFunds.inc({ operation: 'charge' });
         const required = money(row.credits!);
         const available = money(row.available!);
-        throw insufficientCredits(formatCredits(required), formatCredits(available), formatCredits(required.minus(available)));
+        throw insufficientCredits({ required, available });
       }
       case 'replay':
       case 'charged': {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import Stripe from 'stripe';
-import { AppError } from '../../platform/errors';
+import { type AppError, invalidSignature, malformedEvent, stripeNotConfigured, webhookProcessingFailed } from '../../platform/errors';
 import type { Metrics } from '../../platform/metrics';
 import { stripeWebhooks } from '../../platform/stripe';
 import type { EventRecord, Handled, WebhooksRepository } from './webhooks.repository';
@@ -34,7 +34,7 @@ export class WebhooksService {
   async receive(d: Delivery): Promise<{ received: true; eventId: string; outcome: Outcome }> {
     if (!this.secret) {
       d.log.error('STRIPE_WEBHOOK_SECRET is not set; webhook refused');
-      throw new AppError(503, 'stripe_not_configured', 'Webhooks unavailable', 'Stripe webhooks are not configured on this server.');
+      throw stripeNotConfigured('Stripe webhooks are not configured on this server.');
     }
     const event = this.check(this.verify(d), d);
     const record: EventRecord = { id: event.id, type: event.type, objectId: event.objectId, correlationId: d.correlationId };
@@ -48,7 +48,7 @@ export class WebhooksService {
       await this.repo.recordFailure(record, message.slice(0, 1000)).catch((e) => log.error({ err: e }, 'could not record webhook failure'));
       this.metrics.webhookEvents.inc({ type: typeLabel, outcome: 'failed' });
       log.error({ err: error, outcome: 'failed' }, 'stripe webhook failed; Stripe will retry');
-      throw Object.assign(new AppError(500, 'webhook_processing_failed', 'Webhook processing failed', 'The event was not applied; Stripe will retry it.'), { cause: error });
+      throw webhookProcessingFailed(error);
     }
     const outcome: Outcome = result === 'duplicate' ? 'duplicate' : result.outcome;
     this.metrics.webhookEvents.inc({ type: typeLabel, outcome });
@@ -67,7 +67,7 @@ export class WebhooksService {
       this.metrics.authFailures.inc({ reason: 'webhook_signature' });
       this.metrics.webhookEvents.inc({ type: 'unknown', outcome: 'rejected' });
       d.log.warn({ outcome: 'rejected', reason: (error as Error).message }, 'stripe webhook signature rejected');
-      throw new AppError(400, 'invalid_signature', 'Invalid signature', 'The Stripe-Signature header is missing, stale or does not match the body.');
+      throw invalidSignature('The Stripe-Signature header is missing, stale or does not match the body.');
     }
   }
 
@@ -81,7 +81,7 @@ export class WebhooksService {
   private malformed(d: Delivery, field: string): AppError {
     this.metrics.webhookEvents.inc({ type: 'unknown', outcome: 'rejected' });
     d.log.warn({ outcome: 'rejected', field }, 'signed stripe webhook is not a well-formed event');
-    return new AppError(400, 'malformed_event', 'Malformed event', `The signed event is not a well-formed Stripe event (${field}).`, { errors: [{ field, message: 'missing or malformed' }] });
+    return malformedEvent(field);
   }
 
   private apply(c: RuleContext, type: string, object: unknown): Promise<Handled<Effects>> {

@@ -16,17 +16,23 @@ export interface Database {
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => v);
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
-export function createDatabase(url: string, options: { min?: number; max?: number } = {}): Database {
+/** A pool as the service uses it, on the primary or on the read replica (its own application_name). */
+export function createPool(url: string, options: { min: number; max: number; applicationName: string }): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
-    min: options.min ?? 2,
-    max: options.max ?? 10,
+    min: options.min,
+    max: options.max,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
-    application_name: 'scholarlink-billing',
+    application_name: options.applicationName,
   });
   // An idle client's network error must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  return pool;
+}
+
+export function createDatabase(url: string, options: { min?: number; max?: number } = {}): Database {
+  const pool = createPool(url, { min: options.min ?? 2, max: options.max ?? 10, applicationName: 'scholarlink-billing' });
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   const pipeline = new PipelinedConnection({ connectionString: url, application_name: 'scholarlink-billing-charges', connectionTimeoutMillis: 10_000 });
   return {

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import Stripe from 'stripe';
-import { AppError, badRequest, notFound } from '../errors';
+import { AppError, badRequest, internalError, notFound, payloadTooLarge, stripeUnavailable, unreadableBody, unsupportedMediaType } from '../errors';
 import { sendProblem } from './problem';
 
 interface HttpishError {
@@ -15,15 +15,15 @@ function fromHttpError(error: HttpishError): AppError | undefined {
   const status = error.status ?? error.statusCode;
   if (!status || status >= 500) return undefined;
   if (error.type === 'entity.parse.failed') return badRequest('The body is not valid JSON');
-  if (error.type === 'entity.too.large') return new AppError(413, 'payload_too_large', 'Payload too large', 'The request body is too large');
+  if (error.type === 'entity.too.large') return payloadTooLarge();
   if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') {
-    return new AppError(415, 'unsupported_media_type', 'Unsupported media type', 'Unsupported body encoding');
+    return unsupportedMediaType('Unsupported body encoding');
   }
-  return new AppError(status, 'bad_request', 'Bad request', 'The request could not be read');
+  return unreadableBody({ status });
 }
 
 /** Stripe down, slow or refusing is the payment provider's failure, not ours: 502, safe to retry. */
-const fromStripe = () => new AppError(502, 'stripe_unavailable', 'Payment provider unavailable', 'Stripe could not be reached or refused the request; retry later.');
+const fromStripe = () => stripeUnavailable({ detail: 'Stripe could not be reached or refused the request; retry later.' });
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction) {
   next(notFound(`No route for ${req.method} ${req.path}`));
@@ -40,5 +40,5 @@ export function errorHandler(error: unknown, req: Request, res: Response, _next:
   // Unknown failures are logged whole and answered with nothing that could leak SQL or a stack.
   req.log.error({ err: error }, 'unhandled error');
   if (res.headersSent) return res.destroy();
-  sendProblem(req, res, new AppError(500, 'internal_error', 'Internal server error', 'Something went wrong; retry with the same Idempotency-Key.'));
+  sendProblem(req, res, internalError());
 }

@@ -1,5 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { AppError, badRequest } from '../errors';
+import { type AppError, badRequest, jsonTooDeep, unreadableBody, unsupportedMediaType } from '../errors';
 import { findFlaw, MAX_JSON_DEPTH, scanJson, type Flaw } from './json-shape';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -7,13 +7,6 @@ const WITH_BODY = new Set(['POST', 'PUT', 'PATCH']);
 const MEMBERS = Symbol('JSON members declared in the raw body');
 
 type Scanned = Request & { [MEMBERS]?: number };
-
-const unreadable = () => new AppError(400, 'bad_request', 'Bad request', 'The request could not be read');
-const unsupported = (detail: string) => new AppError(415, 'unsupported_media_type', 'Unsupported media type', detail);
-export const tooDeep = () =>
-  new AppError(400, 'json_too_deep', 'JSON nested too deeply', `Objects and arrays in the body may nest at most ${MAX_JSON_DEPTH} levels deep`, {
-    maxDepth: MAX_JSON_DEPTH,
-  });
 
 function refusal(flaw: Flaw): AppError {
   switch (flaw.kind) {
@@ -31,9 +24,9 @@ function refusal(flaw: Flaw): AppError {
  * UTF-8 only (RFC 8259 §8.1), and the depth limit enforced before JSON.parse builds anything.
  */
 function verify(req: Request, _res: Response, bytes: Buffer, encoding: string) {
-  if (encoding !== 'utf-8') throw unsupported('JSON bodies must be UTF-8');
+  if (encoding !== 'utf-8') throw unsupportedMediaType('JSON bodies must be UTF-8');
   const members = scanJson(bytes);
-  if (members < 0) throw tooDeep();
+  if (members < 0) throw jsonTooDeep(MAX_JSON_DEPTH);
   (req as Scanned)[MEMBERS] = members;
 }
 
@@ -49,11 +42,11 @@ export function jsonBody() {
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (!hasBody) return next();
     if (req.headers['content-type'] !== 'application/json' && !req.is('application/json') && !req.is('application/*+json')) {
-      return next(unsupported('Send the body as application/json'));
+      return next(unsupportedMediaType('Send the body as application/json'));
     }
     // The client may have left while earlier middleware awaited (the Redis rate limiter): body-parser
     // would then see a finished request and pass it on without a body.
-    if (req.destroyed) return next(unreadable());
+    if (req.destroyed) return next(unreadableBody());
     // Called from the request stream's 'end' handler: whatever this throws must reach next(), not the stream.
     parse(req, res, (error?: unknown) => {
       let outcome: unknown = error;

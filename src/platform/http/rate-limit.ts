@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { ipKeyGenerator, MemoryStore, rateLimit, type Options } from 'express-rate-limit';
 import { RedisStore } from 'rate-limit-redis';
 import { SCOPES } from '../auth/auth.middleware';
-import { AppError } from '../errors';
+import { AppError, rateLimited } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { RedisClient } from '../redis/redis-client';
@@ -84,7 +84,7 @@ export function rateLimits(o: RateLimitOptions) {
   const refuse = (name: string) => (_req: Request, res: Response, next: NextFunction) => {
     o.metrics.rateLimited.inc({ limiter: name });
     const seconds = res.getHeader('Retry-After') ?? Math.ceil(windowMs / 1000);
-    next(new AppError(429, 'rate_limited', 'Too many requests', `Rate limit exceeded; retry in ${seconds} s.`, {}, {}));
+    next(rateLimited({ retryAfterSeconds: String(seconds) }));
   };
 
   // `skip` is asked here rather than by express-rate-limit: its middleware is async and awaits the

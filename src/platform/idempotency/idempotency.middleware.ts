@@ -1,51 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { badRequest, conflict, unprocessable } from '../errors';
 import { principalOf } from '../auth/auth.middleware';
+import { payloadHash } from '../payload-hash';
 import type { IdempotencyRepository } from './idempotency.repository';
 
 const KEY = /^[\x20-\x7E]{1,255}$/;
-
-/** A piece of output text on canonicalJson's stack, told apart from the values still to be written. */
-class Text {
-  constructor(readonly text: string) {}
-}
-const [OPEN_ARRAY, CLOSE_ARRAY, OPEN_OBJECT, CLOSE_OBJECT, COMMA] = ['[', ']', '{', '}', ','].map((t) => new Text(t));
-
-/**
- * Stable JSON: the same payload hashes the same whatever the order of its keys. Written with a stack
- * of its own rather than recursion, so no nesting a caller sends can overflow the call stack. The
- * output is the stored fingerprint of every idempotent request: it must never change.
- */
-export function canonicalJson(value: unknown): string {
-  let out = '';
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const item = stack.pop();
-    if (item instanceof Text) {
-      out += item.text;
-    } else if (Array.isArray(item)) {
-      stack.push(CLOSE_ARRAY);
-      for (let i = item.length - 1; i >= 0; i--) {
-        stack.push(item[i]);
-        if (i > 0) stack.push(COMMA);
-      }
-      stack.push(OPEN_ARRAY);
-    } else if (item && typeof item === 'object') {
-      const entries = Object.entries(item as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
-      stack.push(CLOSE_OBJECT);
-      for (let i = entries.length - 1; i >= 0; i--) {
-        stack.push(entries[i][1], new Text(`${i > 0 ? ',' : ''}${JSON.stringify(entries[i][0])}:`));
-      }
-      stack.push(OPEN_OBJECT);
-    } else {
-      out += JSON.stringify(item ?? null);
-    }
-  }
-  return out;
-}
-
-export const payloadHash = (value: unknown) => createHash('sha256').update(canonicalJson(value)).digest('hex');
 
 // Remembered: requests that were carried out, and refusals for lack of credits. Validation errors
 // and failures are not, so a corrected retry may reuse its key (as Stripe does).
