@@ -55,6 +55,20 @@ export const unsupportedMediaType = (detail: string) => problem(415, 'unsupporte
 
 export const invalidSignature = (detail: string) => problem(400, 'invalid_signature', 'Invalid signature', { detail });
 
+/** A request body whose objects and arrays nest deeper than `maxDepth`. */
+export const jsonTooDeep = (maxDepth: number) =>
+  problem(400, 'json_too_deep', 'JSON nested too deeply', {
+    detail: `Objects and arrays in the body may nest at most ${maxDepth} levels deep`,
+    extensions: { maxDepth },
+  });
+
+/** A validly signed webhook body that is not a well-formed event; `field` names the first fault. */
+export const malformedEvent = (field: string) =>
+  problem(400, 'malformed_event', 'Malformed event', {
+    detail: `The signed event is not a well-formed Stripe event (${field}).`,
+    extensions: { errors: [{ field, message: 'missing or malformed' }] },
+  });
+
 export const unprocessable = (code: string, detail: string, extensions: Record<string, unknown> = {}) =>
   problem(422, code, 'Unprocessable request', { detail, extensions });
 
@@ -68,6 +82,13 @@ export const methodNotAllowed = (options: { method: string; allow: string }) =>
 
 export const unauthorized = (detail: string) =>
   problem(401, 'unauthorized', 'Unauthorized', { detail, headers: { 'WWW-Authenticate': 'Bearer realm="scholarlink-billing"' } });
+
+/** A bearer token was sent but is not acceptable (RFC 6750 §3.1 error code invalid_token). */
+export const invalidToken = (detail: string) =>
+  problem(401, 'invalid_token', 'Invalid token', {
+    detail,
+    headers: { 'WWW-Authenticate': 'Bearer realm="scholarlink-billing", error="invalid_token"' },
+  });
 
 export const forbidden = (detail: string) => problem(403, 'forbidden', 'Forbidden', { detail });
 

@@ -48,10 +48,10 @@ export class UsageService {
       correlationId,
       metadata: input.metadata,
     });
-    return this.interpret(input, row);
+    return this.interpret(input, family, row);
   }
 
-  private interpret(input: ReconcileInput, row: ChargeRow): ReconcileResult {
+  private interpret(input: ReconcileInput, family: string, row: ChargeRow): ReconcileResult {
     switch (row.outcome) {
       case 'unknown_model':
         this.count('unknown_model');
@@ -70,7 +70,8 @@ export class UsageService {
       case 'charged': {
         const replayed = row.outcome === 'replay';
         this.count(replayed ? 'replayed' : row.holdId ? 'settled' : 'charged');
-        if (!replayed) this.metrics?.creditsDebited.inc({ model: input.model }, Number(row.credits)); // metric only, never the books
+        // Labelled by the rate card's model (a closed set), never the caller's spelling of it; metric only, never the books
+        if (!replayed) this.metrics?.creditsDebited.inc({ model: family }, Number(row.credits));
         if (!replayed && row.holdId) this.settled(row);
         return {
           replayed,

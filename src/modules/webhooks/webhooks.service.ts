@@ -1,5 +1,13 @@
 import type { Logger } from 'pino';
-import { databaseUnavailable, invalidSignature, stripeNotConfigured, webhookProcessingFailed } from '../../platform/errors';
+import Stripe from 'stripe';
+import {
+  type AppError,
+  databaseUnavailable,
+  invalidSignature,
+  malformedEvent,
+  stripeNotConfigured,
+  webhookProcessingFailed,
+} from '../../platform/errors';
 import { isDatabaseUnavailable } from '../../platform/db/db-faults';
 import type { Metrics } from '../../platform/metrics';
 import { stripeWebhooks } from '../../platform/stripe';
@@ -7,6 +15,7 @@ import type { EventRecord, Handled, WebhooksRepository } from './webhooks.reposi
 import { HANDLED_TYPES, type ChargeObject, type DisputeObject, type Effects, type SessionObject } from './webhooks.events';
 import { StripeLookupRefused, type PurchaseOfPaymentIntent } from './webhooks.payment-intents';
 import { closeDispute, creditSession, endSession, openDispute, refundCharge, type RuleContext } from './webhooks.rules';
+import { checkEvent, type CheckedEvent } from './webhooks.validation';
 
 /** Stripe signs with a timestamp; older deliveries are refused so a captured one cannot be replayed. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -35,13 +44,13 @@ export class WebhooksService {
       d.log.error('STRIPE_WEBHOOK_SECRET is not set; webhook refused');
       throw stripeNotConfigured('Stripe webhooks are not configured on this server.');
     }
-    const event = this.verify(d);
-    const record: EventRecord = { id: event.id, type: event.type, objectId: (event.data.object as { id?: string }).id ?? null, correlationId: d.correlationId };
+    const event = this.check(this.verify(d), d);
+    const record: EventRecord = { id: event.id, type: event.type, objectId: event.objectId, correlationId: d.correlationId };
     const typeLabel = KNOWN.has(event.type) ? event.type : 'other';
     const log = d.log.child({ eventId: event.id, eventType: event.type });
     let result: Handled<Effects> | 'duplicate';
     try {
-      result = await this.repo.process(record, (tx) => this.apply({ tx, eventId: event.id, correlationId: d.correlationId, purchaseOfPaymentIntent: this.purchaseOfPaymentIntent }, event.type, event.data.object));
+      result = await this.repo.process(record, (tx) => this.apply({ tx, eventId: event.id, correlationId: d.correlationId, purchaseOfPaymentIntent: this.purchaseOfPaymentIntent }, event.type, event.object));
     } catch (error) {
       if (error instanceof StripeLookupRefused) return this.lookupRefused(record, error, typeLabel, log);
       const message = error instanceof Error ? error.message : String(error);
@@ -73,16 +82,31 @@ export class WebhooksService {
     return { received: true as const, eventId: record.id, outcome: 'failed' as const };
   }
 
-  private verify(d: Delivery) {
+  /** The parsed body once its signature holds; a signed body that is not JSON is malformed, not forged. */
+  private verify(d: Delivery): unknown {
     try {
       if (!d.signature) throw new Error('missing Stripe-Signature header');
       return stripeWebhooks.constructEvent(d.raw, d.signature, this.secret!, SIGNATURE_TOLERANCE_SECONDS);
     } catch (error) {
+      if (d.signature && !(error instanceof Stripe.errors.StripeSignatureVerificationError)) throw this.malformed(d, 'body');
       this.metrics.authFailures.inc({ reason: 'webhook_signature' });
       this.metrics.webhookEvents.inc({ type: 'unknown', outcome: 'rejected' });
       d.log.warn({ outcome: 'rejected', reason: (error as Error).message }, 'stripe webhook signature rejected');
       throw invalidSignature('The Stripe-Signature header is missing, stale or does not match the body.');
     }
+  }
+
+  /** Nothing of a malformed event is stored or applied; the 400 makes it visible in Stripe's dashboard. */
+  private check(event: unknown, d: Delivery): CheckedEvent {
+    const checked = checkEvent(event);
+    if ('invalid' in checked) throw this.malformed(d, checked.invalid);
+    return checked;
+  }
+
+  private malformed(d: Delivery, field: string): AppError {
+    this.metrics.webhookEvents.inc({ type: 'unknown', outcome: 'rejected' });
+    d.log.warn({ outcome: 'rejected', field }, 'signed stripe webhook is not a well-formed event');
+    return malformedEvent(field);
   }
 
   private apply(c: RuleContext, type: string, object: unknown): Promise<Handled<Effects>> {

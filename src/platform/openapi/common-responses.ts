@@ -41,7 +41,7 @@ export function withCommonResponses<T extends { paths?: object }>(doc: T): T {
       op.security ??= [];
       const add = (status: number, description: string) => (op.responses[status] ??= problem(description));
       if (op.requestBody) {
-        add(400, 'Malformed input or broken JSON; `errors` names each field');
+        add(400, 'Malformed input, broken JSON, a repeated key, 1e400, NUL or a lone surrogate, or nesting deeper than 32 levels (json_too_deep); `errors` names each field');
         add(413, 'Body larger than 64 kB');
         add(415, 'Body is not application/json');
       }
