@@ -9,6 +9,7 @@ const TOOLS = [
   { cmd: 'bwrap', pkg: 'bubblewrap', usedBy: 'test/deploy/container.test.ts (read-only, non-root server run)' },
   { cmd: 'promtool', pkg: 'prometheus', usedBy: 'test/deploy/alert-rules.test.ts (alert rules)' },
   { cmd: 'shellcheck', pkg: 'shellcheck', usedBy: 'test/deploy/go-live-script.test.ts' },
+  { cmd: 'jq', pkg: 'jq', usedBy: 'deployment/billing/go-live-commands.sh (test/deploy/go-live-*.test.ts)' },
   { cmd: 'wrk', pkg: 'wrk', usedBy: 'test/bench/wrk-load.test.ts and npm run bench' },
   { cmd: 'pgbench', pkg: 'postgresql-contrib', usedBy: 'test/bench/pgbench-floor.test.ts and npm run bench' },
 ];

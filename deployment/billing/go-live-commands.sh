@@ -8,7 +8,8 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 
 NAMESPACE="${NAMESPACE:-scholarlink-prod}"
 DOMAIN="${DOMAIN:-billing.scholarlink.app}"
-BASE_URL="${BASE_URL:-https://$DOMAIN}"
+# smoke and webhook need it given explicitly (main); the production commands default to https://$DOMAIN.
+BASE_URL="${BASE_URL:-}"
 BASE_URL="${BASE_URL%/}"
 ROLLOUT="${ROLLOUT:-scholarlink-billing}"
 CONTAINER="${CONTAINER:-billing}"
@@ -44,11 +45,11 @@ Commands
              endpoint registered for the live URL, then an RDS snapshot taken and waited for
   canary     apply the production overlay with IMAGE, watch every canary step (5% 25% 50% 100%)
              and its analysis; stops at the first failed gate (Argo Rollouts has then aborted)
-  smoke      post-deployment checks against BASE_URL: /healthz and /readyz 200, a JWT accepted
+  smoke      post-deployment checks against BASE_URL (required): /healthz and /readyz 200, a JWT accepted
              and forged ones refused, funding (admin grant, or SMOKE_STRIPE=1 below),
              1k+500 gpt-4o tokens = 50 credits, an idempotent replay, the CSV export carrying
              correlation ids, a 402 naming requiredCredits
-  webhook    a signed test event delivered to BASE_URL/v1/webhooks/stripe and acknowledged,
+  webhook    a signed test event delivered to BASE_URL/v1/webhooks/stripe (required) and acknowledged,
              its redelivery acknowledged once more, a bad signature refused
   rollback   abort and undo the rollout, confirm the stable pods are ready (budget ${ROLLBACK_BUDGET_SECONDS}s)
   full       preflight, canary, smoke, webhook in order; stops at the first failure and offers
@@ -59,7 +60,10 @@ Options
   -h, --help this text
 
 Environment (defaults in brackets)
-  BASE_URL [https://$DOMAIN]   NAMESPACE [$NAMESPACE]   ROLLOUT [$ROLLOUT]
+  BASE_URL                     the service checked: required by smoke and webhook (e.g.
+                               http://127.0.0.1:3000 for a local npm start); https://$DOMAIN
+                               for preflight, canary, rollback and full
+  NAMESPACE [$NAMESPACE]   ROLLOUT [$ROLLOUT]
   IMAGE (canary, full)         e.g. $IMAGE_NAME:1.0.1@sha256:...
   USER_TOKEN GATEWAY_TOKEN ADMIN_TOKEN   bearer tokens for smoke (a dedicated smoke user, the
                                gateway's usage:write, billing:admin); or JWT_SIGNING_KEY_FILE
@@ -78,8 +82,7 @@ Environment (defaults in brackets)
   PREFLIGHT_DATABASE_URL       preflight: database reached through a tunnel, pending migrations
   EXPECTED_CONTEXT             preflight: the kube context that must be current
   DB_INSTANCE [$DB_INSTANCE]  AWS_REGION [$AWS_REGION]
-  GO_LIVE_LOG_DIR              where run logs go [\$XDG_STATE_HOME/scholarlink-billing/go-live, else /tmp]
-  GO_LIVE_JSON=jq|node         JSON parser [jq when installed, else node]
+  GO_LIVE_LOG_DIR              where run logs go [$(default_log_dir)]
   NO_COLOR=1                   plain output
 EOF
 }
@@ -144,29 +147,20 @@ need() {
   done
 }
 
+default_log_dir() { printf '%s' "${XDG_STATE_HOME:-${HOME:-/tmp}/.local/state}/scholarlink-billing/go-live"; }
+
 open_log() {
-  local dir="${GO_LIVE_LOG_DIR:-${XDG_STATE_HOME:-${HOME:-/tmp}/.local/state}/scholarlink-billing/go-live}"
+  local dir="${GO_LIVE_LOG_DIR:-$(default_log_dir)}"
   if ! mkdir -p "$dir" 2>/dev/null || [[ ! -w "$dir" ]]; then dir="${TMPDIR:-/tmp}/scholarlink-billing-go-live"; mkdir -p "$dir"; fi
   LOG_FILE="$dir/go-live-$COMMAND-$RUN_ID.log"
   exec > >(tee -a "$LOG_FILE") 2>&1
-  printf '%sScholarLink Billing go-live: %s%s (run %s%s)\nlog file: %s\n' "$C_BLUE" "$COMMAND" "$C_OFF" "$RUN_ID" "$([[ "$DRY_RUN" == 1 ]] && printf ', dry run')" "$LOG_FILE"
+  printf '%sScholarLink Billing go-live: %s%s (run %s%s)\ntarget: %s\nlog file: %s\n' "$C_BLUE" "$COMMAND" "$C_OFF" "$RUN_ID" "$([[ "$DRY_RUN" == 1 ]] && printf ', dry run')" "$BASE_URL" "$LOG_FILE"
 }
 
-# ---------- JSON and HTTP helpers (curl; jq when present, else node) ----------
-json_get() {
-  local json="$1" path="$2" parser="${GO_LIVE_JSON:-}"
-  if [[ -z "$parser" ]]; then if command -v jq >/dev/null 2>&1; then parser=jq; else parser=node; fi; fi
-  if [[ "$parser" == jq ]]; then
-    printf '%s' "$json" | jq -j "$path // empty" 2>/dev/null || true
-  else
-    printf '%s' "$json" | node -e '
-      let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-        let v; try { v = JSON.parse(s); } catch { return; }
-        for (const k of process.argv[1].split(".").filter(Boolean)) v = v == null ? undefined : v[k];
-        if (v != null) process.stdout.write(typeof v === "object" ? JSON.stringify(v) : String(v));
-      });' "$path" 2>/dev/null || true
-  fi
-}
+# ---------- JSON and HTTP helpers (curl, jq) ----------
+# Every JSON document and JWT claim set is built with `jq -n --arg`, so any value (a quote in a user id)
+# stays a JSON string; fields are read with jq too.
+json_get() { printf '%s' "$1" | jq -j "$2 // empty" 2>/dev/null || true; }
 
 # Decimal strings compared as numbers without floats: "50.000000000000000000" == "50".
 decimal_norm() {
@@ -220,11 +214,9 @@ check() {
 mint_token() {
   local sub="$1" scope="${2:-}" now claims header
   now="$(date +%s)"
-  claims="{\"sub\":\"$sub\",\"iat\":$now,\"exp\":$((now + 900))"
-  if [[ -n "$scope" ]]; then claims+=",\"scope\":\"$scope\""; fi
-  if [[ -n "${JWT_ISSUER:-}" ]]; then claims+=",\"iss\":\"$JWT_ISSUER\""; fi
-  if [[ -n "${JWT_AUDIENCE:-}" ]]; then claims+=",\"aud\":\"$JWT_AUDIENCE\""; fi
-  claims+="}"
+  claims="$(jq -cn --arg sub "$sub" --arg scope "$scope" --arg iss "${JWT_ISSUER:-}" --arg aud "${JWT_AUDIENCE:-}" --argjson now "$now" \
+    '{sub: $sub, iat: $now, exp: ($now + 900)} + (if $scope != "" then {scope: $scope} else {} end)
+      + (if $iss != "" then {iss: $iss} else {} end) + (if $aud != "" then {aud: $aud} else {} end)')"
   header="$(printf '{"alg":"RS256","typ":"JWT"}' | b64url).$(printf '%s' "$claims" | b64url)"
   printf '%s.%s' "$header" "$(printf '%s' "$header" | openssl dgst -sha256 -sign "$JWT_SIGNING_KEY_FILE" -binary | b64url)"
 }
@@ -249,16 +241,16 @@ stripe_signature() {
   printf 't=%s,v1=%s' "$t" "$(printf '%s.%s' "$t" "$payload" | openssl dgst -sha256 -hmac "$secret" -r | cut -d' ' -f1)"
 }
 
-# a - b for decimal strings, exact (BigInt at 18 fractional digits; no float near credits).
-decimal_sub() {
-  node -e '
-    const scale = (s) => { const [i, f = ""] = s.replace(/^-/, "").split("."); const v = BigInt(i + f.padEnd(18, "0").slice(0, 18)); return s.startsWith("-") ? -v : v; };
-    const d = scale(process.argv[1]) - scale(process.argv[2]); const neg = d < 0n; const a = (neg ? -d : d).toString().padStart(19, "0");
-    let out = a.slice(0, -18) + "." + a.slice(-18); out = out.replace(/\.?0+$/, "");
-    process.stdout.write((neg ? "-" : "") + (out || "0"));' "$1" "$2"
-}
+# a - b for decimal strings, exact (no float near credits).
+decimal_sub() { node "$SCRIPT_DIR/decimal-sub.js" "$1" "$2"; }
 
 # ---------- smoke ----------
+# usage_json USER_ID REQUEST_ID INPUT_TOKENS OUTPUT_TOKENS: a reconcile body for $SMOKE_MODEL.
+usage_json() {
+  jq -cn --arg userId "$1" --arg requestId "$2" --arg model "$SMOKE_MODEL" --argjson inputTokens "$3" --argjson outputTokens "$4" \
+    '{userId: $userId, requestId: $requestId, model: $model, inputTokens: $inputTokens, outputTokens: $outputTokens}'
+}
+
 cmd_smoke() {
   step "Smoke test against $BASE_URL (run $RUN_ID)"
   load_tokens
@@ -279,7 +271,7 @@ cmd_smoke() {
   payload="$(printf '%s' "$USER_TOKEN" | cut -d. -f2)"
   # alg "none" with the real claims, and the real signature over claims naming another user.
   FORGED_TOKEN="$(printf '{"alg":"none","typ":"JWT"}' | b64url).$payload."
-  TAMPERED_TOKEN="$(printf '%s' "$USER_TOKEN" | cut -d. -f1).$(printf '{"sub":"finance-admin","scope":"billing:admin","exp":%s}' "$(( $(date +%s) + 600 ))" | b64url).$(printf '%s' "$USER_TOKEN" | cut -d. -f3)"
+  TAMPERED_TOKEN="$(printf '%s' "$USER_TOKEN" | cut -d. -f1).$(jq -cjn --argjson exp "$(( $(date +%s) + 600 ))" '{sub: "finance-admin", scope: "billing:admin", exp: $exp}' | b64url).$(printf '%s' "$USER_TOKEN" | cut -d. -f3)"
   http GET /v1/balance "$FORGED_TOKEN" ""; expect "alg=none token refused" 401 || true
   http GET /v1/balance "$TAMPERED_TOKEN" ""; expect "token with altered claims refused" 401 || true
   if [[ "$DRY_RUN" != 1 ]]; then
@@ -290,7 +282,8 @@ cmd_smoke() {
     smoke_fund_by_purchase "$user_id" "$corr" || true
   else
     step "Funding: admin adjustment of $SMOKE_EXPECTED_CREDITS credits (SMOKE_STRIPE=1 funds through a Stripe test purchase)"
-    http POST /v1/admin/credits/adjustments "$ADMIN_TOKEN" "{\"userId\":\"$user_id\",\"amount\":\"$SMOKE_EXPECTED_CREDITS\",\"reason\":\"go-live smoke $RUN_ID\"}" \
+    http POST /v1/admin/credits/adjustments "$ADMIN_TOKEN" "$(jq -cn --arg userId "$user_id" --arg amount "$SMOKE_EXPECTED_CREDITS" \
+      --arg reason "go-live smoke $RUN_ID" '{userId: $userId, amount: $amount, reason: $reason}')" \
       "Idempotency-Key: $corr-grant" "X-Correlation-Id: $corr-grant"
     expect "POST /v1/admin/credits/adjustments" 201 || true
   fi
@@ -299,7 +292,8 @@ cmd_smoke() {
   [[ "$DRY_RUN" == 1 ]] || ok "balance after funding: $funded"
 
   step "Usage: 1,000 input + 500 output tokens of $SMOKE_MODEL cost $SMOKE_EXPECTED_CREDITS credits"
-  local usage_body="{\"userId\":\"$user_id\",\"requestId\":\"$corr-call\",\"model\":\"$SMOKE_MODEL\",\"inputTokens\":1000,\"outputTokens\":500}"
+  local usage_body
+  usage_body="$(usage_json "$user_id" "$corr-call" 1000 500)"
   http POST /v1/usage/reconcile "$GATEWAY_TOKEN" "$usage_body" "X-Correlation-Id: $corr-usage"
   expect "POST /v1/usage/reconcile" 201 || true
   local first_body="$HTTP_BODY"
@@ -328,7 +322,7 @@ cmd_smoke() {
   fi
 
   step "Insufficient credits: 402 naming requiredCredits"
-  http POST /v1/usage/reconcile "$GATEWAY_TOKEN" "{\"userId\":\"$user_id\",\"requestId\":\"$corr-too-big\",\"model\":\"$SMOKE_MODEL\",\"inputTokens\":0,\"outputTokens\":1000000000}" "X-Correlation-Id: $corr-402"
+  http POST /v1/usage/reconcile "$GATEWAY_TOKEN" "$(usage_json "$user_id" "$corr-too-big" 0 1000000000)" "X-Correlation-Id: $corr-402"
   expect "oversized call refused" 402 || true
   if [[ "$DRY_RUN" != 1 ]]; then
     local required
@@ -370,7 +364,12 @@ smoke_fund_by_purchase() {
   cents="$((10#${cents:-0}))"
   check "amount_total of the starter package (cents)" "$cents" "500"
   ok "purchase $purchase_id, Checkout Session $session_id"
-  event="{\"id\":\"evt_smoke_$RUN_ID\",\"object\":\"event\",\"type\":\"checkout.session.completed\",\"livemode\":false,\"created\":$(date +%s),\"data\":{\"object\":{\"id\":\"$session_id\",\"object\":\"checkout.session\",\"mode\":\"payment\",\"livemode\":false,\"payment_status\":\"paid\",\"status\":\"complete\",\"amount_total\":$cents,\"currency\":\"usd\",\"payment_intent\":\"$payment_intent\",\"client_reference_id\":\"$user_id\",\"metadata\":{\"purchaseId\":\"$purchase_id\",\"userId\":\"$user_id\",\"packageId\":\"starter\"}}}}"
+  event="$(jq -cn --arg id "evt_smoke_$RUN_ID" --argjson created "$(date +%s)" --arg session "$session_id" --argjson cents "$cents" \
+    --arg pi "$payment_intent" --arg user "$user_id" --arg purchase "$purchase_id" \
+    '{id: $id, object: "event", type: "checkout.session.completed", livemode: false, created: $created,
+      data: {object: {id: $session, object: "checkout.session", mode: "payment", livemode: false, payment_status: "paid",
+        status: "complete", amount_total: $cents, currency: "usd", payment_intent: $pi, client_reference_id: $user,
+        metadata: {purchaseId: $purchase, userId: $user, packageId: "starter"}}}}')"
   signature="$(stripe_signature "$event" "${STRIPE_WEBHOOK_SECRET:-whsec_dry_run}")"
   http_raw_webhook "$event" "$signature" "$webhook_corr"
   expect "signed checkout.session.completed" 200 || return 1
@@ -394,19 +393,8 @@ smoke_fund_by_purchase() {
 
 # "amount correlationId" of the ledger entry of TYPE whose reference is REF, from a /v1/ledger page.
 ledger_entry() {
-  local json="$1" type="$2" ref="$3" parser="${GO_LIVE_JSON:-}"
-  if [[ -z "$parser" ]]; then if command -v jq >/dev/null 2>&1; then parser=jq; else parser=node; fi; fi
-  if [[ "$parser" == jq ]]; then
-    printf '%s' "$json" | jq -j --arg t "$type" --arg r "$ref" \
-      'first(.data[]? | select(.type == $t and .reference == $r) | "\(.amount) \(.correlationId)") // empty' 2>/dev/null || true
-  else
-    printf '%s' "$json" | node -e '
-      let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-        let v; try { v = JSON.parse(s); } catch { return; }
-        const e = (v.data || []).find((x) => x.type === process.argv[1] && x.reference === process.argv[2]);
-        if (e) process.stdout.write(e.amount + " " + e.correlationId);
-      });' "$type" "$ref" 2>/dev/null || true
-  fi
+  printf '%s' "$1" | jq -j --arg t "$2" --arg r "$3" \
+    'first(.data[]? | select(.type == $t and .reference == $r) | "\(.amount) \(.correlationId)") // empty' 2>/dev/null || true
 }
 
 # POST a raw Stripe event [with its correlation id] (the webhook route reads the raw body; no JSON re-encoding).
@@ -428,7 +416,9 @@ cmd_webhook() {
   [[ -n "$secret" || "$DRY_RUN" == 1 ]] || die "no STRIPE_WEBHOOK_SECRET (env or secret $KUBE_SECRET)"
   # An event type the service ignores by contract (200, nothing moves): safe in live mode.
   local event
-  event="{\"id\":\"evt_golive_$RUN_ID\",\"object\":\"event\",\"type\":\"scholarlink.go_live.ping\",\"livemode\":false,\"created\":$(date +%s),\"data\":{\"object\":{\"id\":\"golive_$RUN_ID\",\"object\":\"ping\"}}}"
+  event="$(jq -cn --arg id "$RUN_ID" --argjson created "$(date +%s)" \
+    '{id: "evt_golive_\($id)", object: "event", type: "scholarlink.go_live.ping", livemode: false, created: $created,
+      data: {object: {id: "golive_\($id)", object: "ping"}}}')"
   http_raw_webhook "$event" "$(stripe_signature "$event" "${secret:-whsec_dry_run}")"
   expect "signed test event acknowledged" 200 || true
   http_raw_webhook "$event" "$(stripe_signature "$event" "${secret:-whsec_dry_run}")"
@@ -447,7 +437,7 @@ served_certificate() {
 cmd_preflight() {
   local out
   step "Tools"
-  need kubectl curl openssl aws node
+  need kubectl curl openssl aws node jq
   if [[ "$DRY_RUN" == 1 ]] || kubectl argo rollouts version >/dev/null 2>&1; then ok "kubectl argo rollouts plugin"; else fail "kubectl argo rollouts plugin missing"; fi
 
   step "Kubernetes context and namespace"
@@ -477,7 +467,7 @@ cmd_preflight() {
   if [[ "$DRY_RUN" != 1 ]]; then
     local key
     for key in DATABASE_URL STRIPE_SECRET_KEY STRIPE_WEBHOOK_SECRET REDIS_URL; do
-      if [[ "$out" == *"\"$key\""* ]]; then ok "secret has $key"; else fail "secret lacks $key"; fi
+      if jq -e --arg k "$key" 'has($k)' <<<"$out" >/dev/null 2>&1; then ok "secret has $key"; else fail "secret lacks $key"; fi
     done
   fi
 
@@ -506,11 +496,8 @@ cmd_preflight() {
     capture out curl -sS --max-time 20 -u "${STRIPE_SECRET_KEY:-sk_dry_run}:" "$STRIPE_API/v1/webhook_endpoints?limit=100"
     if [[ "$DRY_RUN" != 1 ]]; then
       local endpoint
-      endpoint="$(printf '%s' "$out" | node -e '
-        let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-          const e = (JSON.parse(s).data || []).find((x) => x.url === process.argv[1] && x.status === "enabled");
-          if (e) process.stdout.write(e.enabled_events.join(" "));
-        });' "$BASE_URL/v1/webhooks/stripe")"
+      endpoint="$(printf '%s' "$out" | jq -j --arg url "$BASE_URL/v1/webhooks/stripe" \
+        'first(.data[]? | select(.url == $url and .status == "enabled") | .enabled_events | join(" ")) // empty')"
       if [[ -z "$endpoint" ]]; then fail "no enabled Stripe webhook endpoint for $BASE_URL/v1/webhooks/stripe"
       else
         local event
@@ -605,12 +592,10 @@ cmd_canary() {
 
 # The migration Job of the AnalysisTemplate as a stand-alone Job (JSON on stdin and stdout).
 migration_job_from_template() {
-  node -e '
-    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-      const job = JSON.parse(s).spec.metrics.find((m) => m.provider && m.provider.job).provider.job;
-      process.stdout.write(JSON.stringify({ apiVersion: "batch/v1", kind: "Job",
-        metadata: { generateName: "scholarlink-billing-db-migrate-initial-", labels: (job.metadata || {}).labels }, spec: job.spec }));
-    });'
+  jq -c 'first(.spec.metrics[] | .provider.job // empty) as $job
+    | {apiVersion: "batch/v1", kind: "Job",
+       metadata: ({generateName: "scholarlink-billing-db-migrate-initial-"} + (if $job.metadata.labels then {labels: $job.metadata.labels} else {} end)),
+       spec: $job.spec}'
 }
 
 initial_migration() {
@@ -682,6 +667,14 @@ main() {
     shift
   done
   [[ -n "$COMMAND" ]] || { usage >&2; exit 2; }
+  if [[ -z "$BASE_URL" ]]; then
+    case "$COMMAND" in
+      # Never aim a check at production by accident: the operator names the target.
+      smoke | webhook) die "$COMMAND needs BASE_URL, the service to check: BASE_URL=https://$DOMAIN, or http://127.0.0.1:3000 for a local npm start" ;;
+      *) BASE_URL="https://$DOMAIN" ;;
+    esac
+  fi
+  command -v jq >/dev/null 2>&1 || die "jq is required (Debian package jq): it builds and reads every JSON document"
   WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/go-live.XXXXXX")"
   trap 'rm -rf "$WORK_DIR"' EXIT
   open_log

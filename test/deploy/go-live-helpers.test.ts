@@ -15,7 +15,6 @@ function helper(call: string, env: Record<string, string> = {}): string {
   if (r.status !== 0) throw new Error(`${call}: ${r.stderr}`);
   return r.stdout;
 }
-const hasJq = spawnSync('jq', ['--version']).status === 0;
 
 describe('go-live-commands.sh helpers', () => {
   it('signs a webhook payload the way Stripe verifies it (t=..,v1=HMAC-SHA256 of "t.payload")', () => {
@@ -28,11 +27,17 @@ describe('go-live-commands.sh helpers', () => {
     expect(() => stripe.webhooks.constructEvent(payload, header, 'whsec_other')).toThrow(/signature/i);
   });
 
-  it.each(hasJq ? ['node', 'jq'] : ['node'])('reads JSON fields with %s the same way', (parser) => {
+  it('reads JSON fields with jq, empty for null, absent or broken JSON', () => {
     const json = JSON.stringify({ userId: 'u-1', balance: '4950.000000000000000000', nested: { requiredCredits: '60000000' }, missing: null });
-    const get = (p: string) => helper('json_get "$JSON" "$P"', { JSON: json, P: p, GO_LIVE_JSON: parser });
+    const get = (p: string) => helper('json_get "$JSON" "$P"', { JSON: json, P: p });
     expect([get('.userId'), get('.balance'), get('.nested.requiredCredits'), get('.missing'), get('.absent')]).toEqual(['u-1', '4950.000000000000000000', '60000000', '', '']);
-    expect(helper('json_get "not json" .a', { GO_LIVE_JSON: parser })).toBe('');
+    expect(helper('json_get "not json" .a')).toBe('');
+  });
+
+  it('builds request bodies and claims with jq, so a quote or backslash in a value stays inside its string', () => {
+    const id = 'user "quoted" \\ back';
+    const body = JSON.parse(helper('usage_json "$ID" req-1 1000 500', { ID: id, SMOKE_MODEL: 'gpt-4o' }));
+    expect(body).toEqual({ userId: id, requestId: 'req-1', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 });
   });
 
   it('compares and subtracts decimal credit strings exactly', () => {
