@@ -143,5 +143,5 @@ describe('graceful shutdown of the real server process', () => {
       `SELECT coalesce(sum(p.amount), 0)::text AS sum FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id JOIN accounts a ON a.id = p.account_id WHERE t.type = 'usage' AND a.user_id IS NOT NULL`,
     );
     expect(sum).toMatch(new RegExp(`^-${(chargedIds.size * 50).toString()}(\\.0+)?$`));
-  });
+  }, 180_000);
 });
