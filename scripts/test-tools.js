@@ -11,6 +11,7 @@ const TOOLS = [
   { cmd: 'shellcheck', pkg: 'shellcheck', usedBy: 'test/deploy/go-live-script.test.ts' },
   { cmd: 'jq', pkg: 'jq', usedBy: 'deployment/billing/go-live-commands.sh (test/deploy/go-live-*.test.ts)' },
   { cmd: 'wrk', pkg: 'wrk', usedBy: 'test/bench/wrk-load.test.ts and npm run bench' },
+  { cmd: 'cc', pkg: 'gcc', usedBy: 'test/bench/pacer-load.test.ts (compiles bench/pacer/pacer.c) and npm run bench' },
   { cmd: 'pgbench', pkg: 'postgresql-contrib', usedBy: 'test/bench/pgbench-floor.test.ts and npm run bench' },
 ];
 
