@@ -55,7 +55,7 @@ describeWithTool('promtool', 'prometheus', 'alert rules (promtool)', () => {
   });
 });
 
-describe('PromQL of the canary gates and the dashboard', () => {
+describeWithTool('promtool', 'prometheus', 'PromQL of the canary gates and the dashboard', () => {
   it('parses (each query checked by promtool as a recording rule, template args filled in)', () => {
     const args = (t: K8sObject) => Object.fromEntries((t.spec.args ?? []).map((a: K8sObject) => [a.name, a.value ?? 'abcdef1234']));
     const gates = byKind(objects, 'AnalysisTemplate').flatMap((t) =>
