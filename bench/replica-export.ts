@@ -8,8 +8,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { exportSelect } from '../src/modules/ledger/ledger.repository';
-import { makeKeyPair, signToken } from '../test/helpers/keys';
-import { startReplicaCluster } from '../test/helpers/replica-cluster';
+import { makeKeyPair, signToken } from '../scripts/lib/jwt-keys';
+import { startReplicaCluster } from '../scripts/lib/replica-cluster';
 import { createDatabase } from '../src/platform/db/database';
 import { seedLedgerRows } from './lib/bench-db';
 import { psqlExport } from './lib/export-compare';

@@ -2,7 +2,7 @@ import client from 'prom-client';
 
 /**
  * Every series the service exports, named once. The canary gates (k8s/base/analysis-templates.yaml)
- * and alert rules (k8s/base/prometheus-rule.yaml) query these names; the README lists them.
+ * and alert rules (k8s/base/prometheus-rule.yaml) query these names; docs/architecture.md lists them.
  * One registry per app so tests can build several apps in one process.
  */
 export function createMetrics() {

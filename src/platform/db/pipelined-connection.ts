@@ -6,7 +6,7 @@ import pg from 'pg';
  * pg ends every pipelined query with its own Sync, so each is its own implicit transaction and an
  * error ends that query alone. With two batches on it, the backend starts the next batch as soon as
  * the previous one commits, instead of idling while Node reads the answer and sends the next (the
- * measurements are beside UsageRepository's group commit and in the README's "Sixth session").
+ * measurements are beside UsageRepository's group commit and in docs/decisions/group-commit-pipelined-connection.md).
  * A broken connection fails the queries written to it and is replaced by the next query.
  */
 export class PipelinedConnection {

@@ -40,8 +40,12 @@ export function withCommonResponses<T extends { paths?: object }>(doc: T): T {
       // No bearer scheme declared: the route is public (or, like Stripe's webhook, signed otherwise).
       op.security ??= [];
       const add = (status: number, description: string) => (op.responses[status] ??= problem(description));
-      if (op.requestBody) {
+      // The JSON body parser runs on every POST, with or without a documented body; path and query
+      // parameters are validated too.
+      if (op.requestBody || method === 'post' || (op as { parameters?: unknown[] }).parameters?.length) {
         add(400, 'Malformed input, broken JSON, a repeated key, 1e400, NUL or a lone surrogate, or nesting deeper than 32 levels (json_too_deep); `errors` names each field');
+      }
+      if (op.requestBody || method === 'post') {
         add(413, 'Body larger than 64 kB');
         add(415, 'Body is not application/json');
       }
