@@ -1,0 +1,118 @@
+import type pg from 'pg';
+import type { ReadDatabase } from '../../platform/db/read-replica';
+import type { Period } from './reports.repository';
+
+/** Where a check starts: the end of a closed period, or the first posting (a full scan). */
+export type Since = Date | null;
+const at = (since: Since) => since ?? '-infinity';
+
+/** Postings of the transactions created in [$from, $to): a period's moves, keyed on the transaction's created_at. */
+const MOVES = `ledger_transactions t JOIN postings po ON po.transaction_id = t.id`;
+/** An account's balance at the newest closing at or before $n (none: 0). */
+const closingAt = (n: number) => `LEFT JOIN LATERAL (SELECT cb.balance FROM ledger_closing_balances cb
+  WHERE cb.account_id = a.id AND cb.period_end <= $${n} ORDER BY cb.period_end DESC LIMIT 1) c ON true`;
+
+export interface TrialBalanceRows {
+  since: Since;
+  byType: Array<{ type: string; transactions: number; walletAmount: string }>;
+  byAccount: Array<{ account: string; balance: string; periodNet: string }>;
+  wallets: { count: number; total: string; negative: number };
+  unbalanced: Array<{ transactionId: string; type: string; sum: string }>;
+  drift: Array<{ userId: string; balance: string; postings: string }>;
+  totals: Array<{ type: string; amount: string }>;
+}
+
+/**
+ * The trial balance's SQL. Every query runs in one REPEATABLE READ READ ONLY transaction, so all of
+ * them see the same snapshot (a charge committing midway cannot unbalance the equation) — allowed
+ * on a hot standby too. Invariants are checked from the newest closing on (incremental) or from the
+ * first posting (full). Every amount comes back as text.
+ */
+export class TrialBalanceRepository {
+  constructor(private readonly db: ReadDatabase) {}
+
+  async read(period: Period, full: boolean): Promise<TrialBalanceRows> {
+    return this.inSnapshot(async (client) => {
+      const q = async <T>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as T[];
+      const closingBefore = async (to: Date | null): Promise<Since> => {
+        if (full) return null;
+        const [row] = await q<{ end: Date }>(
+          `SELECT period_end AS end FROM ledger_closing_periods WHERE $1::timestamptz IS NULL OR period_end <= $1
+           ORDER BY period_end DESC LIMIT 1`,
+          [to],
+        );
+        return row?.end ?? null;
+      };
+      const since = await closingBefore(null);
+      const periodBase = await closingBefore(period.to);
+      return {
+        since,
+        byType: await q(
+          `SELECT t.type, count(DISTINCT t.id)::int AS transactions, COALESCE(sum(po.amount), 0)::text AS "walletAmount"
+           FROM ${MOVES} JOIN accounts a ON a.id = po.account_id AND a.kind = 'wallet'
+           WHERE t.created_at >= $1 AND t.created_at < $2 GROUP BY t.type ORDER BY t.type`,
+          [period.from, period.to],
+        ),
+        // System accounts keep no cached balance: closing + postings since, up to the period's end.
+        byAccount: await q(
+          `WITH moves AS (
+             SELECT po.account_id, sum(po.amount) FILTER (WHERE t.created_at >= $3) AS since_closing,
+                    sum(po.amount) FILTER (WHERE t.created_at >= $1) AS period_net
+             FROM ${MOVES} WHERE t.created_at >= LEAST($1::timestamptz, $3::timestamptz) AND t.created_at < $2
+             GROUP BY po.account_id)
+           SELECT a.code AS account, (COALESCE(c.balance, 0) + COALESCE(m.since_closing, 0))::text AS balance,
+                  COALESCE(m.period_net, 0)::text AS "periodNet"
+           FROM accounts a LEFT JOIN moves m ON m.account_id = a.id ${closingAt(3)}
+           WHERE a.kind = 'system' ORDER BY a.code`,
+          [period.from, period.to, at(periodBase)],
+        ),
+        wallets: (
+          await q<TrialBalanceRows['wallets']>(
+            `SELECT count(*)::int AS count, COALESCE(sum(balance), 0)::text AS total,
+                    count(*) FILTER (WHERE balance < 0)::int AS negative
+             FROM accounts WHERE kind = 'wallet'`,
+          )
+        )[0],
+        unbalanced: await q(
+          `SELECT t.id::text AS "transactionId", t.type, sum(po.amount)::text AS sum
+           FROM ${MOVES} WHERE t.created_at >= $1 GROUP BY t.id HAVING sum(po.amount) <> 0 LIMIT 100`,
+          [at(since)],
+        ),
+        // Each wallet's cached balance against its newest closing plus the postings since.
+        drift: await q(
+          `WITH moves AS (SELECT po.account_id, sum(po.amount) AS amount FROM ${MOVES} WHERE t.created_at >= $1 GROUP BY po.account_id)
+           SELECT a.user_id AS "userId", a.balance::text AS balance, (COALESCE(c.balance, 0) + COALESCE(m.amount, 0))::text AS postings
+           FROM accounts a LEFT JOIN moves m ON m.account_id = a.id ${closingAt(1)}
+           WHERE a.kind = 'wallet' AND a.balance <> COALESCE(c.balance, 0) + COALESCE(m.amount, 0) ORDER BY a.id LIMIT 100`,
+          [at(since)],
+        ),
+        // Wallet postings per ledger type from the first posting: the closing's totals plus the moves since.
+        totals: await q(
+          `SELECT type, sum(amount)::text AS amount FROM (
+             SELECT type, amount FROM ledger_closing_wallet_totals WHERE period_end = $1
+             UNION ALL
+             SELECT t.type, po.amount FROM ${MOVES} JOIN accounts a ON a.id = po.account_id AND a.kind = 'wallet'
+             WHERE t.created_at >= $1) x
+           GROUP BY type`,
+          [at(since)],
+        ),
+      };
+    });
+  }
+
+  private async inSnapshot<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.db.pool.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const value = await work(client);
+      await client.query('COMMIT');
+      client.release();
+      return value;
+    } catch (error) {
+      // A connection whose transaction could not be ended is not given back to the pool.
+      const ended = await client.query('ROLLBACK').then(() => true, () => false);
+      client.release(ended ? undefined : (error as Error));
+      throw error;
+    }
+  }
+}
