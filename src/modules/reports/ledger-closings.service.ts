@@ -5,8 +5,8 @@ const DAY_MS = 24 * 3600_000;
 export interface LedgerClosingsOptions {
   /**
    * How long after a UTC midnight its day may close. A transaction's rows carry its start time; one
-   * that began before midnight and commits later must be in the snapshot that closes the day.
-   * Far above any transaction's duration (statements are bounded by statement_timeout).
+   * that began before midnight and commits later must be in the snapshot that closes the day. The
+   * ledger's transactions last milliseconds; an hour is far above them (docs/ledger-check.md).
    */
   marginMs?: number;
   /** At most this many periods per call, so catching up on a long history is spread over runs. */
