@@ -1,7 +1,10 @@
 import type pg from 'pg';
+import { inTransaction } from '../../platform/db/transaction';
 
 /** The moves of the period's transactions ($1 start, $2 end), keyed on the transaction's created_at. */
 const MOVES = `ledger_transactions t JOIN postings po ON po.transaction_id = t.id WHERE t.created_at >= $1 AND t.created_at < $2`;
+const WALLET_MOVES = `ledger_transactions t JOIN postings po ON po.transaction_id = t.id
+  JOIN accounts a ON a.id = po.account_id AND a.kind = 'wallet' WHERE t.created_at >= $1 AND t.created_at < $2`;
 
 /** A period of the books: [start, end), start '-infinity' for the first one. */
 export interface ClosingPeriod {
@@ -28,21 +31,15 @@ export class LedgerClosingsRepository {
    * first: when another process closed it already, its primary key makes this a no-op (false).
    */
   async close(period: ClosingPeriod): Promise<boolean> {
-    const client = await this.pool.connect();
     const params = [period.start ?? '-infinity', period.end];
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.pool, 'BEGIN', async (client) => {
       const inserted = await client.query(
         `INSERT INTO ledger_closing_periods (period_end, period_start, transactions)
          SELECT $2, $1, count(*) FROM ledger_transactions t WHERE t.created_at >= $1 AND t.created_at < $2
          ON CONFLICT (period_end) DO NOTHING RETURNING period_end`,
         params,
       );
-      if (inserted.rowCount === 0) {
-        await client.query('ROLLBACK');
-        client.release();
-        return false;
-      }
+      if (inserted.rowCount === 0) return false;
       await client.query(
         `INSERT INTO ledger_closing_balances (account_id, period_end, balance)
          SELECT m.account_id, $2, COALESCE(c.balance, 0) + m.amount
@@ -56,17 +53,11 @@ export class LedgerClosingsRepository {
          SELECT $2, type, sum(amount) FROM (
            SELECT type, amount FROM ledger_closing_wallet_totals WHERE period_end = $1
            UNION ALL
-           SELECT t.type, po.amount FROM ${MOVES.replace('WHERE', "JOIN accounts a ON a.id = po.account_id AND a.kind = 'wallet' WHERE")}
+           SELECT t.type, po.amount FROM ${WALLET_MOVES}
          ) x GROUP BY type`,
         params,
       );
-      await client.query('COMMIT');
-      client.release();
       return true;
-    } catch (error) {
-      const ended = await client.query('ROLLBACK').then(() => true, () => false);
-      client.release(ended ? undefined : (error as Error));
-      throw error;
-    }
+    });
   }
 }

@@ -1,5 +1,5 @@
-import type pg from 'pg';
 import type { ReadDatabase } from '../../platform/db/read-replica';
+import { inTransaction } from '../../platform/db/transaction';
 import type { Period } from './reports.repository';
 
 /** Where a check starts: the end of a closed period, or the first posting (a full scan). */
@@ -32,7 +32,7 @@ export class TrialBalanceRepository {
   constructor(private readonly db: ReadDatabase) {}
 
   async read(period: Period, full: boolean): Promise<TrialBalanceRows> {
-    return this.inSnapshot(async (client) => {
+    return inTransaction(this.db.pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', async (client) => {
       const q = async <T>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as T[];
       const closingBefore = async (to: Date | null): Promise<Since> => {
         if (full) return null;
@@ -98,21 +98,5 @@ export class TrialBalanceRepository {
         ),
       };
     });
-  }
-
-  private async inSnapshot<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.db.pool.connect();
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const value = await work(client);
-      await client.query('COMMIT');
-      client.release();
-      return value;
-    } catch (error) {
-      // A connection whose transaction could not be ended is not given back to the pool.
-      const ended = await client.query('ROLLBACK').then(() => true, () => false);
-      client.release(ended ? undefined : (error as Error));
-      throw error;
-    }
   }
 }
