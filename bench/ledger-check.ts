@@ -64,13 +64,17 @@ const timed = async <T>(work: () => Promise<T>) => {
 
 async function run(postings: number) {
   const name = `ledger_check_bench_${postings}`;
-  await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  await admin(`CREATE DATABASE ${name}`);
+  // BENCH_REUSE: measure a database a previous BENCH_KEEP run left, without generating again.
+  const reuse = Boolean(process.env.BENCH_REUSE);
+  if (!reuse) {
+    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin(`CREATE DATABASE ${name}`);
+  }
   const url = server.replace(/\/[^/?]*(\?|$)/, `/${name}$1`);
   await migrate(url);
   const pool = createPool(url, { min: 0, max: 2, applicationName: 'ledger-check-bench' });
   try {
-    const gen = await timed(() => generate(pool, postings));
+    const gen = await timed(() => (reuse ? Promise.resolve() : generate(pool, postings)));
     const closings = new LedgerClosings(new LedgerClosingsRepository(pool));
     const bootstrap = await timed(() => closings.closeDuePeriods());
     const check = new TrialBalanceRepository({ pool, prisma: undefined as never });

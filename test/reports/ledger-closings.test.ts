@@ -50,12 +50,14 @@ const closeAt = new Date(today.getTime() + 2 * 3600_000);
 
 beforeAll(async () => {
   t = await createTestApp();
-  await grant(t, 'lc-old', '100');
-  await grant(t, 'lc-quiet', '30');
-  await grant(t, 'lc-new', '500');
+  // The past first: posting ids follow insertion, as they do in production (see postings-floor.ts).
+  await t.database.sql(`INSERT INTO accounts (kind, user_id) VALUES ('wallet', 'lc-old'), ('wallet', 'lc-quiet')`);
   await grantOn('lc-old', '40', daysAgo(3));
   await grantOn('lc-old', '60', daysAgo(2));
   await grantOn('lc-quiet', '5', daysAgo(2));
+  await grant(t, 'lc-old', '100');
+  await grant(t, 'lc-quiet', '30');
+  await grant(t, 'lc-new', '500');
   const call = await reconcile(t, { userId: 'lc-new', requestId: 'lc-call', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 });
   expect(call.status).toBe(201);
 });
