@@ -1,11 +1,11 @@
 import type pg from 'pg';
 import { inTransaction } from '../../platform/db/transaction';
-import { POSTINGS_FLOOR_SQL } from './postings-floor';
+import { POSTINGS_CEILING_SQL, POSTINGS_FLOOR_SQL } from './postings-floor';
 
 /** The moves of the period's transactions ($1 start, $2 end), keyed on the transaction's created_at. */
-const MOVES = `ledger_transactions t JOIN postings po ON po.transaction_id = t.id WHERE po.id >= $3 AND t.created_at >= $1 AND t.created_at < $2`;
+const MOVES = `ledger_transactions t JOIN postings po ON po.transaction_id = t.id WHERE po.id >= $3 AND po.id < $4 AND t.created_at >= $1 AND t.created_at < $2`;
 const WALLET_MOVES = `ledger_transactions t JOIN postings po ON po.transaction_id = t.id
-  JOIN accounts a ON a.id = po.account_id AND a.kind = 'wallet' WHERE po.id >= $3 AND t.created_at >= $1 AND t.created_at < $2`;
+  JOIN accounts a ON a.id = po.account_id AND a.kind = 'wallet' WHERE po.id >= $3 AND po.id < $4 AND t.created_at >= $1 AND t.created_at < $2`;
 
 /** A period of the books: [start, end), start '-infinity' for the first one. */
 export interface ClosingPeriod {
@@ -34,7 +34,8 @@ export class LedgerClosingsRepository {
   async close(period: ClosingPeriod): Promise<boolean> {
     return inTransaction(this.pool, 'BEGIN', async (client) => {
       const floor = period.start ? (await client.query<{ floor: string }>(POSTINGS_FLOOR_SQL, [period.start])).rows[0].floor : '0';
-      const params = [period.start ?? '-infinity', period.end, floor];
+      const { ceiling } = (await client.query<{ ceiling: string }>(POSTINGS_CEILING_SQL, [period.end])).rows[0];
+      const params = [period.start ?? '-infinity', period.end, floor, ceiling];
       const inserted = await client.query(
         `INSERT INTO ledger_closing_periods (period_end, period_start, transactions)
          SELECT $2, $1, count(*) FROM ledger_transactions t WHERE t.created_at >= $1 AND t.created_at < $2

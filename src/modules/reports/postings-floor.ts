@@ -14,3 +14,13 @@ export const POSTINGS_FLOOR_SQL = `
   SELECT COALESCE(max(po.id), 0)::text AS floor FROM postings po
   WHERE po.transaction_id = (SELECT t.id FROM ledger_transactions t
                              WHERE t.created_at < $1::timestamptz - interval '1 hour' ORDER BY t.created_at DESC LIMIT 1)`;
+
+/**
+ * The other side, for a closed period: every transaction created before t had inserted its
+ * postings before t + 1 hour, so the smallest posting id of the oldest transaction created after
+ * that is above all of them (exclusive). None yet: no bound.
+ */
+export const POSTINGS_CEILING_SQL = `
+  SELECT COALESCE(min(po.id), 9223372036854775807)::text AS ceiling FROM postings po
+  WHERE po.transaction_id = (SELECT t.id FROM ledger_transactions t
+                             WHERE t.created_at >= $1::timestamptz + interval '1 hour' ORDER BY t.created_at LIMIT 1)`;
