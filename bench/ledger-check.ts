@@ -42,7 +42,8 @@ async function generate(pool: pg.Pool, postings: number) {
        SELECT md5(g::text)::uuid, CASE WHEN leg = 1 THEN w.first + g % $2 ELSE CASE WHEN g % 10 = 0 THEN s.promo ELSE s.rev END END,
               CASE WHEN g % 10 = 0 THEN 100 ELSE -1.5 END * CASE WHEN leg = 1 THEN 1 ELSE -1 END, t.created_at
        FROM generate_series(1, $1) g CROSS JOIN (VALUES (1), (2)) legs(leg) CROSS JOIN w CROSS JOIN s
-       JOIN ledger_transactions t ON t.id = md5(g::text)::uuid`,
+       JOIN ledger_transactions t ON t.id = md5(g::text)::uuid
+       ORDER BY g, leg`,
       [txs, WALLETS],
     );
     await c.query(

@@ -78,8 +78,10 @@ export class TrialBalanceRepository {
           )
         )[0],
         unbalanced: await q(
-          `SELECT t.id::text AS "transactionId", t.type, sum(po.amount)::text AS sum
-           FROM ${MOVES} WHERE po.id >= $2 AND t.created_at >= $1 GROUP BY t.id HAVING sum(po.amount) <> 0 LIMIT 100`,
+          // Materialized: with the LIMIT outside, the planner would walk every transaction by key.
+          `WITH sums AS MATERIALIZED (
+             SELECT t.id, t.type, sum(po.amount) AS sum FROM ${MOVES} WHERE po.id >= $2 AND t.created_at >= $1 GROUP BY t.id)
+           SELECT id::text AS "transactionId", type, sum::text AS sum FROM sums WHERE sum <> 0 LIMIT 100`,
           [at(since), sinceFloor],
         ),
         // Each wallet's cached balance against its newest closing plus the postings since.
