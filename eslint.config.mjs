@@ -2,6 +2,7 @@
 // bugs (a promise nobody awaits, a promise passed where a callback is expected), and the
 // dependency rules that keep the layers pointing one way.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 const restrict = (...patterns) => ['error', { patterns }];
@@ -51,7 +52,8 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly', __dirname: 'readonly' } },
+    languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  { files: ['**/*.mjs'], languageOptions: { globals: { ...globals.node } } },
 );
