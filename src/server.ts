@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { createApp } from './app';
+import { buildServices } from './composition';
 import { ConfigError, parseConfig, type Config } from './platform/config';
 import { createDatabase } from './platform/db/database';
 import { createReadReplica } from './platform/db/read-replica';
@@ -15,12 +16,7 @@ import { withSecrets } from './platform/secrets';
 import { createTokenVerifier } from './platform/auth/token-verifier';
 import { listenWithGracefulShutdown } from './platform/http/graceful-shutdown';
 import { startLedgerChecks } from './modules/reports/ledger-check.scheduler';
-import { LedgerClosingsRepository } from './modules/reports/ledger-closings.repository';
-import { LedgerClosings } from './modules/reports/ledger-closings.service';
-import { IdempotencyRepository } from './platform/idempotency/idempotency.repository';
 import { startIdempotencyPurge } from './platform/idempotency/idempotency.purge';
-import { ReportsRepository } from './modules/reports/reports.repository';
-import { ReportsService } from './modules/reports/reports.service';
 import { startHoldsSweeper } from './modules/holds/holds.sweeper';
 import { closeRedisClient, connectRedisClient } from './platform/redis/redis-client';
 import { tuneV8 } from './platform/v8-tuning';
@@ -59,14 +55,13 @@ async function main() {
     ? createReadReplica(config.DATABASE_READ_URL, db.pool, { min: config.DATABASE_READ_POOL_MIN, max: config.DATABASE_READ_POOL_MAX, maxLagSeconds: config.READ_REPLICA_MAX_LAG_SECONDS })
     : undefined;
   const reads = new ReadRouter(db, replica, metrics, logger);
-  const reports = new ReportsService(reads.routed((d) => new ReportsRepository(d)), metrics);
-  const closings = new LedgerClosings(new LedgerClosingsRepository(db.pool));
-  const stopLedgerChecks = startLedgerChecks(reports, closings, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
-  const stopPurge = startIdempotencyPurge(new IdempotencyRepository(db), logger);
-  const stopHoldsSweeper = startHoldsSweeper(db, metrics, logger);
+  const services = buildServices({ config, db, metrics, logger, reads });
+  const stopLedgerChecks = startLedgerChecks(services.reports, services.closings, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
+  const stopPurge = startIdempotencyPurge(services.idempotency, logger);
+  const stopHoldsSweeper = startHoldsSweeper(services.holdsSweeper, logger);
   // Connected (or found down) before the rate limiters are built, so they count from the first request.
   const redis = config.REDIS_URL ? await connectRedisClient(config.REDIS_URL, logger) : undefined;
-  const app = createApp({ config, db, logger, verifier, metrics, lifecycle, reports, reads, redis });
+  const app = createApp({ config, logger, verifier, metrics, lifecycle, services, redis });
 
   const server = await listenWithGracefulShutdown(app, {
     port: config.PORT,

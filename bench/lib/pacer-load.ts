@@ -40,7 +40,9 @@ export function pacerBinary(): string {
     try {
       execFileSync('cc', ['-O2', '-Wall', '-o', partial, SOURCE], { stdio: ['ignore', 'inherit', 'inherit'] });
     } catch (error) {
-      throw new Error(`could not compile bench/pacer/pacer.c (${(error as Error).message}): install a C compiler (apt-get install gcc)`);
+      throw new Error(`could not compile bench/pacer/pacer.c (${(error as Error).message}): install a C compiler (apt-get install gcc)`, {
+        cause: error,
+      });
     }
     fs.renameSync(partial, binary); // whole or absent, even with two benches compiling at once
   }

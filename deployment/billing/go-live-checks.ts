@@ -36,7 +36,6 @@ const fail = (s: string) => {
   failures++;
   console.log(`${paint('31', '  FAIL')} ${s}`);
 };
-const same = (a?: string, b?: string) => a !== undefined && b !== undefined && a !== '' && b !== '' && new Decimal(a).eq(b);
 const norm = (v?: string) => (v ? new Decimal(v).toFixed() : '');
 
 interface Answer<T> { status: string; body: T; text: string; headers: Headers }

@@ -121,7 +121,7 @@ export async function startReplicaCluster(): Promise<ReplicaCluster> {
       stopServer(standbyDir);
     },
     async stop() {
-      await Promise.all([pools.primary, pools.standby].map((p) => p?.end().catch(() => undefined)));
+      for (const p of [pools.primary, pools.standby]) await p?.end().catch(() => undefined);
       stop();
     },
   };

@@ -15,7 +15,9 @@ export async function withSecrets(env: Record<string, string | undefined>): Prom
     const result = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
     text = result.SecretString ?? (result.SecretBinary ? Buffer.from(result.SecretBinary).toString('utf8') : undefined);
   } catch (error) {
-    throw new Error(`Could not read secret "${secretId}" from AWS Secrets Manager: ${(error as Error).name}`);
+    throw new Error(`Could not read secret "${secretId}" from AWS Secrets Manager: ${(error as Error).name}`, {
+      cause: error,
+    });
   } finally {
     client.destroy();
   }

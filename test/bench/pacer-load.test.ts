@@ -11,16 +11,17 @@ describe('the bench pacer (bench/pacer/pacer.c)', () => {
     try {
       const r = await runPacer({ ...pace, url: server.url, connections: 4, seconds: 1, rate: 200 });
       const bodies = server.seen.map((s) => JSON.parse(s.body));
-      expect(r.sent + r.unsent).toBe(200);
+      const { sent = 0, unsent = 0 } = r;
+      expect(sent + unsent).toBe(200);
       expect(r.sent).toBeGreaterThan(0);
       expect(r.requests).toBe(r.sent);
-      expect(server.seen).toHaveLength(r.sent);
+      expect(server.seen).toHaveLength(sent);
       expect(server.seen.every((s) => s.url === '/v1/usage/reconcile' && s.authorization === 'Bearer tok-gw')).toBe(true);
-      expect(new Set(bodies.map((b) => b.requestId)).size).toBe(r.sent);
+      expect(new Set(bodies.map((b) => b.requestId)).size).toBe(sent);
       expect(bodies.every((b) => b.requestId.startsWith('run-paced-') && /^bench-([1-9]|[1-4]\d|50)$/.test(b.userId))).toBe(true);
       expect(bodies[0]).toEqual({ userId: bodies[0].userId, requestId: 'run-paced-0', model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 });
       const refused = server.seen.filter((_s, i) => (i + 1) % 4 === 0).length; // n counts from 1
-      expect(r.statuses).toEqual({ '201': r.sent - refused, ...(refused ? { '402': refused } : {}) });
+      expect(r.statuses).toEqual({ '201': sent - refused, ...(refused ? { '402': refused } : {}) });
       expect(r.errors).toBe(refused);
     } finally {
       await server.close();

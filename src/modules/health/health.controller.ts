@@ -2,14 +2,14 @@ import type { IRouter } from 'express';
 import { z } from 'zod';
 import type { Metrics } from '../../platform/metrics';
 import { documentRoute, json } from '../../platform/openapi/registry';
-import type { HealthRepository } from './health.repository';
+import type { HealthService } from './health.service';
 
 export interface Lifecycle {
   /** Set on SIGTERM: readiness fails so the load balancer stops sending traffic. */
   draining: boolean;
 }
 
-export function healthRoutes(router: IRouter, health: HealthRepository, metrics: Metrics, lifecycle: Lifecycle): void {
+export function healthRoutes(router: IRouter, health: HealthService, metrics: Metrics, lifecycle: Lifecycle): void {
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -1,7 +1,6 @@
-import type { Database } from '../../platform/db/database';
 import type { Logger } from '../../platform/logger';
 import type { Metrics } from '../../platform/metrics';
-import { HoldsRepository } from './holds.repository';
+import type { HoldsRepository } from './holds.repository';
 
 export const HOLDS_SWEEP_INTERVAL_MS = 15_000;
 
@@ -26,8 +25,7 @@ export class HoldsSweeper {
 }
 
 /** Started by server.ts, not by createApp: tests build many apps and call runOnce() directly. */
-export function startHoldsSweeper(db: Database, metrics: Metrics, logger: Logger, intervalMs = HOLDS_SWEEP_INTERVAL_MS): () => void {
-  const sweeper = new HoldsSweeper(new HoldsRepository(db, metrics), metrics);
+export function startHoldsSweeper(sweeper: HoldsSweeper, logger: Logger, intervalMs = HOLDS_SWEEP_INTERVAL_MS): () => void {
   let running = false;
   const timer = setInterval(() => {
     if (running) return; // a slow database must not stack sweeps

@@ -77,7 +77,7 @@ export async function migrate(databaseUrl: string, log: (line: string) => void =
       } catch (error) {
         await client.query('ROLLBACK');
         await client.query('UPDATE "_prisma_migrations" SET logs = $2 WHERE id = $1', [id, String((error as Error).message)]);
-        throw new Error(`Migration ${m.name} failed: ${(error as Error).message}`);
+        throw new Error(`Migration ${m.name} failed: ${(error as Error).message}`, { cause: error });
       }
       applied.push(m.name);
       log(`applied ${m.name}`);
@@ -89,7 +89,7 @@ export async function migrate(databaseUrl: string, log: (line: string) => void =
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK');
-      throw new Error(`SQL function files failed: ${(error as Error).message}`);
+      throw new Error(`SQL function files failed: ${(error as Error).message}`, { cause: error });
     }
     log(`applied ${functions.length} SQL function files`);
   } finally {

@@ -52,7 +52,6 @@ export function notFoundHandler(req: Request, _res: Response, next: NextFunction
 }
 
 // Express recognises error middleware by its four parameters.
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
 export function errorHandler(error: unknown, req: Request, res: Response, _next: NextFunction) {
   const appError = toAppError(error);
   if (appError) {

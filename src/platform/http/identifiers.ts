@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
 // PostgreSQL text cannot hold NUL, and control characters in ids only ever mean a bug or an attack.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
 
 /** A caller-supplied identifier (user id, request id, model): 1-255 printable characters. */

@@ -1,6 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { ensureBuilt } from '../../helpers/build';
 import { REPO_ROOT } from './k8s-manifests';
 

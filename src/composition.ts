@@ -1,0 +1,97 @@
+import type { Config } from './platform/config';
+import type { Database } from './platform/db/database';
+import { ReadRouter } from './platform/db/read-router';
+import type { Logger } from './platform/logger';
+import type { Metrics } from './platform/metrics';
+import { createStripe, type Stripe } from './platform/stripe';
+import { IdempotencyRepository } from './platform/idempotency/idempotency.repository';
+import { HealthRepository } from './modules/health/health.repository';
+import { HealthService } from './modules/health/health.service';
+import { CatalogRepository } from './modules/catalog/catalog.repository';
+import { CatalogService } from './modules/catalog/catalog.service';
+import { UsageRepository } from './modules/usage/usage.repository';
+import { UsageService } from './modules/usage/usage.service';
+import { BalanceRepository } from './modules/balance/balance.repository';
+import { BalanceService } from './modules/balance/balance.service';
+import { LedgerRepository } from './modules/ledger/ledger.repository';
+import { LedgerService } from './modules/ledger/ledger.service';
+import { AdjustmentsService } from './modules/adjustments/adjustments.service';
+import { WalletRepository } from './modules/wallet/wallet.repository';
+import { ReportsRepository } from './modules/reports/reports.repository';
+import { ReportsService } from './modules/reports/reports.service';
+import { revenueReport } from './modules/reports/revenue.factory';
+import { LedgerClosingsRepository } from './modules/reports/ledger-closings.repository';
+import { LedgerClosings } from './modules/reports/ledger-closings.service';
+import type { RevenueReportService } from './modules/reports/revenue.service';
+import { PurchasesService } from './modules/purchases/purchases.service';
+import { PurchasesRepository } from './modules/purchases/purchases.repository';
+import { CheckoutGateway } from './modules/purchases/purchases.checkout';
+import { WebhooksService } from './modules/webhooks/webhooks.service';
+import { purchaseOfPaymentIntent } from './modules/webhooks/webhooks.payment-intents';
+import { WebhooksRepository } from './modules/webhooks/webhooks.repository';
+import { HoldsRepository } from './modules/holds/holds.repository';
+import { HoldsService } from './modules/holds/holds.service';
+import { HoldsSweeper } from './modules/holds/holds.sweeper';
+
+export interface ServiceDeps {
+  config: Config;
+  db: Database;
+  metrics: Metrics;
+  logger: Logger;
+  /** Where history, exports and reports read; absent: the primary. */
+  reads?: ReadRouter;
+  /** Built from config when absent (and STRIPE_SECRET_KEY is set); tests pass one aimed at the double. */
+  stripe?: Stripe;
+}
+
+/** Every service of the process, each built once: the app's routes and the background jobs share them. */
+export interface Services {
+  health: HealthService;
+  idempotency: IdempotencyRepository;
+  catalog: CatalogService;
+  webhooks: WebhooksService;
+  balance: BalanceService;
+  usage: UsageService;
+  holds: HoldsService;
+  holdsSweeper: HoldsSweeper;
+  ledger: LedgerService;
+  adjustments: AdjustmentsService;
+  reports: ReportsService;
+  /** Closes checked days of the ledger, on the primary (the scheduled check's second half). */
+  closings: LedgerClosings;
+  revenue: RevenueReportService;
+  purchases: PurchasesService;
+}
+
+/** The composition root: server.ts, the tests and the scripts build the services here and nowhere else. */
+export function buildServices(deps: ServiceDeps): Services {
+  const { config, db, metrics, logger } = deps;
+  metrics.observePool(db.pool);
+  const reads = deps.reads ?? new ReadRouter(db, undefined, metrics, logger);
+  const stripe = deps.stripe ?? createStripe(config);
+  const catalog = new CatalogService(new CatalogRepository(db));
+  const wallets = new WalletRepository(db, metrics);
+  const holdsRepository = new HoldsRepository(db, metrics);
+  const checkoutUrls = { success: config.CHECKOUT_SUCCESS_URL, cancel: config.CHECKOUT_CANCEL_URL };
+  return {
+    health: new HealthService(new HealthRepository(db)),
+    idempotency: new IdempotencyRepository(db),
+    catalog,
+    webhooks: new WebhooksService(
+      new WebhooksRepository(db, wallets),
+      config.STRIPE_WEBHOOK_SECRET,
+      metrics,
+      stripe && purchaseOfPaymentIntent(stripe),
+    ),
+    balance: new BalanceService(new BalanceRepository(db)),
+    usage: new UsageService(new UsageRepository(db, metrics), catalog, metrics),
+    holds: new HoldsService(holdsRepository, catalog, metrics),
+    holdsSweeper: new HoldsSweeper(holdsRepository, metrics),
+    ledger: new LedgerService(reads.routed((d) => new LedgerRepository(d))),
+    adjustments: new AdjustmentsService(wallets),
+    reports: new ReportsService(reads.routed((d) => new ReportsRepository(d)), metrics),
+    closings: new LedgerClosings(new LedgerClosingsRepository(db.pool)),
+    revenue: revenueReport(db, stripe, undefined, reads),
+    purchases: new PurchasesService(new PurchasesRepository(db), stripe && new CheckoutGateway(stripe), checkoutUrls),
+  };
+}
