@@ -51,6 +51,9 @@ import { WebhooksRepository } from './modules/webhooks/webhooks.repository';
 import { holdsRoutes } from './modules/holds/holds.controller';
 import { HoldsRepository } from './modules/holds/holds.repository';
 import { HoldsService } from './modules/holds/holds.service';
+import { usageSummaryRoutes } from './modules/usage-summary/usage-summary.controller';
+import { UsageSummaryRepository } from './modules/usage-summary/usage-summary.repository';
+import { UsageSummaryService } from './modules/usage-summary/usage-summary.service';
 
 export interface AppDeps {
   config: Config;
@@ -122,6 +125,7 @@ export function createApp(deps: AppDeps): Express {
   usageRoutes(app, new UsageService(new UsageRepository(db, metrics), catalog, metrics), optionalKey);
   holdsRoutes(app, new HoldsService(new HoldsRepository(db, metrics), catalog, metrics), optionalKey);
   ledgerRoutes(app, new LedgerService(new LedgerRepository(db)));
+  usageSummaryRoutes(app, new UsageSummaryService(new UsageSummaryRepository(db)));
   adjustmentsRoutes(app, new AdjustmentsService(wallets), requiredKey);
   reportsRoutes(app, deps.reports ?? new ReportsService(new ReportsRepository(db), metrics), revenueReport(db, stripe));
   const checkoutUrls = { success: config.CHECKOUT_SUCCESS_URL, cancel: config.CHECKOUT_CANCEL_URL };
