@@ -54,6 +54,12 @@ import { HoldsService } from './modules/holds/holds.service';
 import { usageSummaryRoutes } from './modules/usage-summary/usage-summary.controller';
 import { UsageSummaryRepository } from './modules/usage-summary/usage-summary.repository';
 import { UsageSummaryService } from './modules/usage-summary/usage-summary.service';
+import { settingsRoutes } from './modules/settings/settings.controller';
+import { SettingsRepository } from './modules/settings/settings.repository';
+import { SettingsService } from './modules/settings/settings.service';
+import { eventsAdminRoutes } from './modules/events/events.controller';
+import { EventsRepository } from './modules/events/events.repository';
+import { EventsService } from './modules/events/events.service';
 
 export interface AppDeps {
   config: Config;
@@ -73,7 +79,7 @@ export interface AppDeps {
 }
 
 /** Routes that need a bearer token; everything else is public (health, catalog, docs, Stripe's webhook). */
-const AUTHENTICATED = ['/v1/balance', '/v1/usage', '/v1/ledger', '/v1/admin', '/v1/credits'];
+const AUTHENTICATED = ['/v1/balance', '/v1/usage', '/v1/ledger', '/v1/admin', '/v1/credits', '/v1/billing'];
 
 /** Builds the Express app without listening: server.ts listens, tests pass their own dependencies. */
 export function createApp(deps: AppDeps): Express {
@@ -126,6 +132,8 @@ export function createApp(deps: AppDeps): Express {
   holdsRoutes(app, new HoldsService(new HoldsRepository(db, metrics), catalog, metrics), optionalKey);
   ledgerRoutes(app, new LedgerService(new LedgerRepository(db)));
   usageSummaryRoutes(app, new UsageSummaryService(new UsageSummaryRepository(db)));
+  settingsRoutes(app, new SettingsService(new SettingsRepository(db)));
+  eventsAdminRoutes(app, new EventsService(new EventsRepository(db)));
   adjustmentsRoutes(app, new AdjustmentsService(wallets), requiredKey);
   reportsRoutes(app, deps.reports ?? new ReportsService(new ReportsRepository(db), metrics), revenueReport(db, stripe));
   const checkoutUrls = { success: config.CHECKOUT_SUCCESS_URL, cancel: config.CHECKOUT_CANCEL_URL };

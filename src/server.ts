@@ -20,6 +20,7 @@ import { ReportsService } from './modules/reports/reports.service';
 import { startHoldsSweeper } from './modules/holds/holds.sweeper';
 import { closeRedisClient, createRedisClient } from './platform/redis/redis-client';
 import { tuneV8 } from './platform/v8-tuning';
+import { startEventDispatcher } from './modules/events/events.loop';
 
 const DATA_DIR = process.env.BILLING_DATA_DIR ?? path.join(PROJECT_ROOT, '.data');
 
@@ -55,6 +56,7 @@ async function main() {
   const stopLedgerChecks = startLedgerChecks(reports, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
   const stopPurge = startIdempotencyPurge(new IdempotencyRepository(db), logger);
   const stopHoldsSweeper = startHoldsSweeper(db, metrics, logger);
+  const stopEvents = startEventDispatcher(db, metrics, logger, { url: config.EVENTS_WEBHOOK_URL, secret: config.EVENTS_WEBHOOK_SECRET });
   const redis = config.REDIS_URL ? createRedisClient(config.REDIS_URL, logger) : undefined;
   const app = createApp({ config, db, logger, verifier, metrics, lifecycle, reports, redis });
 
@@ -69,6 +71,7 @@ async function main() {
       stopLedgerChecks();
       stopPurge();
       stopHoldsSweeper();
+      await stopEvents();
       await closeRedisClient(redis);
       await db.close();
       await dev.embedded?.stop();

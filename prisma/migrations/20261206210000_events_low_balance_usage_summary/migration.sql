@@ -502,7 +502,8 @@ BEGIN
   INSERT INTO "postings" ("transaction_id", "account_id", "amount", "balance_after", "overdraft_allowed", "created_at") VALUES
     (v_tx, v_account_id, p_amount, v_balance, p_amount < 0 AND p_allow_negative, v_now),
     (v_tx, (SELECT s."id" FROM "accounts" s WHERE s."code" = p_counter_code), -p_amount, NULL, false, v_now);
-  IF v_low_armed AND v_balance - v_held < v_threshold THEN
+  -- Only a debit crosses below; a credit that still leaves available below the threshold does not.
+  IF p_amount < 0 AND v_low_armed AND v_balance - v_held < v_threshold THEN
     INSERT INTO "events" ("type", "user_id", "data", "created_at")
     VALUES ('balance.low', p_user_id,
             jsonb_build_object('available', trim_scale(v_balance - v_held)::text, 'thresholdCredits', trim_scale(v_threshold)::text), v_now);

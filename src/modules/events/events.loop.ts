@@ -1,0 +1,51 @@
+import type { Database } from '../../platform/db/database';
+import type { Logger } from '../../platform/logger';
+import type { Metrics } from '../../platform/metrics';
+import { EventDispatcher, refreshOutboxStats, type DispatcherOptions } from './events.dispatcher';
+import { createEventMetrics } from './events.metrics';
+import { EventsRepository } from './events.repository';
+
+const STATS_EVERY_MS = 15_000;
+
+/**
+ * Started by server.ts on every replica (tests build dispatchers and call runOnce()). Without a
+ * receiver URL nothing is sent: events are still recorded and wait, pending. Returns stop(),
+ * which waits for the deliveries in flight.
+ */
+export function startEventDispatcher(db: Database, metrics: Metrics, logger: Logger, options: Partial<DispatcherOptions>): () => Promise<void> {
+  const repo = new EventsRepository(db);
+  const eventMetrics = createEventMetrics(metrics);
+  const dispatcher = options.url && options.secret ? new EventDispatcher(repo, eventMetrics, logger, options as DispatcherOptions) : undefined;
+  let stopped = false;
+  let current: Promise<unknown> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  let lastStats = 0;
+
+  const tick = async () => {
+    if (Date.now() - lastStats >= STATS_EVERY_MS) {
+      lastStats = Date.now();
+      await refreshOutboxStats(repo, eventMetrics).catch((error) => logger.warn({ err: error }, 'outbox stats failed'));
+    }
+    if (!dispatcher) return 0;
+    return dispatcher.runOnce();
+  };
+  const loop = () => {
+    if (stopped) return;
+    current = tick()
+      .catch((error) => {
+        logger.warn({ err: error }, 'event dispatch failed');
+        return 0;
+      })
+      .then((sent) => {
+        // A full batch means more may be due: go again at once; otherwise wait for the next poll.
+        if (!stopped) timer = setTimeout(loop, sent && sent > 0 ? 0 : (options.pollMs ?? 500));
+        timer?.unref();
+      });
+  };
+  loop();
+  return async () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    await current;
+  };
+}
