@@ -28,7 +28,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 describe('alert rules (promtool)', () => {
   it('pass `promtool check rules`', () => {
     const r = promtool('check', 'rules', 'rules.yaml');
-    expect(r.output).toContain('SUCCESS: 10 rules found');
+    expect(r.output).toContain('SUCCESS: 12 rules found');
     expect(r.status).toBe(0);
   });
 
