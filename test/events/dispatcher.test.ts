@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { EventDispatcher, retryDelayMs, type DispatcherOptions } from '../../src/modules/events/events.dispatcher';
-import { createEventMetrics } from '../../src/modules/events/events.metrics';
+
 import { EventsRepository } from '../../src/modules/events/events.repository';
 import { createLogger } from '../../src/platform/logger';
 import { EventReceiver } from '../helpers/event-receiver';
@@ -24,7 +24,7 @@ beforeEach(async () => {
 afterEach(() => receiver.stop());
 
 function dispatcher(o: Partial<DispatcherOptions> = {}) {
-  return new EventDispatcher(new EventsRepository(t.database.db), createEventMetrics(t.metrics), createLogger('silent'), {
+  return new EventDispatcher(new EventsRepository(t.database.db), t.metrics.events, createLogger('silent'), {
     url, secret, baseDelayMs: 50, maxDelayMs: 200, timeoutMs: 2_000, ...o,
   });
 }

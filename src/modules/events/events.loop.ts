@@ -2,7 +2,7 @@ import type { Database } from '../../platform/db/database';
 import type { Logger } from '../../platform/logger';
 import type { Metrics } from '../../platform/metrics';
 import { EventDispatcher, refreshOutboxStats, type DispatcherOptions } from './events.dispatcher';
-import { createEventMetrics } from './events.metrics';
+import type { EventMetrics } from './events.metrics';
 import { EventsRepository } from './events.repository';
 
 const STATS_EVERY_MS = 15_000;
@@ -14,7 +14,7 @@ const STATS_EVERY_MS = 15_000;
  */
 export function startEventDispatcher(db: Database, metrics: Metrics, logger: Logger, options: Partial<DispatcherOptions>): () => Promise<void> {
   const repo = new EventsRepository(db);
-  const eventMetrics = createEventMetrics(metrics);
+  const eventMetrics: EventMetrics = metrics.events;
   const dispatcher = options.url && options.secret ? new EventDispatcher(repo, eventMetrics, logger, options as DispatcherOptions) : undefined;
   let stopped = false;
   let current: Promise<unknown> = Promise.resolve();
