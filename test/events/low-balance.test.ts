@@ -106,6 +106,32 @@ describe('balance.depleted', () => {
   });
 });
 
+describe('the set-based charge batch (one wallet per item)', () => {
+  const item = (i: number, userId: string) => ({
+    i, user_id: userId, request_id: `batch-${i}`, model: 'gpt-4o', family: 'gpt-4o', input_tokens: 1000, output_tokens: 500, cached_tokens: 0,
+    payload_hash: 'h', correlation_id: null, metadata: null,
+  });
+
+  it('writes balance.low for the item that crosses, balance.depleted for the armed 402, and nothing for the others', async () => {
+    await grant(t, 'set-cross', '1020');
+    await setThreshold('set-cross', '1000').expect(200);
+    await grant(t, 'set-poor', '10');
+    await grant(t, 'set-rich', '5000');
+    await setThreshold('set-rich', '1000').expect(200);
+    const rows = await t.database.sql<{ idx: number; outcome: string }>(`SELECT idx, outcome FROM billing_charge_usage_batch($1::jsonb) ORDER BY idx`,
+      [JSON.stringify([item(0, 'set-cross'), item(1, 'set-poor'), item(2, 'set-rich')])]);
+    expect(rows.map((r) => r.outcome)).toEqual(['charged', 'insufficient', 'charged']);
+    expect(await eventsOf('set-cross')).toEqual([{ type: 'balance.low', data: { available: '970', thresholdCredits: '1000' } }]);
+    expect(await eventsOf('set-poor')).toEqual([{ type: 'balance.depleted', data: { available: '10', requiredCredits: '50' } }]);
+    expect(await eventsOf('set-rich')).toEqual([]);
+    const again = await t.database.sql<{ outcome: string }>(`SELECT outcome FROM billing_charge_usage_batch($1::jsonb) ORDER BY idx`,
+      [JSON.stringify([{ ...item(3, 'set-cross'), request_id: 'batch-3' }, { ...item(4, 'set-poor'), request_id: 'batch-4' }])]);
+    expect(again.map((r) => r.outcome)).toEqual(['charged', 'insufficient']);
+    expect(await eventsOf('set-cross')).toHaveLength(1);
+    expect(await eventsOf('set-poor')).toHaveLength(1);
+  });
+});
+
 describe('no event for a fact that rolled back', () => {
   it('a charge crossing the threshold inside a transaction that rolls back leaves no event and the notice armed', async () => {
     await grant(t, 'rolled', '1010');
