@@ -17,7 +17,14 @@ export interface DispatcherOptions {
   batchSize?: number;
 }
 
-const DEFAULTS = { timeoutMs: 10_000, baseDelayMs: 5_000, maxDelayMs: 3_600_000, retryForMs: 72 * 3_600_000, pollMs: 500, batchSize: 20 };
+const DEFAULTS = {
+  timeoutMs: 10_000,
+  baseDelayMs: 5_000,
+  maxDelayMs: 3_600_000,
+  retryForMs: 72 * 3_600_000,
+  pollMs: 500,
+  batchSize: 20,
+};
 
 /** Exponential backoff with jitter: attempt n waits between half and all of min(max, base * 2^(n-1)). */
 export function retryDelayMs(attempt: number, base: number, max: number, random = Math.random): number {
@@ -33,7 +40,12 @@ export function retryDelayMs(attempt: number, base: number, max: number, random 
 export class EventDispatcher {
   private readonly o: typeof DEFAULTS & DispatcherOptions;
 
-  constructor(private readonly repo: EventsRepository, private readonly metrics: EventMetrics, private readonly logger: Logger, options: DispatcherOptions) {
+  constructor(
+    private readonly repo: EventsRepository,
+    private readonly metrics: EventMetrics,
+    private readonly logger: Logger,
+    options: DispatcherOptions,
+  ) {
     this.o = { ...DEFAULTS, ...options };
   }
 
@@ -45,7 +57,8 @@ export class EventDispatcher {
   }
 
   private async deliver(e: OutboundEvent): Promise<void> {
-    const body = JSON.stringify({ id: e.id, type: e.type, createdAt: e.createdAt.toISOString(), userId: e.userId, data: e.data });
+    const createdAt = e.createdAt.toISOString();
+    const body = JSON.stringify({ id: e.id, type: e.type, createdAt, userId: e.userId, data: e.data });
     const headers = signatureHeaders(this.o.secret, e.id, Math.floor(Date.now() / 1000), body);
     let status: number | null = null;
     let error: string;

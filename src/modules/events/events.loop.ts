@@ -12,10 +12,16 @@ const STATS_EVERY_MS = 15_000;
  * receiver URL nothing is sent: events are still recorded and wait, pending. Returns stop(),
  * which waits for the deliveries in flight.
  */
-export function startEventDispatcher(db: Database, metrics: Metrics, logger: Logger, options: Partial<DispatcherOptions>): () => Promise<void> {
+export function startEventDispatcher(
+  db: Database,
+  metrics: Metrics,
+  logger: Logger,
+  options: Partial<DispatcherOptions>,
+): () => Promise<void> {
   const repo = new EventsRepository(db);
   const eventMetrics: EventMetrics = metrics.events;
-  const dispatcher = options.url && options.secret ? new EventDispatcher(repo, eventMetrics, logger, options as DispatcherOptions) : undefined;
+  const dispatcher =
+    options.url && options.secret ? new EventDispatcher(repo, eventMetrics, logger, options as DispatcherOptions) : undefined;
   let stopped = false;
   let current: Promise<unknown> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
@@ -24,7 +30,9 @@ export function startEventDispatcher(db: Database, metrics: Metrics, logger: Log
   const tick = async () => {
     if (Date.now() - lastStats >= STATS_EVERY_MS) {
       lastStats = Date.now();
-      await refreshOutboxStats(repo, eventMetrics).catch((error) => logger.warn({ err: error }, 'outbox stats failed'));
+      await refreshOutboxStats(repo, eventMetrics).catch((error) => {
+        logger.warn({ err: error }, 'outbox stats failed');
+      });
     }
     if (!dispatcher) return 0;
     return dispatcher.runOnce();

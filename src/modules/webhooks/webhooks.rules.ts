@@ -77,7 +77,11 @@ export async function creditSession(c: RuleContext, s: SessionObject): Promise<H
   }
   if (purchase.outcome === 'posted') {
     await c.tx.emit('purchase.completed', p.userId, {
-      purchaseId: p.id, packageId: p.packageId, credits: formatCredits(p.credits), bonusCredits: formatCredits(p.bonusCredits), balance: formatCredits(balance),
+      purchaseId: p.id,
+      packageId: p.packageId,
+      credits: formatCredits(p.credits),
+      bonusCredits: formatCredits(p.bonusCredits),
+      balance: formatCredits(balance),
     });
   }
   // Money arrived: a purchase that looked failed or expired is paid after all; a later state is kept.
@@ -124,7 +128,8 @@ export async function refundCharge(c: RuleContext, ch: ChargeObject): Promise<Ha
     });
     if (posted.outcome === 'posted') {
       effects.refunded = delta.toFixed();
-      await c.tx.emit('credits.reversed', p.userId, { reason: 'refund', purchaseId: p.id, credits: formatCredits(delta), balance: formatCredits(posted.balance) });
+      const reversed = { reason: 'refund', purchaseId: p.id, credits: formatCredits(delta), balance: formatCredits(posted.balance) };
+      await c.tx.emit('credits.reversed', p.userId, reversed);
     }
   }
   await c.tx.updatePurchase(p.id, {
@@ -145,7 +150,8 @@ async function takeBackDispute(c: RuleContext, p: LockedPurchase, d: DisputeObje
   });
   if (posted.outcome === 'posted') {
     effects.disputed = credits.toFixed();
-    await c.tx.emit('credits.reversed', p.userId, { reason: 'dispute', purchaseId: p.id, credits: formatCredits(credits), balance: formatCredits(posted.balance) });
+    const reversed = { reason: 'dispute', purchaseId: p.id, credits: formatCredits(credits), balance: formatCredits(posted.balance) };
+    await c.tx.emit('credits.reversed', p.userId, reversed);
     await c.tx.updatePurchase(p.id, {
       status: 'disputed',
       amountDisputedCents: p.amountDisputedCents + d.amount,
