@@ -37,16 +37,24 @@ export function startEventDispatcher(
     if (!dispatcher) return 0;
     return dispatcher.runOnce();
   };
+  let failures = 0;
   const loop = () => {
     if (stopped) return;
     current = tick()
+      .then((sent) => {
+        failures = 0;
+        return sent;
+      })
       .catch((error) => {
-        logger.warn({ err: error }, 'event dispatch failed');
-        return 0;
+        // The database or the network is down: log once per pause, and pause longer each time (up to 30 s).
+        failures += 1;
+        logger.warn({ err: error, failures }, 'event dispatch failed');
+        return -1;
       })
       .then((sent) => {
-        // A full batch means more may be due: go again at once; otherwise wait for the next poll.
-        if (!stopped) timer = setTimeout(loop, sent && sent > 0 ? 0 : (options.pollMs ?? 500));
+        const pause = sent < 0 ? Math.min(30_000, (options.pollMs ?? 500) * 2 ** failures) : sent > 0 ? 0 : (options.pollMs ?? 500);
+        // Events were sent: more may be due, go again at once; otherwise wait for the next poll.
+        if (!stopped) timer = setTimeout(loop, pause);
         timer?.unref();
       });
   };
