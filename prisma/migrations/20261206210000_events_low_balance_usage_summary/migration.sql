@@ -62,13 +62,17 @@ CREATE TABLE "billing_settings" (
 -- The wallet's copy of the threshold (written with billing_settings in one transaction) and the flags.
 ALTER TABLE "accounts" ADD COLUMN "low_balance_threshold" DECIMAL(38,18);
 ALTER TABLE "accounts" ADD COLUMN "low_balance_armed" BOOLEAN NOT NULL DEFAULT true;
-ALTER TABLE "accounts" ADD COLUMN "depleted_armed" BOOLEAN NOT NULL DEFAULT false;
--- A wallet holding credits could pay: its first 402 is a depletion.
-UPDATE "accounts" SET "depleted_armed" = true WHERE "kind" = 'wallet' AND "balance" > 0;
+-- Existing wallets start armed (they were, as a rule, credited: their next 402 is a depletion)
+-- without rewriting the table or locking every wallet; wallets created from now on start disarmed
+-- until their first credit.
+ALTER TABLE "accounts" ADD COLUMN "depleted_armed" BOOLEAN NOT NULL DEFAULT true;
+ALTER TABLE "accounts" ALTER COLUMN "depleted_armed" SET DEFAULT false;
 
 -- GET /v1/usage/summary: one user's usages in a time range, read from the index alone (index-only
 -- scan), so a user with a million usages never touches the heap.
-CREATE INDEX "usages_user_id_created_at_idx" ON "usages"("user_id", "created_at")
+-- On a large table, build it first with CREATE INDEX CONCURRENTLY (same name and definition): this
+-- migration runs in a transaction, where a plain build would block charges until it finishes.
+CREATE INDEX IF NOT EXISTS "usages_user_id_created_at_idx" ON "usages"("user_id", "created_at")
   INCLUDE ("model", "input_tokens", "output_tokens", "cached_input_tokens", "credits");
 
 -- ---------------------------------------------------------------------------------------------
