@@ -31,7 +31,7 @@ WORKDIR /app
 ENV NODE_ENV=production PORT=3000 HOME=/tmp NPM_CONFIG_UPDATE_NOTIFIER=false
 # The heap cap k8s/base/configmap.yaml sets too (pod limit 512Mi): without it V8 sizes the old space
 # from the host's memory and lets it grow to several times the live set before collecting
-# (npm run bench: peak RSS ~290 MB without, ~200 MB with; README "Benchmarks").
+# (npm run bench: peak RSS ~290 MB without, ~200 MB with; docs/benchmarks.md).
 ENV NODE_OPTIONS=--max-old-space-size=384
 # Everything is owned by root and read-only to the service's user: a compromised process
 # cannot rewrite its own code, and the root filesystem can be mounted read-only.
@@ -39,6 +39,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY prisma/migrations ./prisma/migrations
+COPY prisma/sql ./prisma/sql
 # A fixed, numeric non-root UID/GID so Kubernetes' runAsNonRoot can verify it without /etc/passwd.
 USER 10001:10001
 EXPOSE 3000

@@ -14,7 +14,7 @@ WITH req AS (
   RETURNING a.id, a.balance
 ), tx AS (
   INSERT INTO ledger_transactions (type, business_key, reference)
-  SELECT 'usage', 'usage:' || length(req.user_id) || ':' || req.user_id || ':' || req.request_id, req.request_id FROM req, wallet
+  SELECT 'usage', billing_usage_business_key(req.user_id, req.request_id), req.request_id FROM req, wallet
   RETURNING id
 ), legs AS (
   INSERT INTO postings (transaction_id, account_id, amount, balance_after)

@@ -1,6 +1,7 @@
 import { migrate } from '../src/platform/db/migrator';
 
-// Applies prisma/migrations to DATABASE_URL with `prisma migrate deploy`'s bookkeeping.
+// Applies prisma/migrations to DATABASE_URL with `prisma migrate deploy`'s bookkeeping, then the SQL
+// function files of prisma/sql/functions.
 async function main() {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is required');

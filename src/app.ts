@@ -3,6 +3,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Config } from './platform/config';
 import type { Database } from './platform/db/database';
+import { ReadRouter } from './platform/db/read-router';
 import type { Logger } from './platform/logger';
 import { createMetrics, type Metrics } from './platform/metrics';
 import { authenticate } from './platform/auth/auth.middleware';
@@ -70,6 +71,8 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
   /** Shared with the scheduled ledger check that server.ts starts. */
   reports?: ReportsService;
+  /** Where history, exports and reports read (server.ts adds the replica of DATABASE_READ_URL); absent: the primary. */
+  reads?: ReadRouter;
   /** Built from config when absent (and STRIPE_SECRET_KEY is set); tests pass one aimed at the double. */
   stripe?: Stripe;
   /** Shared rate-limit counters (server.ts creates it from REDIS_URL); absent: in memory. */
@@ -87,6 +90,7 @@ export function createApp(deps: AppDeps): Express {
   const metrics = deps.metrics ?? createMetrics();
   const lifecycle = deps.lifecycle ?? { draining: false };
   metrics.observePool(db.pool);
+  const reads = deps.reads ?? new ReadRouter(db, undefined, metrics, logger);
   const limits = rateLimits({
     perMinute: config.RATE_LIMIT_PER_MINUTE,
     servicePerMinute: config.SERVICE_RATE_LIMIT_PER_MINUTE,
@@ -130,12 +134,12 @@ export function createApp(deps: AppDeps): Express {
   balanceRoutes(app, new BalanceService(new BalanceRepository(db)));
   usageRoutes(app, new UsageService(new UsageRepository(db, metrics), catalog, metrics), optionalKey);
   holdsRoutes(app, new HoldsService(new HoldsRepository(db, metrics), catalog, metrics), optionalKey);
-  ledgerRoutes(app, new LedgerService(new LedgerRepository(db)));
+  ledgerRoutes(app, new LedgerService(reads.routed((d) => new LedgerRepository(d))));
   usageSummaryRoutes(app, new UsageSummaryService(new UsageSummaryRepository(db)));
   settingsRoutes(app, new SettingsService(new SettingsRepository(db)));
   eventsAdminRoutes(app, new EventsService(new EventsRepository(db)));
   adjustmentsRoutes(app, new AdjustmentsService(wallets), requiredKey);
-  reportsRoutes(app, deps.reports ?? new ReportsService(new ReportsRepository(db), metrics), revenueReport(db, stripe));
+  reportsRoutes(app, deps.reports ?? new ReportsService(reads.routed((d) => new ReportsRepository(d)), metrics), revenueReport(db, stripe, undefined, reads));
   const checkoutUrls = { success: config.CHECKOUT_SUCCESS_URL, cancel: config.CHECKOUT_CANCEL_URL };
   purchasesRoutes(app, new PurchasesService(new PurchasesRepository(db), stripe && new CheckoutGateway(stripe), checkoutUrls), optionalKey);
 

@@ -2,6 +2,8 @@ import path from 'node:path';
 import { createApp } from './app';
 import { ConfigError, parseConfig, type Config } from './platform/config';
 import { createDatabase } from './platform/db/database';
+import { createReadReplica } from './platform/db/read-replica';
+import { ReadRouter } from './platform/db/read-router';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './platform/db/embedded';
 import { migrate } from './platform/db/migrator';
 import { devBanner } from './platform/dev/dev-banner';
@@ -18,7 +20,7 @@ import { startIdempotencyPurge } from './platform/idempotency/idempotency.purge'
 import { ReportsRepository } from './modules/reports/reports.repository';
 import { ReportsService } from './modules/reports/reports.service';
 import { startHoldsSweeper } from './modules/holds/holds.sweeper';
-import { closeRedisClient, createRedisClient } from './platform/redis/redis-client';
+import { closeRedisClient, connectRedisClient } from './platform/redis/redis-client';
 import { tuneV8 } from './platform/v8-tuning';
 import { startEventDispatcher } from './modules/events/events.loop';
 
@@ -52,27 +54,35 @@ async function main() {
   const metrics = createMetrics();
   const lifecycle = { draining: false };
   const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
-  const reports = new ReportsService(new ReportsRepository(db), metrics);
+  const replica = config.DATABASE_READ_URL
+    ? createReadReplica(config.DATABASE_READ_URL, db.pool, { min: config.DATABASE_READ_POOL_MIN, max: config.DATABASE_READ_POOL_MAX, maxLagSeconds: config.READ_REPLICA_MAX_LAG_SECONDS })
+    : undefined;
+  const reads = new ReadRouter(db, replica, metrics, logger);
+  const reports = new ReportsService(reads.routed((d) => new ReportsRepository(d)), metrics);
   const stopLedgerChecks = startLedgerChecks(reports, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
   const stopPurge = startIdempotencyPurge(new IdempotencyRepository(db), logger);
   const stopHoldsSweeper = startHoldsSweeper(db, metrics, logger);
   const stopEvents = startEventDispatcher(db, metrics, logger, { url: config.EVENTS_WEBHOOK_URL, secret: config.EVENTS_WEBHOOK_SECRET });
-  const redis = config.REDIS_URL ? createRedisClient(config.REDIS_URL, logger) : undefined;
-  const app = createApp({ config, db, logger, verifier, metrics, lifecycle, reports, redis });
+  // Connected (or found down) before the rate limiters are built, so they count from the first request.
+  const redis = config.REDIS_URL ? await connectRedisClient(config.REDIS_URL, logger) : undefined;
+  const app = createApp({ config, db, logger, verifier, metrics, lifecycle, reports, reads, redis });
 
   const server = await listenWithGracefulShutdown(app, {
     port: config.PORT,
     host: config.HOST,
     graceMs: config.SHUTDOWN_GRACE_SECONDS * 1000,
-    drainMs: config.SHUTDOWN_DRAIN_SECONDS * 1000,
+    // The drain gives Kubernetes time to take the pod out of its endpoints; a local Ctrl-C stops at once.
+    drainMs: config.NODE_ENV === 'production' ? config.SHUTDOWN_DRAIN_SECONDS * 1000 : 0,
     lifecycle,
     logger,
+    cancelStuck: () => db.cancelRunning(),
     onClosed: async () => {
       stopLedgerChecks();
       stopPurge();
       stopHoldsSweeper();
       await stopEvents();
       await closeRedisClient(redis);
+      await replica?.close();
       await db.close();
       await dev.embedded?.stop();
     },

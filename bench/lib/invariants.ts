@@ -13,7 +13,7 @@ const CHECKS: Record<string, string> = {
   'wallet below zero': `SELECT count(*) AS n FROM accounts WHERE kind = 'wallet' AND balance < 0`,
   'more than one usage per (user, requestId)': `SELECT count(*) AS n FROM (SELECT 1 FROM usages GROUP BY user_id, request_id HAVING count(*) > 1) x`,
   'charged usage without exactly one ledger transaction': `SELECT count(*) AS n FROM usages u WHERE u.credits > 0 AND (SELECT count(*) FROM ledger_transactions t
-     WHERE t.business_key = 'usage:' || length(u.user_id) || ':' || u.user_id || ':' || u.request_id AND t.id = u.transaction_id) <> 1`,
+     WHERE t.business_key = billing_usage_business_key(u.user_id, u.request_id) AND t.id = u.transaction_id) <> 1`,
   'usage transaction without its usage': `SELECT count(*) AS n FROM ledger_transactions t WHERE t.type = 'usage' AND NOT EXISTS (SELECT 1 FROM usages u WHERE u.transaction_id = t.id)`,
   'usage posting differs from the usage credits': `SELECT count(*) AS n FROM usages u JOIN postings p ON p.transaction_id = u.transaction_id AND p.account_id = u.account_id
      WHERE p.amount <> -u.credits OR p.balance_after <> u.balance_after`,

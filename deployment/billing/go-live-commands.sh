@@ -8,7 +8,8 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 
 NAMESPACE="${NAMESPACE:-scholarlink-prod}"
 DOMAIN="${DOMAIN:-billing.scholarlink.app}"
-BASE_URL="${BASE_URL:-https://$DOMAIN}"
+# smoke and webhook need it given explicitly (main); the production commands default to https://$DOMAIN.
+BASE_URL="${BASE_URL:-}"
 BASE_URL="${BASE_URL%/}"
 ROLLOUT="${ROLLOUT:-scholarlink-billing}"
 CONTAINER="${CONTAINER:-billing}"
@@ -25,9 +26,6 @@ ROLLBACK_BUDGET_SECONDS="${ROLLBACK_BUDGET_SECONDS:-300}"
 CERT_MIN_DAYS="${CERT_MIN_DAYS:-14}"
 STRIPE_API="${STRIPE_API:-https://api.stripe.com}"
 WEBHOOK_EVENTS=(checkout.session.completed checkout.session.async_payment_succeeded checkout.session.async_payment_failed checkout.session.expired charge.refunded charge.dispute.created charge.dispute.closed)
-# Prometheus metric labels, paths and the 1k+500 gpt-4o reference charge of the contract.
-SMOKE_MODEL="gpt-4o"
-SMOKE_EXPECTED_CREDITS="50"
 
 DRY_RUN=0
 COMMAND=""
@@ -44,11 +42,11 @@ Commands
              endpoint registered for the live URL, then an RDS snapshot taken and waited for
   canary     apply the production overlay with IMAGE, watch every canary step (5% 25% 50% 100%)
              and its analysis; stops at the first failed gate (Argo Rollouts has then aborted)
-  smoke      post-deployment checks against BASE_URL: /healthz and /readyz 200, a JWT accepted
+  smoke      post-deployment checks against BASE_URL (required): /healthz and /readyz 200, a JWT accepted
              and forged ones refused, funding (admin grant, or SMOKE_STRIPE=1 below),
              1k+500 gpt-4o tokens = 50 credits, an idempotent replay, the CSV export carrying
              correlation ids, a 402 naming requiredCredits
-  webhook    a signed test event delivered to BASE_URL/v1/webhooks/stripe and acknowledged,
+  webhook    a signed test event delivered to BASE_URL/v1/webhooks/stripe (required) and acknowledged,
              its redelivery acknowledged once more, a bad signature refused
   rollback   abort and undo the rollout, confirm the stable pods are ready (budget ${ROLLBACK_BUDGET_SECONDS}s)
   full       preflight, canary, smoke, webhook in order; stops at the first failure and offers
@@ -59,7 +57,10 @@ Options
   -h, --help this text
 
 Environment (defaults in brackets)
-  BASE_URL [https://$DOMAIN]   NAMESPACE [$NAMESPACE]   ROLLOUT [$ROLLOUT]
+  BASE_URL                     the service checked: required by smoke and webhook (e.g.
+                               http://127.0.0.1:3000 for a local npm start); https://$DOMAIN
+                               for preflight, canary, rollback and full
+  NAMESPACE [$NAMESPACE]   ROLLOUT [$ROLLOUT]
   IMAGE (canary, full)         e.g. $IMAGE_NAME:1.0.1@sha256:...
   USER_TOKEN GATEWAY_TOKEN ADMIN_TOKEN   bearer tokens for smoke (a dedicated smoke user, the
                                gateway's usage:write, billing:admin); or JWT_SIGNING_KEY_FILE
@@ -78,8 +79,7 @@ Environment (defaults in brackets)
   PREFLIGHT_DATABASE_URL       preflight: database reached through a tunnel, pending migrations
   EXPECTED_CONTEXT             preflight: the kube context that must be current
   DB_INSTANCE [$DB_INSTANCE]  AWS_REGION [$AWS_REGION]
-  GO_LIVE_LOG_DIR              where run logs go [\$XDG_STATE_HOME/scholarlink-billing/go-live, else /tmp]
-  GO_LIVE_JSON=jq|node         JSON parser [jq when installed, else node]
+  GO_LIVE_LOG_DIR              where run logs go [$(default_log_dir)]
   NO_COLOR=1                   plain output
 EOF
 }
@@ -144,61 +144,31 @@ need() {
   done
 }
 
+default_log_dir() { printf '%s' "${XDG_STATE_HOME:-${HOME:-/tmp}/.local/state}/scholarlink-billing/go-live"; }
+
 open_log() {
-  local dir="${GO_LIVE_LOG_DIR:-${XDG_STATE_HOME:-${HOME:-/tmp}/.local/state}/scholarlink-billing/go-live}"
+  local dir="${GO_LIVE_LOG_DIR:-$(default_log_dir)}"
   if ! mkdir -p "$dir" 2>/dev/null || [[ ! -w "$dir" ]]; then dir="${TMPDIR:-/tmp}/scholarlink-billing-go-live"; mkdir -p "$dir"; fi
   LOG_FILE="$dir/go-live-$COMMAND-$RUN_ID.log"
   exec > >(tee -a "$LOG_FILE") 2>&1
-  printf '%sScholarLink Billing go-live: %s%s (run %s%s)\nlog file: %s\n' "$C_BLUE" "$COMMAND" "$C_OFF" "$RUN_ID" "$([[ "$DRY_RUN" == 1 ]] && printf ', dry run')" "$LOG_FILE"
+  printf '%sScholarLink Billing go-live: %s%s (run %s%s)\ntarget: %s\nlog file: %s\n' "$C_BLUE" "$COMMAND" "$C_OFF" "$RUN_ID" "$([[ "$DRY_RUN" == 1 ]] && printf ', dry run')" "$BASE_URL" "$LOG_FILE"
 }
 
-# ---------- JSON and HTTP helpers (curl; jq when present, else node) ----------
-json_get() {
-  local json="$1" path="$2" parser="${GO_LIVE_JSON:-}"
-  if [[ -z "$parser" ]]; then if command -v jq >/dev/null 2>&1; then parser=jq; else parser=node; fi; fi
-  if [[ "$parser" == jq ]]; then
-    printf '%s' "$json" | jq -j "$path // empty" 2>/dev/null || true
-  else
-    printf '%s' "$json" | node -e '
-      let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-        let v; try { v = JSON.parse(s); } catch { return; }
-        for (const k of process.argv[1].split(".").filter(Boolean)) v = v == null ? undefined : v[k];
-        if (v != null) process.stdout.write(typeof v === "object" ? JSON.stringify(v) : String(v));
-      });' "$path" 2>/dev/null || true
-  fi
-}
-
-# Decimal strings compared as numbers without floats: "50.000000000000000000" == "50".
-decimal_norm() {
-  local v="$1"
-  if [[ "$v" == *.* ]]; then v="${v%"${v##*[!0]}"}"; v="${v%.}"; fi
-  printf '%s' "${v:-0}"
-}
-
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-b64url_decode() {
-  local s="${1//-/+}"; s="${s//_//}"
-  while (( ${#s} % 4 )); do s="$s="; done
-  printf '%s' "$s" | openssl base64 -d -A
-}
-
-HTTP_STATUS="" HTTP_BODY="" HTTP_HEADERS=""
-# http METHOD PATH TOKEN BODY [HEADER...]: sets HTTP_STATUS, HTTP_BODY, HTTP_HEADERS.
+# ---------- HTTP helper (curl) for rollback's readiness check; JSON is built and read with jq ----------
+HTTP_STATUS="" HTTP_BODY=""
+# http METHOD PATH TOKEN BODY [HEADER...]: sets HTTP_STATUS and HTTP_BODY.
 http() {
   local method="$1" path="$2" token="$3" body="$4"; shift 4
-  local args=(-sS --max-time 20 -o "$WORK_DIR/body" -D "$WORK_DIR/headers" -w '%{http_code}' -X "$method" "$BASE_URL$path")
+  local args=(-sS --max-time 20 -o "$WORK_DIR/body" -w '%{http_code}' -X "$method" "$BASE_URL$path")
   if [[ -n "$token" ]]; then args+=(-H "Authorization: Bearer $token"); fi
   if [[ -n "$body" ]]; then args+=(-H 'Content-Type: application/json' --data-binary "$body"); fi
   local header
   for header in "$@"; do args+=(-H "$header"); done
   show curl "${args[@]}"
-  if [[ "$DRY_RUN" == 1 ]]; then HTTP_STATUS="dry-run" HTTP_BODY="{}" HTTP_HEADERS=""; return 0; fi
+  if [[ "$DRY_RUN" == 1 ]]; then HTTP_STATUS="dry-run" HTTP_BODY="{}"; return 0; fi
   HTTP_STATUS="$(curl "${args[@]}" || printf 'curl-error')"
   HTTP_BODY="$(cat "$WORK_DIR/body" 2>/dev/null || true)"
-  HTTP_HEADERS="$(tr -d '\r' <"$WORK_DIR/headers" 2>/dev/null || true)"
 }
-
-header_value() { printf '%s\n' "$HTTP_HEADERS" | awk -v h="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')" -F': ' 'tolower($1)==h {print $2}' | tail -n 1; }
 
 # expect LABEL STATUS...: passes when HTTP_STATUS is one of them (always passes in --dry-run).
 expect() {
@@ -210,232 +180,26 @@ expect() {
   return 1
 }
 
-check() {
-  local label="$1" actual="$2" wanted="$3"
-  if [[ "$DRY_RUN" == 1 ]]; then return 0; fi
-  if [[ "$actual" == "$wanted" ]]; then ok "$label = $actual"; else fail "$label: got '$actual', want '$wanted'"; fi
+# ---------- smoke and webhook: deployment/billing/go-live-checks.ts ----------
+# The HTTP checks are TypeScript, typed with the service's own schemas; they print the same ok/FAIL lines and
+# inherit the tokens, SMOKE_STRIPE and STRIPE_WEBHOOK_SECRET from this environment.
+checks() {
+  RUN_ID="$RUN_ID" DRY_RUN="$DRY_RUN" BASE_URL="$BASE_URL" \
+    node --require "$REPO_ROOT/node_modules/ts-node/register/transpile-only" "$SCRIPT_DIR/go-live-checks.ts" "$@" ||
+    { FAILURES=$((FAILURES + 1)); return 1; }
 }
 
-# ---------- tokens ----------
-mint_token() {
-  local sub="$1" scope="${2:-}" now claims header
-  now="$(date +%s)"
-  claims="{\"sub\":\"$sub\",\"iat\":$now,\"exp\":$((now + 900))"
-  if [[ -n "$scope" ]]; then claims+=",\"scope\":\"$scope\""; fi
-  if [[ -n "${JWT_ISSUER:-}" ]]; then claims+=",\"iss\":\"$JWT_ISSUER\""; fi
-  if [[ -n "${JWT_AUDIENCE:-}" ]]; then claims+=",\"aud\":\"$JWT_AUDIENCE\""; fi
-  claims+="}"
-  header="$(printf '{"alg":"RS256","typ":"JWT"}' | b64url).$(printf '%s' "$claims" | b64url)"
-  printf '%s.%s' "$header" "$(printf '%s' "$header" | openssl dgst -sha256 -sign "$JWT_SIGNING_KEY_FILE" -binary | b64url)"
-}
+cmd_smoke() { checks smoke; }
 
-load_tokens() {
-  if [[ -n "${JWT_SIGNING_KEY_FILE:-}" ]]; then
-    USER_TOKEN="${USER_TOKEN:-$(mint_token "${SMOKE_USER_ID:-smoke-user}")}"
-    GATEWAY_TOKEN="${GATEWAY_TOKEN:-$(mint_token llm-gateway usage:write)}"
-    ADMIN_TOKEN="${ADMIN_TOKEN:-$(mint_token go-live-smoke billing:admin)}"
-  fi
-  if [[ "$DRY_RUN" == 1 ]]; then
-    USER_TOKEN="${USER_TOKEN:-USER_TOKEN}" GATEWAY_TOKEN="${GATEWAY_TOKEN:-GATEWAY_TOKEN}" ADMIN_TOKEN="${ADMIN_TOKEN:-ADMIN_TOKEN}"
-  fi
-  [[ -n "${USER_TOKEN:-}" && -n "${GATEWAY_TOKEN:-}" && -n "${ADMIN_TOKEN:-}" ]] ||
-    die "smoke needs USER_TOKEN, GATEWAY_TOKEN and ADMIN_TOKEN (or JWT_SIGNING_KEY_FILE)"
-}
-
-# Stripe-Signature for PAYLOAD: t=<unix>,v1=HMAC-SHA256(secret, "<t>.<payload>").
-stripe_signature() {
-  local payload="$1" secret="$2" t
-  t="$(date +%s)"
-  printf 't=%s,v1=%s' "$t" "$(printf '%s.%s' "$t" "$payload" | openssl dgst -sha256 -hmac "$secret" -r | cut -d' ' -f1)"
-}
-
-# a - b for decimal strings, exact (BigInt at 18 fractional digits; no float near credits).
-decimal_sub() {
-  node -e '
-    const scale = (s) => { const [i, f = ""] = s.replace(/^-/, "").split("."); const v = BigInt(i + f.padEnd(18, "0").slice(0, 18)); return s.startsWith("-") ? -v : v; };
-    const d = scale(process.argv[1]) - scale(process.argv[2]); const neg = d < 0n; const a = (neg ? -d : d).toString().padStart(19, "0");
-    let out = a.slice(0, -18) + "." + a.slice(-18); out = out.replace(/\.?0+$/, "");
-    process.stdout.write((neg ? "-" : "") + (out || "0"));' "$1" "$2"
-}
-
-# ---------- smoke ----------
-cmd_smoke() {
-  step "Smoke test against $BASE_URL (run $RUN_ID)"
-  load_tokens
-  local corr="smoke-$RUN_ID" user_id before after funded
-
-  step "Health endpoints"
-  http GET /healthz "" "" "X-Correlation-Id: $corr-healthz"; expect "GET /healthz" 200 || true
-  http GET /readyz "" "" "X-Correlation-Id: $corr-readyz"; expect "GET /readyz" 200 || true
-
-  step "Authentication: a valid JWT accepted, forged ones refused"
-  http GET /v1/balance "$USER_TOKEN" "" "X-Correlation-Id: $corr-auth"; expect "valid token on GET /v1/balance" 200 || true
-  user_id="$(json_get "$HTTP_BODY" .userId)"
-  before="$(json_get "$HTTP_BODY" .balance)"
-  if [[ "$DRY_RUN" == 1 ]]; then user_id="smoke-user" before="0"; fi
-  [[ -n "$user_id" ]] || { fail "no userId in the balance response"; return 1; }
-  ok "smoke user $user_id, balance $before"
-  local payload
-  payload="$(printf '%s' "$USER_TOKEN" | cut -d. -f2)"
-  # alg "none" with the real claims, and the real signature over claims naming another user.
-  FORGED_TOKEN="$(printf '{"alg":"none","typ":"JWT"}' | b64url).$payload."
-  TAMPERED_TOKEN="$(printf '%s' "$USER_TOKEN" | cut -d. -f1).$(printf '{"sub":"finance-admin","scope":"billing:admin","exp":%s}' "$(( $(date +%s) + 600 ))" | b64url).$(printf '%s' "$USER_TOKEN" | cut -d. -f3)"
-  http GET /v1/balance "$FORGED_TOKEN" ""; expect "alg=none token refused" 401 || true
-  http GET /v1/balance "$TAMPERED_TOKEN" ""; expect "token with altered claims refused" 401 || true
-  if [[ "$DRY_RUN" != 1 ]]; then
-    if [[ -n "$(header_value WWW-Authenticate)" ]]; then ok "401 carries WWW-Authenticate"; else fail "401 without WWW-Authenticate"; fi
-  fi
-
-  if [[ "${SMOKE_STRIPE:-0}" == 1 ]]; then
-    smoke_fund_by_purchase "$user_id" "$corr" || true
-  else
-    step "Funding: admin adjustment of $SMOKE_EXPECTED_CREDITS credits (SMOKE_STRIPE=1 funds through a Stripe test purchase)"
-    http POST /v1/admin/credits/adjustments "$ADMIN_TOKEN" "{\"userId\":\"$user_id\",\"amount\":\"$SMOKE_EXPECTED_CREDITS\",\"reason\":\"go-live smoke $RUN_ID\"}" \
-      "Idempotency-Key: $corr-grant" "X-Correlation-Id: $corr-grant"
-    expect "POST /v1/admin/credits/adjustments" 201 || true
-  fi
-  http GET /v1/balance "$USER_TOKEN" ""
-  funded="$(json_get "$HTTP_BODY" .balance)"
-  [[ "$DRY_RUN" == 1 ]] || ok "balance after funding: $funded"
-
-  step "Usage: 1,000 input + 500 output tokens of $SMOKE_MODEL cost $SMOKE_EXPECTED_CREDITS credits"
-  local usage_body="{\"userId\":\"$user_id\",\"requestId\":\"$corr-call\",\"model\":\"$SMOKE_MODEL\",\"inputTokens\":1000,\"outputTokens\":500}"
-  http POST /v1/usage/reconcile "$GATEWAY_TOKEN" "$usage_body" "X-Correlation-Id: $corr-usage"
-  expect "POST /v1/usage/reconcile" 201 || true
-  local first_body="$HTTP_BODY"
-  check "credits charged" "$(decimal_norm "$(json_get "$first_body" .credits)")" "$SMOKE_EXPECTED_CREDITS"
-  check "correlationId of the charge" "$(json_get "$first_body" .correlationId)" "$corr-usage"
-  if [[ "$DRY_RUN" != 1 && -n "$funded" ]]; then
-    check "balance after the charge" "$(decimal_norm "$(json_get "$first_body" .balance)")" "$(decimal_sub "$funded" "$SMOKE_EXPECTED_CREDITS")"
-  fi
-
-  step "Idempotent replay of the same call"
-  http POST /v1/usage/reconcile "$GATEWAY_TOKEN" "$usage_body" "X-Correlation-Id: $corr-replay"
-  expect "replayed POST /v1/usage/reconcile" 200 || true
-  check "Idempotent-Replayed header" "$(header_value Idempotent-Replayed)" "true"
-  check "replayed transactionId" "$(json_get "$HTTP_BODY" .transactionId)" "$(json_get "$first_body" .transactionId)"
-  http GET /v1/balance "$USER_TOKEN" ""
-  after="$(json_get "$HTTP_BODY" .balance)"
-  check "balance unchanged by the replay" "$(decimal_norm "$after")" "$(decimal_norm "$(json_get "$first_body" .balance)")"
-
-  step "CSV export carries correlation ids"
-  http GET /v1/ledger/export.csv "$USER_TOKEN" "" "X-Correlation-Id: $corr-export"
-  expect "GET /v1/ledger/export.csv" 200 || true
-  if [[ "$DRY_RUN" != 1 ]]; then
-    if [[ "$(header_value Content-Type)" == text/csv* ]]; then ok "Content-Type $(header_value Content-Type)"; else fail "Content-Type $(header_value Content-Type)"; fi
-    if printf '%s\n' "$HTTP_BODY" | head -n 1 | grep -q 'correlation_id'; then ok "header row names correlation_id"; else fail "no correlation_id column"; fi
-    if printf '%s\n' "$HTTP_BODY" | grep -F "$corr-call" | grep -qF "$corr-usage"; then ok "the charge's row carries correlation id $corr-usage"; else fail "no row with request $corr-call and correlation id $corr-usage"; fi
-  fi
-
-  step "Insufficient credits: 402 naming requiredCredits"
-  http POST /v1/usage/reconcile "$GATEWAY_TOKEN" "{\"userId\":\"$user_id\",\"requestId\":\"$corr-too-big\",\"model\":\"$SMOKE_MODEL\",\"inputTokens\":0,\"outputTokens\":1000000000}" "X-Correlation-Id: $corr-402"
-  expect "oversized call refused" 402 || true
-  if [[ "$DRY_RUN" != 1 ]]; then
-    local required
-    required="$(json_get "$HTTP_BODY" .requiredCredits)"
-    if [[ -n "$required" ]]; then ok "requiredCredits = $required"; else fail "402 without requiredCredits: $HTTP_BODY"; fi
-    http GET /v1/balance "$USER_TOKEN" ""
-    check "balance unchanged by the refusal" "$(decimal_norm "$(json_get "$HTTP_BODY" .balance)")" "$(decimal_norm "$after")"
-  fi
-  [[ "$FAILURES" == 0 ]]
-}
-
-# SMOKE_STRIPE=1, Stripe TEST mode only. Proves the service's own path: POST /v1/credits/purchase
-# creates a real test-mode Checkout Session, then the checkout.session.completed event Stripe
-# would send (built and signed HERE with STRIPE_WEBHOOK_SECRET, since nobody can pay a Checkout
-# page without a browser) credits the package once, with a `purchase` ledger entry carrying the
-# webhook's correlation id. It does NOT prove Stripe's own Checkout payment or Stripe delivering
-# the event: `webhook` checks delivery to the endpoint, preflight the endpoint registration.
-smoke_fund_by_purchase() {
-  local user_id="$1" corr="$2" purchase_id session_id total price cents balance_before event signature entry
-  local webhook_corr="$corr-purchase-webhook" payment_intent="pi_smoke_${RUN_ID//[^A-Za-z0-9]/_}"
-  step "Funding: \$5 starter purchase in Stripe test mode, paid by a webhook event this script signs"
-  [[ -n "${STRIPE_WEBHOOK_SECRET:-}" || "$DRY_RUN" == 1 ]] || { fail "SMOKE_STRIPE=1 needs STRIPE_WEBHOOK_SECRET"; return 1; }
-  http GET /v1/balance "$USER_TOKEN" ""
-  balance_before="$(json_get "$HTTP_BODY" .balance)"
-  http POST /v1/credits/purchase "$USER_TOKEN" '{"packageId":"starter"}' "Idempotency-Key: $corr-purchase" "X-Correlation-Id: $corr-purchase"
-  expect "POST /v1/credits/purchase" 201 || return 1
-  purchase_id="$(json_get "$HTTP_BODY" .purchaseId)"
-  session_id="$(json_get "$HTTP_BODY" .stripeCheckoutSessionId)"
-  total="$(decimal_norm "$(json_get "$HTTP_BODY" .totalCredits)")"
-  price="$(json_get "$HTTP_BODY" .priceUsd)"
-  if [[ "$DRY_RUN" == 1 ]]; then purchase_id="<purchaseId>" session_id="<stripeCheckoutSessionId>" total="5000" price="5"; fi
-  [[ -n "$purchase_id" && -n "$session_id" ]] || { fail "purchase response without purchaseId or stripeCheckoutSessionId: $HTTP_BODY"; return 1; }
-  # A self-signed "paid" event for a live session would credit money never received.
-  if [[ "$session_id" == cs_live_* ]]; then fail "Checkout Session $session_id is live mode: SMOKE_STRIPE=1 is for test mode only"; return 1; fi
-  check "starter package credits" "$total" "5000"
-  # amount_total in cents, from the decimal price the service quoted (the webhook compares both).
-  cents="$(decimal_norm "$price")"
-  if [[ "$cents" == *.* ]]; then cents="${cents%%.*}$(printf '%-2.2s' "${cents#*.}" | tr ' ' 0)"; else cents="${cents}00"; fi
-  cents="$((10#${cents:-0}))"
-  check "amount_total of the starter package (cents)" "$cents" "500"
-  ok "purchase $purchase_id, Checkout Session $session_id"
-  event="{\"id\":\"evt_smoke_$RUN_ID\",\"object\":\"event\",\"type\":\"checkout.session.completed\",\"livemode\":false,\"created\":$(date +%s),\"data\":{\"object\":{\"id\":\"$session_id\",\"object\":\"checkout.session\",\"mode\":\"payment\",\"livemode\":false,\"payment_status\":\"paid\",\"status\":\"complete\",\"amount_total\":$cents,\"currency\":\"usd\",\"payment_intent\":\"$payment_intent\",\"client_reference_id\":\"$user_id\",\"metadata\":{\"purchaseId\":\"$purchase_id\",\"userId\":\"$user_id\",\"packageId\":\"starter\"}}}}"
-  signature="$(stripe_signature "$event" "${STRIPE_WEBHOOK_SECRET:-whsec_dry_run}")"
-  http_raw_webhook "$event" "$signature" "$webhook_corr"
-  expect "signed checkout.session.completed" 200 || return 1
-  check "webhook outcome" "$(json_get "$HTTP_BODY" .outcome)" "processed"
-  http GET "/v1/credits/purchases/$purchase_id" "$USER_TOKEN" ""
-  expect "GET /v1/credits/purchases/{id}" 200 || true
-  check "purchase status" "$(json_get "$HTTP_BODY" .status)" "paid"
-  http GET /v1/balance "$USER_TOKEN" ""
-  if [[ "$DRY_RUN" != 1 && -n "$balance_before" ]]; then
-    check "credits added by the purchase" "$(decimal_sub "$(json_get "$HTTP_BODY" .balance)" "$balance_before")" "$total"
-  fi
-  http GET "/v1/ledger?limit=50" "$USER_TOKEN" ""
-  expect "GET /v1/ledger" 200 || true
-  if [[ "$DRY_RUN" != 1 ]]; then
-    entry="$(ledger_entry "$HTTP_BODY" purchase "$session_id")"
-    if [[ -z "$entry" ]]; then fail "no purchase entry for $session_id in the ledger"; return 1; fi
-    check "purchase ledger entry amount" "$(decimal_norm "${entry%% *}")" "$total"
-    check "purchase ledger entry correlationId" "${entry#* }" "$webhook_corr"
-  fi
-}
-
-# "amount correlationId" of the ledger entry of TYPE whose reference is REF, from a /v1/ledger page.
-ledger_entry() {
-  local json="$1" type="$2" ref="$3" parser="${GO_LIVE_JSON:-}"
-  if [[ -z "$parser" ]]; then if command -v jq >/dev/null 2>&1; then parser=jq; else parser=node; fi; fi
-  if [[ "$parser" == jq ]]; then
-    printf '%s' "$json" | jq -j --arg t "$type" --arg r "$ref" \
-      'first(.data[]? | select(.type == $t and .reference == $r) | "\(.amount) \(.correlationId)") // empty' 2>/dev/null || true
-  else
-    printf '%s' "$json" | node -e '
-      let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-        let v; try { v = JSON.parse(s); } catch { return; }
-        const e = (v.data || []).find((x) => x.type === process.argv[1] && x.reference === process.argv[2]);
-        if (e) process.stdout.write(e.amount + " " + e.correlationId);
-      });' "$type" "$ref" 2>/dev/null || true
-  fi
-}
-
-# POST a raw Stripe event [with its correlation id] (the webhook route reads the raw body; no JSON re-encoding).
-http_raw_webhook() {
-  local event="$1" signature="$2" corr="${3:-smoke-$RUN_ID-webhook}"
-  http POST /v1/webhooks/stripe "" "$event" "Stripe-Signature: $signature" "X-Correlation-Id: $corr"
-}
-
-# ---------- webhook ----------
 cmd_webhook() {
-  step "Webhook: a signed test event delivered to $BASE_URL/v1/webhooks/stripe"
-  local secret="${STRIPE_WEBHOOK_SECRET:-}"
-  if [[ -z "$secret" ]]; then
+  if [[ -z "${STRIPE_WEBHOOK_SECRET:-}" ]]; then
     # The operator's kube credentials can read the synced secret; it is never printed.
+    local secret
     capture secret kubectl -n "$NAMESPACE" get secret "$KUBE_SECRET" -o "jsonpath={.data.STRIPE_WEBHOOK_SECRET}"
-    if [[ -n "$secret" ]]; then secret="$(printf '%s' "$secret" | openssl base64 -d -A)"; fi
-    STRIPE_WEBHOOK_SECRET="$secret"
+    if [[ -n "$secret" ]]; then STRIPE_WEBHOOK_SECRET="$(printf '%s' "$secret" | openssl base64 -d -A)"; export STRIPE_WEBHOOK_SECRET; fi
   fi
-  [[ -n "$secret" || "$DRY_RUN" == 1 ]] || die "no STRIPE_WEBHOOK_SECRET (env or secret $KUBE_SECRET)"
-  # An event type the service ignores by contract (200, nothing moves): safe in live mode.
-  local event
-  event="{\"id\":\"evt_golive_$RUN_ID\",\"object\":\"event\",\"type\":\"scholarlink.go_live.ping\",\"livemode\":false,\"created\":$(date +%s),\"data\":{\"object\":{\"id\":\"golive_$RUN_ID\",\"object\":\"ping\"}}}"
-  http_raw_webhook "$event" "$(stripe_signature "$event" "${secret:-whsec_dry_run}")"
-  expect "signed test event acknowledged" 200 || true
-  http_raw_webhook "$event" "$(stripe_signature "$event" "${secret:-whsec_dry_run}")"
-  expect "same event redelivered: acknowledged, no second effect" 200 || true
-  http_raw_webhook "$event" "t=$(date +%s),v1=$(printf '0%.0s' {1..64})"
-  expect "event with a bad signature refused" 400 || true
-  [[ "$FAILURES" == 0 ]]
+  [[ -n "${STRIPE_WEBHOOK_SECRET:-}" || "$DRY_RUN" == 1 ]] || die "no STRIPE_WEBHOOK_SECRET (env or secret $KUBE_SECRET)"
+  checks webhook
 }
 
 # ---------- preflight ----------
@@ -447,7 +211,7 @@ served_certificate() {
 cmd_preflight() {
   local out
   step "Tools"
-  need kubectl curl openssl aws node
+  need kubectl curl openssl aws node jq
   if [[ "$DRY_RUN" == 1 ]] || kubectl argo rollouts version >/dev/null 2>&1; then ok "kubectl argo rollouts plugin"; else fail "kubectl argo rollouts plugin missing"; fi
 
   step "Kubernetes context and namespace"
@@ -477,7 +241,7 @@ cmd_preflight() {
   if [[ "$DRY_RUN" != 1 ]]; then
     local key
     for key in DATABASE_URL STRIPE_SECRET_KEY STRIPE_WEBHOOK_SECRET REDIS_URL; do
-      if [[ "$out" == *"\"$key\""* ]]; then ok "secret has $key"; else fail "secret lacks $key"; fi
+      if jq -e --arg k "$key" 'has($k)' <<<"$out" >/dev/null 2>&1; then ok "secret has $key"; else fail "secret lacks $key"; fi
     done
   fi
 
@@ -506,11 +270,8 @@ cmd_preflight() {
     capture out curl -sS --max-time 20 -u "${STRIPE_SECRET_KEY:-sk_dry_run}:" "$STRIPE_API/v1/webhook_endpoints?limit=100"
     if [[ "$DRY_RUN" != 1 ]]; then
       local endpoint
-      endpoint="$(printf '%s' "$out" | node -e '
-        let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-          const e = (JSON.parse(s).data || []).find((x) => x.url === process.argv[1] && x.status === "enabled");
-          if (e) process.stdout.write(e.enabled_events.join(" "));
-        });' "$BASE_URL/v1/webhooks/stripe")"
+      endpoint="$(printf '%s' "$out" | jq -j --arg url "$BASE_URL/v1/webhooks/stripe" \
+        'first(.data[]? | select(.url == $url and .status == "enabled") | .enabled_events | join(" ")) // empty')"
       if [[ -z "$endpoint" ]]; then fail "no enabled Stripe webhook endpoint for $BASE_URL/v1/webhooks/stripe"
       else
         local event
@@ -605,12 +366,10 @@ cmd_canary() {
 
 # The migration Job of the AnalysisTemplate as a stand-alone Job (JSON on stdin and stdout).
 migration_job_from_template() {
-  node -e '
-    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-      const job = JSON.parse(s).spec.metrics.find((m) => m.provider && m.provider.job).provider.job;
-      process.stdout.write(JSON.stringify({ apiVersion: "batch/v1", kind: "Job",
-        metadata: { generateName: "scholarlink-billing-db-migrate-initial-", labels: (job.metadata || {}).labels }, spec: job.spec }));
-    });'
+  jq -c 'first(.spec.metrics[] | .provider.job // empty) as $job
+    | {apiVersion: "batch/v1", kind: "Job",
+       metadata: ({generateName: "scholarlink-billing-db-migrate-initial-"} + (if $job.metadata.labels then {labels: $job.metadata.labels} else {} end)),
+       spec: $job.spec}'
 }
 
 initial_migration() {
@@ -682,6 +441,14 @@ main() {
     shift
   done
   [[ -n "$COMMAND" ]] || { usage >&2; exit 2; }
+  if [[ -z "$BASE_URL" ]]; then
+    case "$COMMAND" in
+      # Never aim a check at production by accident: the operator names the target.
+      smoke | webhook) die "$COMMAND needs BASE_URL, the service to check: BASE_URL=https://$DOMAIN, or http://127.0.0.1:3000 for a local npm start" ;;
+      *) BASE_URL="https://$DOMAIN" ;;
+    esac
+  fi
+  command -v jq >/dev/null 2>&1 || die "jq is required (Debian package jq): it builds and reads every JSON document"
   WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/go-live.XXXXXX")"
   trap 'rm -rf "$WORK_DIR"' EXIT
   open_log

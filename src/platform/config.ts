@@ -11,6 +11,11 @@ const schema = z
     DATABASE_URL: z.string().url().optional(),
     DATABASE_POOL_MIN: z.coerce.number().int().min(0).default(2),
     DATABASE_POOL_MAX: positive(10),
+    // A streaming replica for history, exports and reports (docs/read-replica.md); absent: all on the primary.
+    DATABASE_READ_URL: z.string().url().optional(),
+    DATABASE_READ_POOL_MIN: z.coerce.number().int().min(0).default(0),
+    DATABASE_READ_POOL_MAX: positive(5),
+    READ_REPLICA_MAX_LAG_SECONDS: z.coerce.number().positive().max(3600).default(5),
     JWT_PUBLIC_KEY: z.string().optional(),
     JWT_JWKS_URL: z.string().url().optional(),
     JWT_ISSUER: z.string().optional(),
@@ -37,6 +42,9 @@ const schema = z
   .superRefine((env, ctx) => {
     if (env.DATABASE_POOL_MIN > env.DATABASE_POOL_MAX) {
       ctx.addIssue({ code: 'custom', path: ['DATABASE_POOL_MIN'], message: 'must not exceed DATABASE_POOL_MAX' });
+    }
+    if (env.DATABASE_READ_POOL_MIN > env.DATABASE_READ_POOL_MAX) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_READ_POOL_MIN'], message: 'must not exceed DATABASE_READ_POOL_MAX' });
     }
     if (env.SHUTDOWN_DRAIN_SECONDS >= env.SHUTDOWN_GRACE_SECONDS) {
       ctx.addIssue({ code: 'custom', path: ['SHUTDOWN_DRAIN_SECONDS'], message: 'must be shorter than SHUTDOWN_GRACE_SECONDS' });

@@ -17,6 +17,7 @@ export const REDACT_PATHS = [
   '*.STRIPE_SECRET_KEY',
   '*.STRIPE_WEBHOOK_SECRET',
   '*.DATABASE_URL',
+  '*.DATABASE_READ_URL',
   '*.JWT_PUBLIC_KEY',
 ];
 

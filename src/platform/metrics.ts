@@ -2,7 +2,7 @@ import client from 'prom-client';
 
 /**
  * Every series the service exports, named once. The canary gates (k8s/base/analysis-templates.yaml)
- * and alert rules (k8s/base/prometheus-rule.yaml) query these names; the README lists them.
+ * and alert rules (k8s/base/prometheus-rule.yaml) query these names; docs/architecture.md lists them.
  * One registry per app so tests can build several apps in one process.
  */
 export function createMetrics() {
@@ -14,6 +14,21 @@ export function createMetrics() {
     new client.Gauge<L>({ name, help, labelNames, registers: [registry] });
   // The pool is read when Prometheus scrapes, so the gauges are never stale and cost nothing between scrapes.
   let pool: PoolStats | undefined;
+  let readPool: PoolStats | undefined;
+  const poolGauge = (name: string, help: string, stats: () => PoolStats | undefined) =>
+    new client.Gauge({
+      name,
+      help,
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        const p = stats();
+        if (!p) return;
+        this.set({ state: 'in_use' }, p.totalCount - p.idleCount);
+        this.set({ state: 'idle' }, p.idleCount);
+        this.set({ state: 'waiting' }, p.waitingCount);
+      },
+    });
 
   return {
     registry,
@@ -36,24 +51,27 @@ export function createMetrics() {
     insufficientFunds: counter('billing_insufficient_funds_total', 'Charges and holds refused for lack of credits', ['operation']),
     purchaseAmountMismatches: counter('billing_purchase_amount_mismatch_total', 'Paid Checkout Sessions whose amount or currency did not match the package (not credited)'),
     webhookEvents: counter('billing_webhook_events_total', 'Stripe webhook events by type and outcome', ['type', 'outcome']),
+    webhookLookupsRefused: counter(
+      'billing_webhook_lookups_refused_total',
+      'Refund and dispute events recorded as failed and acknowledged because Stripe refused the PaymentIntent lookup (401/403: the key is wrong, revoked or lacks permission)',
+      ['status'],
+    ),
     authFailures: counter('billing_auth_failures_total', 'Rejected credentials by reason', ['reason']),
     rateLimited: counter('billing_rate_limited_total', 'Requests refused by the rate limiter', ['limiter']),
-    dbPoolConnections: new client.Gauge({
-      name: 'billing_db_pool_connections',
-      help: 'Database pool connections by state (in_use, idle, waiting = callers queued for a connection)',
-      labelNames: ['state'] as const,
-      registers: [registry],
-      collect() {
-        if (!pool) return;
-        this.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
-        this.set({ state: 'idle' }, pool.idleCount);
-        this.set({ state: 'waiting' }, pool.waitingCount);
-      },
-    }),
+    dbPoolConnections: poolGauge('billing_db_pool_connections', 'Database pool connections by state (in_use, idle, waiting = callers queued for a connection)', () => pool),
     /** Points the pool gauges at the app's pg Pool. */
     observePool(p: PoolStats) {
       pool = p;
     },
+    // A series of its own rather than a label on the primary's: the canary gate divides in_use by
+    // pods x DATABASE_POOL_MAX, which a second pool's series would skew.
+    dbReadPoolConnections: poolGauge('billing_db_read_pool_connections', 'Read-replica pool connections by state (in_use, idle, waiting); absent without DATABASE_READ_URL', () => readPool),
+    observeReadPool(p: PoolStats) {
+      readPool = p;
+    },
+    readFallbacks: counter('billing_read_fallback_total', 'Replica-routed reads answered by the primary instead, by reason (lag, unavailable, not_standby, query_failed)', ['reason']),
+    routedReads: counter('billing_routed_reads_total', 'Reads routed to the replica when one is configured, by where they were answered (replica, primary)', ['target']),
+    readReplicaLag: gauge('billing_read_replica_lag_seconds', 'Upper bound of the read replica\'s staleness at its last check (0 when caught up with the primary)'),
     dbQueryDuration: new client.Histogram({
       name: 'billing_db_query_duration_seconds',
       help: 'Database round-trip latency by operation',
@@ -65,7 +83,7 @@ export function createMetrics() {
     holdsActive: gauge('billing_holds_active', 'Unexpired active holds'),
     holdsHeldCredits: gauge('billing_holds_held_credits', 'Credits reserved by unexpired active holds'),
     holdsEnded: counter('billing_holds_total', 'Holds by how they ended', ['outcome']),
-    holdsExpiredUnsettled: gauge('billing_holds_expired_unsettled', 'Holds past expiry never settled nor released (leak signal)'),
+    holdsExpiredUnsettled: gauge('billing_holds_expired_unsettled', 'Holds that expired in the last 15 minutes and are still neither settled nor released (leak signal)'),
     holdSettleOverage: counter('billing_hold_settle_overage_credits_total', 'Credits charged above the reservation on settle'),
     // Outbound events: the gauges are read from the database (cluster-wide: aggregate with max()),
     // the counters count this replica's deliveries.

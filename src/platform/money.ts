@@ -18,3 +18,6 @@ export function formatCredits(value: string | Decimal | null | undefined): strin
   const d = new Money(value);
   return d.isZero() ? '0' : d.toFixed();
 }
+
+/** Exact USD from integer cents, two places: 1234 → "12.34". */
+export const usdFromCents = (cents: number | string | null | undefined): string => money(cents ?? 0).div(100).toFixed(2);

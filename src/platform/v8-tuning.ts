@@ -8,7 +8,7 @@ import v8 from 'node:v8';
  * looks long-lived, so sites on the request path got pretenured while their objects die milliseconds
  * later, and the old generation filled with garbage. At 1,100 paced charges/s that meant ~1.4 MB/s into
  * the old generation and a mark-compact every ~5 s; without pretenuring ~0.5 MB/s, one in 15 s, and
- * shorter scavenges (README, "Eighth session").
+ * shorter scavenges (docs/decisions/v8-pretenuring-off.md).
  *
  * Node accepts only a few V8 flags in NODE_OPTIONS, so the server sets this one itself, before it loads
  * config or opens a connection; `npm start`, the container and the bench all run it.

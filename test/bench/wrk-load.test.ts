@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runWrk } from '../../bench/lib/wrk-load';
+import { describeWithTool } from '../helpers/tools';
 import { jsonAnswer, recordingServer } from '../helpers/recording-server';
 
 /** Answers each request with the status the test picks and a body built from the request's. */
@@ -14,7 +15,7 @@ const listFile = (lines: string[]) => {
   return path.join(dir, 'list.txt');
 };
 
-describe('the bench wrk runner (bench/wrk/requests.lua)', () => {
+describeWithTool('wrk', 'wrk', 'the bench wrk runner (bench/wrk/requests.lua)', () => {
   it('sends first charges with a requestId of their own each, on wallets in range, and counts each status', async () => {
     const server = await localServer((n) => (n % 3 === 0 ? 402 : 201));
     try {

@@ -49,3 +49,37 @@ describe('catalog', () => {
     expect((await reconcile(t, { userId: 'card-user', requestId: 'before', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 })).body.credits).toBe('50');
   });
 });
+
+describe('model names a caller sends', () => {
+  const debitedSeries = async () =>
+    (await t.metrics.registry.getSingleMetricAsString('billing_credits_debited_total')).split('\n').filter((l) => l.startsWith('billing_credits_debited_total{'));
+
+  it('a dated snapshot (leap day included) is priced by its family and counted under the family, not the spelling sent', async () => {
+    await grant(t, 'snap-user', '1000');
+    const debited = async (family: string) => Number((await debitedSeries()).find((l) => l.includes(`{model="${family}"}`))?.split(' ')[1] ?? 0);
+    const before = await debited('gpt-4o');
+    let charged = 0;
+    for (const [i, model] of ['gpt-4o-2024-05-13', 'gpt-4o-2024-02-29', 'gpt-3.5-turbo-0125', 'gpt-4o'].entries()) {
+      const res = await reconcile(t, { userId: 'snap-user', requestId: `snap-${i}`, model, inputTokens: 1000, outputTokens: 500 });
+      expect([model, res.status, res.body.model]).toEqual([model, 201, model]);
+      if (model.startsWith('gpt-4o')) charged += Number(res.body.credits);
+    }
+    const series = await debitedSeries();
+    expect(series.every((l) => /^billing_credits_debited_total\{model="(gpt-4o|gpt-3\.5-turbo)"\} /.test(l))).toBe(true);
+    expect(await debited('gpt-4o')).toBe(before + charged);
+  });
+
+  const tomorrowPlusOne = new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10);
+  it.each(['gpt-4o-9999-99-99', 'gpt-4o-2024-02-30', 'gpt-4o-2023-02-29', 'gpt-4o-2024-13-01', 'gpt-4o-0000-01-01', `gpt-4o-${tomorrowPlusOne}`, 'gpt-3.5-turbo-1399', 'gpt-3.5-turbo-0230'])(
+    '%s is no snapshot: 422 unknown_model, nothing charged, no new metric series',
+    async (model) => {
+      await grant(t, 'fake-snap', '1000');
+      const before = await debitedSeries();
+      const res = await reconcile(t, { userId: 'fake-snap', requestId: `fake-${model}`, model, inputTokens: 1000, outputTokens: 500 });
+      expect([res.status, res.body.code]).toEqual([422, 'unknown_model']);
+      expect(await debitedSeries()).toEqual(before);
+      const [{ n }] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM usages WHERE model = $1`, [model]);
+      expect(n).toBe(0);
+    },
+  );
+});

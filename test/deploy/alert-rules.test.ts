@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { describeWithTool } from '../helpers/tools';
 import { K8S_DIR, OVERLAY_DIR, byKind, one, render, type K8sObject } from './support/k8s-manifests';
 
-// promtool (Debian package "prometheus", installed by .ci/run) checks and unit-tests the rules
+// promtool (Debian package "prometheus", installed by npm test's pretest, scripts/test-tools.js) checks and unit-tests the rules
 // offline. The PrometheusRule stays the single source: its groups are extracted here.
 const TESTS_FILE = path.join(K8S_DIR, 'tests', 'billing-alerts.test.yaml');
 let dir: string;
@@ -25,10 +26,10 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-describe('alert rules (promtool)', () => {
+describeWithTool('promtool', 'prometheus', 'alert rules (promtool)', () => {
   it('pass `promtool check rules`', () => {
     const r = promtool('check', 'rules', 'rules.yaml');
-    expect(r.output).toContain('SUCCESS: 12 rules found');
+    expect(r.output).toContain('SUCCESS: 13 rules found');
     expect(r.status).toBe(0);
   });
 
@@ -54,7 +55,7 @@ describe('alert rules (promtool)', () => {
   });
 });
 
-describe('PromQL of the canary gates and the dashboard', () => {
+describeWithTool('promtool', 'prometheus', 'PromQL of the canary gates and the dashboard', () => {
   it('parses (each query checked by promtool as a recording rule, template args filled in)', () => {
     const args = (t: K8sObject) => Object.fromEntries((t.spec.args ?? []).map((a: K8sObject) => [a.name, a.value ?? 'abcdef1234']));
     const gates = byKind(objects, 'AnalysisTemplate').flatMap((t) =>

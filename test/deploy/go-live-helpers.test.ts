@@ -6,6 +6,7 @@ import jwt from 'jsonwebtoken';
 import Stripe from 'stripe';
 import { makeKeyPair } from '../helpers/keys';
 import { createTokenVerifier } from '../../src/platform/auth/token-verifier';
+import { stripeSignature, tokens, usage } from '../../deployment/billing/go-live-checks';
 import { OVERLAY_DIR, REPO_ROOT, one, render, validateWithModels } from './support/k8s-manifests';
 
 // The script's helpers, called by sourcing it (sourcing defines functions and runs nothing).
@@ -15,33 +16,21 @@ function helper(call: string, env: Record<string, string> = {}): string {
   if (r.status !== 0) throw new Error(`${call}: ${r.stderr}`);
   return r.stdout;
 }
-const hasJq = spawnSync('jq', ['--version']).status === 0;
 
-describe('go-live-commands.sh helpers', () => {
+describe('go-live-commands.sh and go-live-checks.ts helpers', () => {
   it('signs a webhook payload the way Stripe verifies it (t=..,v1=HMAC-SHA256 of "t.payload")', () => {
     const payload = JSON.stringify({ id: 'evt_smoke_1', object: 'event', type: 'checkout.session.completed', data: { object: { id: 'cs_test_1', amount_total: 500 } } });
     const secret = 'whsec_test_helper';
-    const header = helper('stripe_signature "$PAYLOAD" "$SECRET"', { PAYLOAD: payload, SECRET: secret });
+    const header = stripeSignature(payload, secret);
     expect(header).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
     const stripe = new Stripe('sk_test_helper');
     expect(stripe.webhooks.constructEvent(payload, header, secret).id).toBe('evt_smoke_1');
     expect(() => stripe.webhooks.constructEvent(payload, header, 'whsec_other')).toThrow(/signature/i);
   });
 
-  it.each(hasJq ? ['node', 'jq'] : ['node'])('reads JSON fields with %s the same way', (parser) => {
-    const json = JSON.stringify({ userId: 'u-1', balance: '4950.000000000000000000', nested: { requiredCredits: '60000000' }, missing: null });
-    const get = (p: string) => helper('json_get "$JSON" "$P"', { JSON: json, P: p, GO_LIVE_JSON: parser });
-    expect([get('.userId'), get('.balance'), get('.nested.requiredCredits'), get('.missing'), get('.absent')]).toEqual(['u-1', '4950.000000000000000000', '60000000', '', '']);
-    expect(helper('json_get "not json" .a', { GO_LIVE_JSON: parser })).toBe('');
-  });
-
-  it('compares and subtracts decimal credit strings exactly', () => {
-    const norm = (v: string) => helper('decimal_norm "$V"', { V: v });
-    expect([norm('50.000000000000000000'), norm('50'), norm('0.000000000000000001'), norm('100.50'), norm('0.0')]).toEqual(['50', '50', '0.000000000000000001', '100.5', '0']);
-    const sub = (a: string, b: string) => helper('decimal_sub "$A" "$B"', { A: a, B: b });
-    expect([sub('50', '50'), sub('5000.000000000000000001', '50'), sub('0', '50'), sub('123456789012345678901.5', '0.000000000000000001')]).toEqual([
-      '0', '4950.000000000000000001', '-50', '123456789012345678901.499999999999999999',
-    ]);
+  it('builds request bodies as JSON, so a quote or backslash in a user id stays inside its string', () => {
+    const id = 'user "quoted" \\ back';
+    expect(JSON.parse(usage(id, 'req-1', 1000, 500))).toEqual({ userId: id, requestId: 'req-1', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 });
   });
 
   it('turns the migration AnalysisTemplate into a valid one-off Job for the first deployment', () => {
@@ -58,8 +47,10 @@ describe('go-live-commands.sh helpers', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mint-'));
     const keyFile = path.join(dir, 'key.pem');
     fs.writeFileSync(keyFile, keys.privateKey, { mode: 0o600 });
+    const saved = { ...process.env };
+    Object.assign(process.env, { JWT_SIGNING_KEY_FILE: keyFile, JWT_ISSUER: 'https://auth.example/', JWT_AUDIENCE: 'scholarlink-billing', USER_TOKEN: '', GATEWAY_TOKEN: '', ADMIN_TOKEN: '' });
     try {
-      const token = helper('mint_token llm-gateway usage:write', { JWT_SIGNING_KEY_FILE: keyFile, JWT_ISSUER: 'https://auth.example/', JWT_AUDIENCE: 'scholarlink-billing' });
+      const token = tokens().gateway;
       const verifier = createTokenVerifier({ publicKey: keys.publicKey, issuer: 'https://auth.example/', audience: 'scholarlink-billing' });
       const principal = await verifier.verify(token);
       expect([principal.sub, [...principal.scopes]]).toEqual(['llm-gateway', ['usage:write']]);
@@ -67,6 +58,7 @@ describe('go-live-commands.sh helpers', () => {
       expect(claims.exp! - claims.iat!).toBe(900);
       expect(() => jwt.verify(token, makeKeyPair().publicKey, { algorithms: ['RS256'] })).toThrow(/signature/);
     } finally {
+      process.env = saved;
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

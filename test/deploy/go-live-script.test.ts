@@ -108,6 +108,24 @@ describe('go-live-commands.sh offline', () => {
     expect(r.out).toContain(`ok   renders with image ghcr.io/scholarlink/billing@${digest} (Rollout and migration Job)`);
   });
 
+  it('smoke and webhook refuse to run without an explicit BASE_URL, and name the target they check', () => {
+    for (const command of ['smoke', 'webhook']) {
+      const r = goLive(['--dry-run', command]);
+      expect(r.status).not.toBe(0);
+      expect(r.out).toContain(`${command} needs BASE_URL`);
+      expect(r.out).not.toContain('billing.scholarlink.app/');
+    }
+    const local = goLive(['--dry-run', 'smoke'], { BASE_URL: 'http://127.0.0.1:3999' });
+    expect(local.status).toBe(0);
+    expect(local.out).toContain('target: http://127.0.0.1:3999');
+    expect(local.out).not.toContain('https://billing.scholarlink.app');
+  });
+
+  it('--help names the log directory a run writes to', () => {
+    const help = goLive(['--help'], { GO_LIVE_LOG_DIR: '', XDG_STATE_HOME: '/tmp/state-x' });
+    expect(help.out).toContain('GO_LIVE_LOG_DIR              where run logs go [/tmp/state-x/scholarlink-billing/go-live]');
+  });
+
   it('refuses a canary without an image', () => {
     const r = goLive(['--dry-run', 'canary']);
     expect(r.status).not.toBe(0);
@@ -147,7 +165,7 @@ describe('go-live-commands.sh smoke against a local `npm start`', () => {
   it('passes every check: health, JWT, funding, 50-credit charge, replay, CSV correlation ids, 402', () => {
     expect(Object.keys(tokens).sort()).toEqual(['ADMIN_TOKEN', 'GATEWAY_TOKEN', 'USER_TOKEN']);
     // node parses the JSON here, as on a machine without jq.
-    const r = goLive(['smoke'], { BASE_URL: baseUrl, GO_LIVE_JSON: 'node', ...tokens });
+    const r = goLive(['smoke'], { BASE_URL: baseUrl, ...tokens });
     // The failed checks first: a run's full output is long, and CI logs keep only its ends.
     expect(failedChecks(r.out)).toEqual([]);
     expect(r.out).toContain('smoke passed');
@@ -172,7 +190,7 @@ describe('go-live-commands.sh smoke against a local `npm start`', () => {
     const api = async <T>(p: string) => (await fetch(`${baseUrl}${p}`, { headers: { Authorization: `Bearer ${tokens.USER_TOKEN}` } })).json() as Promise<T>;
     const balance = async () => money((await api<{ balance: string }>('/v1/balance')).balance);
     const before = await balance();
-    const r = await goLiveAsync(['smoke'], { BASE_URL: baseUrl, GO_LIVE_JSON: 'node', SMOKE_STRIPE: '1', STRIPE_WEBHOOK_SECRET: webhookSecret, ...tokens });
+    const r = await goLiveAsync(['smoke'], { BASE_URL: baseUrl, SMOKE_STRIPE: '1', STRIPE_WEBHOOK_SECRET: webhookSecret, ...tokens });
     // The failed checks first: a run's full output is long, and CI logs keep only its ends.
     expect(failedChecks(r.out)).toEqual([]);
     expect(r.out).toContain('smoke passed');
@@ -198,10 +216,10 @@ describe('go-live-commands.sh smoke against a local `npm start`', () => {
     expect(r.out).toContain(`ok   purchase ledger entry correlationId = smoke-${runId}-purchase-webhook`);
     // Funded by 5,000, charged 50 by the reference call.
     expect((await balance()).minus(before).toFixed()).toBe('4950');
-  });
+  }, 180_000);
 
   it('fails when a check fails (the gateway token lacks usage:write)', () => {
-    const r = goLive(['smoke'], { BASE_URL: baseUrl, GO_LIVE_JSON: 'node', ...tokens, GATEWAY_TOKEN: tokens.USER_TOKEN });
+    const r = goLive(['smoke'], { BASE_URL: baseUrl, ...tokens, GATEWAY_TOKEN: tokens.USER_TOKEN });
     expect(r.status).toBe(1);
     expect(r.out).toContain('FAIL POST /v1/usage/reconcile: got 403');
     expect(r.out).toContain('smoke FAILED');

@@ -101,6 +101,19 @@ describe('configuration', () => {
     expect(secretKeys.filter((k) => k in config)).toEqual([]);
   });
 
+  it('passes the read replica URL from the secret and sizes both pools so every pod fits the primary', () => {
+    const config = one(objects, 'ConfigMap', 'scholarlink-billing-config').data as Record<string, string>;
+    const read = one(objects, 'ExternalSecret').spec.data.find((d: K8sObject) => d.secretKey === 'DATABASE_READ_URL');
+    expect(read.remoteRef).toEqual({ key: 'scholarlink/billing/production', property: 'DATABASE_READ_URL' });
+    const parsed = parseConfig({ ...config, DATABASE_URL: 'postgresql://u@db:5432/b', DATABASE_READ_URL: 'postgresql://u@replica:5432/b', STRIPE_SECRET_KEY: 's', STRIPE_WEBHOOK_SECRET: 's' });
+    expect(parsed.DATABASE_READ_POOL_MAX).toBeGreaterThan(0);
+    // Pods at the HPA's maximum plus two canary pods, each with its pool and one charge connection.
+    const pods = one(objects, 'HorizontalPodAutoscaler').spec.maxReplicas + 2;
+    const gates = one(objects, 'AnalysisTemplate', 'scholarlink-billing-canary-gates').spec.args as K8sObject[];
+    const maxConnections = Number(gates.find((a) => a.name === 'db-max-connections')!.value);
+    expect(pods * (parsed.DATABASE_POOL_MAX + 1)).toBeLessThanOrEqual(0.8 * maxConnections);
+  });
+
   it('reads the secret from AWS Secrets Manager through a namespaced store', () => {
     const store = one(objects, 'SecretStore');
     expect(store.spec.provider.aws.service).toBe('SecretsManager');
@@ -246,6 +259,7 @@ describe('observability', () => {
     ]));
     expect(rules.find((r) => r.alert === 'BillingLedgerInvariantBroken')!.expr).toContain('billing_ledger_invariants_ok');
     expect(rules.find((r) => r.alert === 'BillingHoldsLeaking')!.expr).toContain('billing_holds_expired_unsettled');
+    expect(rules.find((r) => r.alert === 'BillingStripeLookupRefused')!.expr).toContain('billing_webhook_lookups_refused_total');
     for (const r of rules) expect(['critical', 'warning']).toContain(r.labels.severity);
   });
 
@@ -255,5 +269,12 @@ describe('observability', () => {
     const dashboard = JSON.parse(map.data['scholarlink-billing.json']);
     expect(dashboard.uid).toBe('scholarlink-billing');
     expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('the dashboard shows charge batch retries and refused Stripe lookups, the series their alerts fire on', () => {
+    const dashboard = JSON.parse(one(objects, 'ConfigMap', 'scholarlink-billing-dashboard').data['scholarlink-billing.json']);
+    const exprs: string[] = dashboard.panels.flatMap((p: K8sObject) => p.targets.map((t: K8sObject) => t.expr));
+    expect(exprs.some((e) => e.includes('billing_charge_batch_retries_total'))).toBe(true);
+    expect(exprs.some((e) => e.includes('billing_webhook_lookups_refused_total'))).toBe(true);
   });
 });

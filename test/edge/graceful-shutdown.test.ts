@@ -35,26 +35,28 @@ function call(port: number, method: string, path: string, headers: Record<string
   });
 }
 
+/** The real server in production mode on this file's database, with the shutdown timing given. */
+const productionEnv = (shutdown: { SHUTDOWN_DRAIN_SECONDS: string; SHUTDOWN_GRACE_SECONDS: string }) => ({
+  NODE_ENV: 'production',
+  DATABASE_URL: database.url,
+  DATABASE_POOL_MIN: '0',
+  JWT_PUBLIC_KEY: keys.publicKey,
+  JWT_ISSUER: ISSUER,
+  JWT_AUDIENCE: AUDIENCE,
+  STRIPE_SECRET_KEY: 'sk_test_graceful',
+  STRIPE_WEBHOOK_SECRET: 'whsec_graceful',
+  HOST: '127.0.0.1',
+  PORT: '0',
+  LOG_LEVEL: 'info',
+  ...shutdown,
+});
+
 const errorCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 
 describe('graceful shutdown of the real server process', () => {
   it('on SIGTERM under load: readiness turns 503, in-flight requests finish, new connections are refused, every charge answered, exit 0', async () => {
-    server = spawnServer({
-      NODE_ENV: 'production',
-      DATABASE_URL: database.url,
-      DATABASE_POOL_MIN: '0',
-      JWT_PUBLIC_KEY: keys.publicKey,
-      JWT_ISSUER: ISSUER,
-      JWT_AUDIENCE: AUDIENCE,
-      STRIPE_SECRET_KEY: 'sk_test_graceful',
-      STRIPE_WEBHOOK_SECRET: 'whsec_graceful',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      SHUTDOWN_DRAIN_SECONDS: '1',
-      SHUTDOWN_GRACE_SECONDS: '20',
-      LOG_LEVEL: 'info',
-    });
-    const port = await listeningPort(server);
+    server = spawnServer(productionEnv({ SHUTDOWN_DRAIN_SECONDS: '1', SHUTDOWN_GRACE_SECONDS: '20' }));
+    const port = await listeningPort(server, 90_000); // ts-node compiles the server first: slow on a busy machine
     const users = ['drain-a', 'drain-b', 'drain-c', 'drain-d'];
     const admin = token('ops-admin', 'billing:admin');
     for (const userId of users) {
@@ -143,5 +145,37 @@ describe('graceful shutdown of the real server process', () => {
       `SELECT coalesce(sum(p.amount), 0)::text AS sum FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id JOIN accounts a ON a.id = p.account_id WHERE t.type = 'usage' AND a.user_id IS NOT NULL`,
     );
     expect(sum).toMatch(new RegExp(`^-${(chargedIds.size * 50).toString()}(\\.0+)?$`));
-  });
+  }, 180_000);
+
+  it('on SIGTERM with a charge stuck on a wallet lock: the charge is cancelled and answered 503 retryable, uncharged, and the process exits 0 before the grace period ends', async () => {
+    server = spawnServer(productionEnv({ SHUTDOWN_DRAIN_SECONDS: '0', SHUTDOWN_GRACE_SECONDS: '30' }));
+    const port = await listeningPort(server, 90_000); // ts-node compiles the server first: slow on a busy machine
+    const admin = token('ops-admin', 'billing:admin');
+    const funded = await call(port, 'POST', '/v1/admin/credits/adjustments', { Authorization: `Bearer ${admin}`, 'Idempotency-Key': 'fund-stuck' }, JSON.stringify({ userId: 'stuck-user', amount: '1000', reason: 'stuck test' }));
+    expect(funded.status).toBe(201);
+
+    const locker = await database.db.pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM accounts WHERE user_id = 'stuck-user' FOR UPDATE`);
+      const gateway = { Authorization: `Bearer ${token('llm-gateway', 'usage:write')}` };
+      const stuck = call(port, 'POST', '/v1/usage/reconcile', gateway, JSON.stringify({ userId: 'stuck-user', requestId: 'stuck-call', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 }));
+      for (let i = 0; i < 400; i++) {
+        const waiting = await database.sql(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+        if (waiting.length > 0) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+
+      server.child.kill('SIGTERM');
+      const answer = await stuck;
+      expect(answer.status).toBe(503);
+      expect(JSON.parse(answer.text)).toMatchObject({ code: 'database_unavailable' });
+      expect(await server.exited).toBe(0); // an exit after the grace period would be 1
+      expect(server.stdout()).toContain('cancelling their database work');
+    } finally {
+      await locker.query('ROLLBACK');
+      locker.release();
+    }
+    expect(await database.sql(`SELECT 1 FROM usages WHERE request_id = 'stuck-call'`)).toEqual([]);
+  }, 180_000);
 });

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
@@ -145,5 +147,106 @@ describe('hostile input on every route', () => {
     // The generator reached past the edge: authenticated, validated and successful calls all happened.
     expect([...seen.keys()]).toEqual(expect.arrayContaining([200, 201, 400, 401, 404, 415]));
     if (process.env.FC_VERBOSE) console.log(Object.fromEntries(seen));
+  });
+});
+
+/**
+ * Bodies built as text, since JSON.stringify itself cannot write 100,000 levels. Each is invalid by
+ * construction (too deep, too large, unstorable, ambiguous or out of range), so every answer must be a
+ * 4xx, from the one server that keeps answering between them.
+ */
+describe('hostile bodies on every documented route', () => {
+  let server: http.Server;
+  let base: string;
+  beforeAll(async () => {
+    server = t.app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const ID_FIELDS = ['userId', 'requestId', 'model', 'packageId', 'reason', 'amount'];
+  const NUMERIC_FIELDS = ['inputTokens', 'outputTokens', 'maxInputTokens', 'maxOutputTokens', 'ttlSeconds'];
+  /** A template's JSON text with `field` set to raw JSON text (replacing the template's own value). */
+  const withField = (base: Record<string, unknown>, field: string, raw: string) => {
+    const { [field]: _dropped, ...rest } = base;
+    const text = JSON.stringify(rest);
+    return `${text.slice(0, -1)}${text.length > 2 ? ',' : ''}${JSON.stringify(field)}:${raw}}`;
+  };
+
+  const depth = fc.oneof(fc.integer({ min: 10, max: 40 }), fc.integer({ min: 41, max: 6000 }), fc.integer({ min: 6001, max: 100_000 }));
+  const nested = fc.record({ depth, kind: fc.constantFrom('arrays', 'objects', 'mixed') }).map(({ depth: d, kind }) => {
+    if (kind === 'arrays') return { d, text: '['.repeat(d) + ']'.repeat(d) };
+    if (kind === 'objects') return { d, text: '{"a":'.repeat(d) + '1' + '}'.repeat(d) };
+    const half = Math.ceil(d / 2);
+    return { d: half * 2, text: '[{"a":'.repeat(half) + '1' + '}]'.repeat(half) };
+  });
+  const field = fc.constantFrom(...FIELDS.filter((f) => !f.startsWith('_') && f !== 'constructor'));
+  const template = fc.constantFrom(...TEMPLATES);
+  const BAD_CHARS = ['\u0000', 'a\u0000b', '\ud800', '\udfff', 'x\udbff', '\udc00y'];
+
+  const hostile = fc.oneof(
+    // deep nesting as the whole body, or (beyond the limit) as any field's value
+    nested.map(({ d, text }) => ({ kind: `nested ${d} as the body`, text })),
+    fc.tuple(nested, template, field).map(([{ d, text }, b, f]) => ({ kind: `nested ${Math.max(d, 33)} in ${f}`, text: withField(b, f, d > 32 ? text : '['.repeat(33 - d) + text + ']'.repeat(33 - d)) })),
+    // huge arrays: the whole body, or an id's value
+    fc.integer({ min: 1000, max: 100_000 }).map((n) => ({ kind: `array of ${n} as the body`, text: `[${Array(n).fill('0').join(',')}]` })),
+    fc.tuple(fc.integer({ min: 1000, max: 100_000 }), template, fc.constantFrom(...ID_FIELDS)).map(([n, b, f]) => ({ kind: `array of ${n} in ${f}`, text: withField(b, f, `[${Array(n).fill('"x"').join(',')}]`) })),
+    // long strings in ids
+    fc.tuple(fc.integer({ min: 501, max: 200_000 }), template, fc.constantFrom(...ID_FIELDS)).map(([n, b, f]) => ({ kind: `string of ${n} in ${f}`, text: withField(b, f, JSON.stringify('x'.repeat(n))) })),
+    // NUL and lone surrogates anywhere: an id, a metadata value, a metadata key
+    fc.tuple(template, fc.constantFrom(...BAD_CHARS), fc.constantFrom('id', 'value', 'key')).map(([b, bad, where]) => ({
+      kind: `${JSON.stringify(bad)} as ${where}`,
+      text: where === 'id' ? withField(b, Object.keys(b)[0], JSON.stringify(bad)) : withField(b, 'metadata', JSON.stringify(where === 'key' ? { [bad]: 1 } : { a: [bad] })),
+    })),
+    // duplicate keys: one of the template's own, or inside metadata
+    fc.tuple(template, fc.boolean()).map(([b, nestedDup]) => {
+      const key = Object.keys(b)[0];
+      return { kind: `duplicate ${nestedDup ? 'metadata.a' : key}`, text: nestedDup ? withField(b, 'metadata', '{"a":1,"a":1}') : withField(b, key, JSON.stringify(b[key])).replace(/}$/, `,${JSON.stringify(key)}:${JSON.stringify(b[key])}}`) };
+    }),
+    // numbers beyond a double
+    fc.tuple(template, fc.constantFrom('1e400', '-1e400', '1E+400', '123456789e999'), fc.constantFrom(...NUMERIC_FIELDS, 'metadata')).map(([b, n, f]) => ({
+      kind: `${n} in ${f}`,
+      text: withField(b, f, f === 'metadata' ? `{"n":${n}}` : n),
+    })),
+  );
+
+  const tokenFor = (path: string) => (path.startsWith('/v1/usage') ? t.gateway : path.startsWith('/v1/admin') ? t.admin : t.token('fuzz-user'));
+
+  it('answers every one with a 4xx problem, and the same server answers /healthz after each', async () => {
+    const all = routes();
+    const deepest = { tried: 0 };
+    const outcomes = new Map<string, number>();
+    const scenario = fc.record({
+      route: fc.constantFrom(...all),
+      body: hostile,
+      authorized: fc.boolean(),
+      idempotencyKey: fc.option(printable(20).filter((k) => k.length > 0), { nil: undefined }),
+    });
+    await fc.assert(
+      fc.asyncProperty(scenario, async (s) => {
+        const path = s.route.path.replace(/\{[^}]+\}/g, 'fuzz-x');
+        // POST whatever the route's method: a GET would never read the body
+        const req = request(base).post(path).set('Content-Type', 'application/json');
+        if (s.authorized) req.set('Authorization', `Bearer ${tokenFor(path)}`);
+        if (s.idempotencyKey) req.set('Idempotency-Key', s.idempotencyKey);
+        const res = await req.send(s.body.text);
+        const where = `POST ${path} with ${s.body.kind} → ${res.status} ${res.body?.code ?? ''}`;
+        const label = `${s.body.kind.replace(/\d+/g, 'N').replace(/ in \w+$/, ' in a field')} → ${res.status}`;
+        outcomes.set(label, (outcomes.get(label) ?? 0) + 1);
+        const d = /^nested (\d+)/.exec(s.body.kind);
+        if (d) deepest.tried = Math.max(deepest.tried, Number(d[1]));
+        expect([where, res.status >= 400 && res.status < 500]).toEqual([where, true]);
+        expect([where, res.headers['content-type']]).toEqual([where, expect.stringMatching(/^application\/problem\+json/)]);
+        expect([where, res.body.correlationId]).toEqual([where, res.headers['x-correlation-id']]);
+        expect([where, (await request(base).get('/healthz')).status]).toEqual([where, 200]);
+      }),
+      { numRuns: 300, seed: process.env.FC_SEED ? Number(process.env.FC_SEED) : undefined },
+    );
+    expect(deepest.tried).toBeGreaterThan(6000);
+    if (process.env.FC_VERBOSE) console.log(`deepest nesting tried: ${deepest.tried}`, Object.fromEntries([...outcomes].sort()));
   });
 });

@@ -1,3 +1,4 @@
+import { responseMismatch } from '../helpers/openapi-responses';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -69,5 +70,16 @@ describe('GET /openapi.json', () => {
         expect([where, status, Object.keys(op.responses[status].content ?? {})]).toEqual([where, status, ['application/problem+json']]);
       }
     }
+  });
+});
+
+describe('the suite-wide check of answers against /openapi.json (test/helpers/openapi-responses.ts)', () => {
+  it('names an answer whose body or status the document does not describe, and passes one it does', () => {
+    const card = { model: 'gpt-4o', inputUsdPer1M: '2.5', outputUsdPer1M: '10', cachedInputUsdPer1M: null, markup: '4', effectiveFrom: '2026-01-01T00:00:00.000Z' };
+    expect(responseMismatch('GET', '/v1/rate-cards', 200, 'application/json', { data: [card] })).toBeUndefined();
+    expect(responseMismatch('GET', '/v1/rate-cards', 200, 'application/json', { data: [{ ...card, markup: 4 }] }))
+      .toMatch(/^GET \/v1\/rate-cards 200: \/data\/0\/markup must be string/);
+    expect(responseMismatch('GET', '/v1/rate-cards?x=1', 418, 'application/json', {})).toBe('GET /v1/rate-cards 418: status 418 is not documented');
+    expect(responseMismatch('GET', '/v1/credits/purchases/abc', 404, 'application/problem+json', { title: 1 })).toMatch(/^GET \/v1\/credits\/purchases\/\{purchaseId\} 404: /);
   });
 });

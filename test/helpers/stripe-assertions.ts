@@ -29,3 +29,11 @@ export async function counterValue(counter: Metrics[keyof Metrics], labels: Reco
   const metric = await (counter as { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> }).get();
   return metric.values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((s, v) => s + v.value, 0);
 }
+
+/** What a webhook delivery can leave behind: recorded events, ledger transactions, purchases no longer pending. */
+export async function storedCounts(t: StripeTestApp) {
+  const [events] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM stripe_events`);
+  const [ledger] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM ledger_transactions`);
+  const [paid] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM purchases WHERE status <> 'pending'`);
+  return { events: events.n, ledger: ledger.n, paid: paid.n };
+}

@@ -30,7 +30,7 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
 }
 
 /** Waits for the pino "listening" line (LOG_LEVEL info or lower) and returns the port the server bound. */
-export async function listeningPort(server: ServerProcess, timeoutMs = 30_000): Promise<number> {
+export async function listeningPort(server: ServerProcess, timeoutMs = 90_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const line of server.stdout().split('\n')) {

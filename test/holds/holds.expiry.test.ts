@@ -70,7 +70,7 @@ describe('the holds sweep (reporting only)', () => {
     const [active, held, leaked] = await t.database.sql<{ active: number; held: string; leaked: number }>(
       `SELECT count(*) FILTER (WHERE expires_at > now())::int AS active,
               COALESCE(sum(amount) FILTER (WHERE expires_at > now()), 0)::float8::text AS held,
-              count(*) FILTER (WHERE expires_at <= now())::int AS leaked
+              count(*) FILTER (WHERE expires_at <= now() AND expires_at > now() - interval '15 minutes')::int AS leaked
        FROM holds WHERE status = 'active'`,
     ).then((rows) => [rows[0].active, rows[0].held, rows[0].leaked]);
     expect(await metricValue(t, 'billing_holds_active')).toBe(active);
@@ -87,4 +87,60 @@ describe('the holds sweep (reporting only)', () => {
     await reconcile(t, { userId: 's-late', requestId: 'late', model: 'gpt-4o', inputTokens: 100, outputTokens: 0 });
     expect(Number((await sweeper.runOnce()).expiredUnsettled)).toBe(before - 1);
   });
+
+  it('the expired-unsettled gauge is the current state: a hold that leaked long ago stops counting, a recent one counts', async () => {
+    await grant(t, 's-old', '500');
+    const old = await placeHold(t, { userId: 's-old', requestId: 'long-ago', ...HUNDRED_CREDITS });
+    const recent = await placeHold(t, { userId: 's-old', requestId: 'just-now', ...HUNDRED_CREDITS });
+    await backdateExpiry(t, recent.body.holdId);
+    const before = Number((await sweeper.runOnce()).expiredUnsettled);
+    await t.database.sql(`UPDATE holds SET expires_at = now() - interval '2 hours' WHERE id = $1`, [old.body.holdId]);
+    const after = Number((await sweeper.runOnce()).expiredUnsettled);
+    expect(after).toBe(before); // the two-hour-old leak was counted already when it was recent; now only the recent one is
+    await t.database.sql(`UPDATE holds SET expires_at = now() - interval '2 hours' WHERE id = $1`, [recent.body.holdId]);
+    expect(Number((await sweeper.runOnce()).expiredUnsettled)).toBe(before - 1);
+    expect(await metricValue(t, 'billing_holds_expired_unsettled')).toBe(before - 1);
+  });
+
+  it('when a charge holds two wallets and settles their holds one after the other, a concurrent sweep waits for the wallets instead of deadlocking with it', async () => {
+    // b's wallet and hold first, so a sweep going through holds by wallet or by insertion locks b's before a's
+    for (const u of ['dl-b', 'dl-a']) await grant(t, u, '500');
+    const hb = await placeHold(t, { userId: 'dl-b', requestId: 'dl', ...HUNDRED_CREDITS });
+    const ha = await placeHold(t, { userId: 'dl-a', requestId: 'dl', ...HUNDRED_CREDITS });
+    for (const h of [ha, hb]) await backdateExpiry(t, h.body.holdId);
+
+    const charge = await t.database.db.pool.connect();
+    try {
+      // As billing_charge_usage_batch does: both wallets in user_id order, then each hold in turn.
+      await charge.query(`BEGIN`);
+      await charge.query(`SET LOCAL lock_timeout = '20s'`);
+      await charge.query(`SELECT 1 FROM accounts WHERE user_id IN ('dl-a', 'dl-b') ORDER BY user_id FOR UPDATE`);
+      await charge.query(`UPDATE holds SET status = status WHERE id = $1`, [ha.body.holdId]);
+      const sweep = sweeper.runOnce();
+      const sweepOutcome = sweep.then(() => 'swept', (e: Error) => e.message);
+      const [{ pid }] = (await charge.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows;
+      await waitUntilAnotherWaits(t, pid);
+      await charge.query(`UPDATE holds SET status = status WHERE id = $1`, [hb.body.holdId]);
+      await charge.query(`COMMIT`);
+      expect(await sweepOutcome).toBe('swept');
+    } finally {
+      await charge.query('ROLLBACK').catch(() => undefined);
+      charge.release();
+    }
+    const noted = await t.database.sql<{ noted: boolean }>(`SELECT expiry_noted_at IS NOT NULL AS noted FROM holds WHERE id IN ($1, $2)`, [ha.body.holdId, hb.body.holdId]);
+    expect(noted).toEqual([{ noted: true }, { noted: true }]);
+  });
 });
+
+/** Until a backend other than `pid` waits for a lock in this database (the sweep has reached a lock the charge holds). */
+async function waitUntilAnotherWaits(app: TestApp, pid: number) {
+  for (let i = 0; i < 200; i++) {
+    const rows = await app.database.sql(
+      `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> $1`,
+      [pid],
+    );
+    if (rows.length > 0) return;
+    await sleep(25);
+  }
+  throw new Error('the sweep never waited for a lock');
+}

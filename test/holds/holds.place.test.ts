@@ -117,6 +117,16 @@ describe('POST /v1/usage/holds', () => {
     expect(zero.status).toBe(400);
   });
 
+  it('validates model as POST /v1/usage/reconcile does: a control character is a 400 naming model', async () => {
+    const model = 'gpt-4o\u0007';
+    const held = await placeHold(t, hold('h-model', 'ctl', { model }));
+    const charged = await reconcile(t, { userId: 'h-model', requestId: 'ctl', model, inputTokens: 1, outputTokens: 1 });
+    for (const res of [held, charged]) {
+      expect(res.status).toBe(400);
+      expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(['model']);
+    }
+  });
+
   it('requires the usage:write scope for holds and releases', async () => {
     const asUser = { ...t, gateway: t.token('some-user') };
     expect((await placeHold(asUser, hold('some-user', 'r'))).status).toBe(403);

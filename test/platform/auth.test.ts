@@ -83,6 +83,62 @@ describe('authentication', () => {
   });
 });
 
+describe('the token subject is an id like any other', () => {
+  const hostileSubs: [string, string][] = [
+    ['U+0000', 'alice\u0000'],
+    ['a lone surrogate', 'alice\ud800'],
+    ['a control character', 'alice\nbob'],
+    ['256 characters', 'a'.repeat(256)],
+  ];
+  const routes: [string, (token: string) => request.Test][] = [
+    ['GET /v1/balance', (tk) => request(t.app).get('/v1/balance').set('Authorization', `Bearer ${tk}`)],
+    ['GET /v1/ledger', (tk) => request(t.app).get('/v1/ledger').set('Authorization', `Bearer ${tk}`)],
+    ['GET /v1/ledger/export.csv', (tk) => request(t.app).get('/v1/ledger/export.csv').set('Authorization', `Bearer ${tk}`)],
+    ['POST /v1/credits/purchase', (tk) => request(t.app).post('/v1/credits/purchase').set('Authorization', `Bearer ${tk}`).send({ packageId: 'starter' })],
+  ];
+
+  it.each(hostileSubs)('a validly signed token whose sub has %s is refused with 401 invalid_token on every route', async (_name, sub) => {
+    const token = t.token(sub);
+    for (const [name, call] of routes) {
+      const res = await call(token);
+      expect([name, res.status, res.body.code]).toEqual([name, 401, 'invalid_token']);
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="scholarlink-billing", error="invalid_token"');
+    }
+    const [{ n }] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM accounts WHERE user_id LIKE 'alice%' AND user_id <> 'alice'`);
+    expect(n).toBe(0);
+  });
+
+  it('counts such a refusal as invalid_sub', async () => {
+    await balanceWith(t.token('x\u0000'));
+    const text = await t.metrics.registry.getSingleMetricAsString('billing_auth_failures_total');
+    expect(text).toMatch(/billing_auth_failures_total\{reason="invalid_sub"\} [1-9]/);
+  });
+
+  it('accepts a sub of 255 printable characters, non-ASCII included', async () => {
+    const sub = `ü${'a'.repeat(252)}😀`;
+    expect(sub).toHaveLength(255);
+    expect(sub.isWellFormed()).toBe(true);
+    const res = await balanceWith(t.token(sub));
+    expect(res.status).toBe(200);
+    expect(res.body.userId).toBe(sub);
+  });
+});
+
+describe('the Authorization scheme', () => {
+  it.each(['bearer', 'BEARER', 'BeArEr'])('"%s <token>" is accepted: the scheme is case-insensitive (RFC 9110 §11.1)', async (scheme) => {
+    const res = await request(t.app).get('/v1/balance').set('Authorization', `${scheme} ${t.token('alice')}`);
+    expect(res.status).toBe(200);
+    expect(res.body.userId).toBe('alice');
+  });
+
+  it('a missing token is 401 unauthorized without an error code; a bad one is invalid_token', async () => {
+    const missing = await request(t.app).get('/v1/balance');
+    expect([missing.body.code, missing.headers['www-authenticate']]).toEqual(['unauthorized', 'Bearer realm="scholarlink-billing"']);
+    const bad = await balanceWith('not.a.jwt');
+    expect([bad.status, bad.body.code]).toEqual([401, 'invalid_token']);
+  });
+});
+
 describe('JWKS keys', () => {
   let jwks: Server;
   let url: string;

@@ -23,6 +23,17 @@ describe('configuration', () => {
     expect(() => parseConfig({ DATABASE_POOL_MIN: '20', DATABASE_POOL_MAX: '10' })).toThrow(/DATABASE_POOL_MIN/);
   });
 
+  it('has no read replica unless DATABASE_READ_URL is set (an empty value is none), with its own pool and a 5 s lag limit', () => {
+    const c = parseConfig({ DATABASE_READ_URL: '' });
+    expect(c.DATABASE_READ_URL).toBeUndefined();
+    expect(c).toMatchObject({ DATABASE_READ_POOL_MIN: 0, DATABASE_READ_POOL_MAX: 5, READ_REPLICA_MAX_LAG_SECONDS: 5 });
+    const r = parseConfig({ DATABASE_READ_URL: 'postgresql://u@replica.internal:5432/billing', DATABASE_READ_POOL_MAX: '8', READ_REPLICA_MAX_LAG_SECONDS: '2.5' });
+    expect(r).toMatchObject({ DATABASE_READ_URL: 'postgresql://u@replica.internal:5432/billing', DATABASE_READ_POOL_MAX: 8, READ_REPLICA_MAX_LAG_SECONDS: 2.5 });
+    expect(() => parseConfig({ DATABASE_READ_POOL_MIN: '6', DATABASE_READ_POOL_MAX: '5' })).toThrow(/DATABASE_READ_POOL_MIN/);
+    expect(() => parseConfig({ READ_REPLICA_MAX_LAG_SECONDS: '0' })).toThrow(/READ_REPLICA_MAX_LAG_SECONDS/);
+    expect(() => parseConfig({ DATABASE_READ_URL: 'replica with secret-password' })).toThrow(/DATABASE_READ_URL/);
+  });
+
   it('accepts a PEM with literal \\n escapes and a comma-separated CORS allowlist', () => {
     const c = parseConfig({ JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\\nabc\\n-----END PUBLIC KEY-----', CORS_ORIGINS: 'https://app.scholarlink.app, https://admin.scholarlink.app' });
     expect(c.JWT_PUBLIC_KEY).toBe('-----BEGIN PUBLIC KEY-----\nabc\n-----END PUBLIC KEY-----');

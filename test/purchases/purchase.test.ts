@@ -119,6 +119,11 @@ describe('without Stripe configured', () => {
       const hook = await request(bare.app).post('/v1/webhooks/stripe').set('Stripe-Signature', 't=1,v1=00').set('Content-Type', 'application/json').send('{}');
       expect(hook.status).toBe(503);
       expect(await bare.database.sql(`SELECT * FROM stripe_events`)).toEqual([]);
+      const report = await request(bare.app).get('/v1/admin/reports/revenue').set('Authorization', `Bearer ${bare.admin}`);
+      // one code, one problem: the same status, title and Retry-After whichever feature needed Stripe
+      expect([res, hook, report].map((r) => [r.status, r.body.code, r.body.title, r.headers['retry-after']])).toEqual(
+        Array(3).fill([503, 'stripe_not_configured', 'Stripe not configured', '60']),
+      );
     } finally {
       await bare.close();
     }

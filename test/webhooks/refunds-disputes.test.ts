@@ -163,6 +163,32 @@ describe('charge.dispute.*', () => {
     expect((await ledgerOf(t, 'dispute-first')).map((r) => r.type)).toEqual(['purchase', 'dispute']);
   });
 
+  it.each([401, 403])(
+    'when Stripe refuses the lookup of an unmatched refund (%i), the event is recorded as failed, counted for the alert and acknowledged; a resend once the key is fixed applies it',
+    async (status) => {
+      const user = `refund-refused-${status}`;
+      const { purchaseId, stripeCheckoutSessionId } = await t.purchase(user, 'starter');
+      const completed = t.double.completeSession(stripeCheckoutSessionId);
+      const refund = t.double.refund(stripeCheckoutSessionId, 500);
+      const refusedBefore = await counterValue(t.metrics.webhookLookupsRefused, { status: String(status) });
+
+      t.double.failNext(1, status);
+      const refused = await t.deliver(refund);
+      expect([refused.status, refused.body.outcome]).toEqual([200, 'failed']); // Stripe stops retrying
+      expect(await counterValue(t.metrics.webhookLookupsRefused, { status: String(status) })).toBe(refusedBefore + 1);
+      const [recorded] = await t.database.sql<{ outcome: string; error: string }>(`SELECT outcome, error FROM stripe_events WHERE id = $1`, [refund.id]);
+      expect(recorded.outcome).toBe('failed');
+      expect(recorded.error).toContain('STRIPE_SECRET_KEY');
+      expect(await purchaseRow(t, purchaseId)).toMatchObject({ status: 'pending', amount_refunded_cents: 0 });
+
+      await t.deliver(completed).expect(200);
+      const resent = await t.deliver(refund); // resent from Stripe's dashboard once the key works
+      expect([resent.status, resent.body.outcome]).toEqual([200, 'processed']);
+      expect((await balanceOf(t, user)).balance).toBe('0');
+      expect((await ledgerOf(t, user)).map((r) => r.type)).toEqual(['purchase', 'refund']);
+    },
+  );
+
   it('refund and dispute events for a charge that is not a purchase are acknowledged and ignored', async () => {
     const event = t.double.event('charge.refunded', { id: 'ch_test_foreign', object: 'charge', created: 1, amount: 500, amount_refunded: 500, payment_intent: 'pi_test_foreign' });
     const res = await t.deliver(event);

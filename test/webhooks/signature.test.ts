@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { createStripeTestApp, type StripeTestApp } from '../helpers/stripe';
-import { counterValue } from '../helpers/stripe-assertions';
+import { counterValue, storedCounts } from '../helpers/stripe-assertions';
 import { stripeWebhooks } from '../../src/platform/stripe';
 
 let t: StripeTestApp;
@@ -9,12 +9,7 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-async function stored() {
-  const [events] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM stripe_events`);
-  const [ledger] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM ledger_transactions`);
-  const [paid] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM purchases WHERE status <> 'pending'`);
-  return { events: events.n, ledger: ledger.n, paid: paid.n };
-}
+const stored = () => storedCounts(t);
 
 describe('POST /v1/webhooks/stripe signature checks', () => {
   let event: ReturnType<StripeTestApp['double']['completeSession']>;

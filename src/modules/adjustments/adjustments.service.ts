@@ -1,5 +1,6 @@
 import { insufficientCredits, unprocessable } from '../../platform/errors';
 import { formatCredits, money } from '../../platform/money';
+import { businessKey } from '../ledger/business-keys';
 import type { WalletRepository } from '../wallet/wallet.repository';
 import type { AdjustmentInput } from './adjustments.schemas';
 
@@ -13,7 +14,7 @@ export class AdjustmentsService {
       type: 'adjustment',
       // The admin's Idempotency-Key makes the adjustment's identity: it posts once even if the
       // HTTP-level idempotency record were lost.
-      businessKey: `adjustment:${admin.length}:${admin}:${idempotencyKey}`,
+      businessKey: businessKey.adjustment(admin, idempotencyKey),
       counterAccount: 'promotions',
       amount: amount.toFixed(),
       allowNegative: input.allowNegative ?? false,
@@ -28,7 +29,7 @@ export class AdjustmentsService {
     if (result.outcome === 'insufficient') {
       const required = amount.negated();
       const available = money(result.balance);
-      throw insufficientCredits(formatCredits(required), formatCredits(available), formatCredits(required.minus(available)));
+      throw insufficientCredits({ required, available });
     }
     return {
       transactionId: result.transactionId!,

@@ -17,7 +17,9 @@ export const RateCardSchema = z
     model: z.string(),
     inputUsdPer1M: DecimalString,
     outputUsdPer1M: DecimalString,
-    cachedInputUsdPer1M: DecimalString.nullable(),
+    // A union, not .nullable(): on a referenced schema the generator writes allOf [DecimalString, string|null],
+    // which null cannot satisfy.
+    cachedInputUsdPer1M: z.union([DecimalString, z.null()]).openapi({ description: 'null: cached tokens are charged as input' }),
     markup: DecimalString,
     effectiveFrom: z.string().datetime(),
   })

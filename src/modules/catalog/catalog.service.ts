@@ -4,7 +4,20 @@ import { CREDIT_PACKAGES } from './catalog.packages';
 import type { CatalogRepository } from './catalog.repository';
 
 // Dated snapshots resolve to their family: gpt-4o-2024-05-13 → gpt-4o, gpt-3.5-turbo-0125 → gpt-3.5-turbo.
-const SNAPSHOT_SUFFIX = /-(\d{4}-\d{2}-\d{2}|\d{4})$/;
+const SNAPSHOT_SUFFIX = /-(?:(\d{4})-(\d{2})-(\d{2})|(\d{2})(\d{2}))$/;
+const DAY_MS = 86_400_000;
+
+/**
+ * Whether a snapshot suffix names a real day: YYYY-MM-DD no later than tomorrow (UTC; no snapshot is
+ * dated in the future, a day of slack for time zones), MMDD a real month and day. gpt-4o-9999-99-99 is
+ * no snapshot, and priced as one it would be a new name in every report.
+ */
+export function isSnapshotDate(m: RegExpExecArray, now = Date.now()): boolean {
+  const [year, month, day] = m[1] ? [Number(m[1]), Number(m[2]), Number(m[3])] : [2000, Number(m[4]), Number(m[5])]; // 2000: Feb 29 exists
+  const date = new Date(Date.UTC(year, month - 1, day));
+  const real = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+  return real && (!m[1] || date.getTime() <= now + DAY_MS);
+}
 const MODELS_TTL_MS = 60_000;
 
 export class CatalogService {
@@ -49,7 +62,9 @@ export class CatalogService {
 
   private match(model: string, names: Set<string>): string | undefined {
     if (names.has(model)) return model;
-    const family = model.replace(SNAPSHOT_SUFFIX, '');
+    const snapshot = SNAPSHOT_SUFFIX.exec(model);
+    if (!snapshot || !isSnapshotDate(snapshot)) return undefined;
+    const family = model.slice(0, snapshot.index);
     return names.has(family) ? family : undefined;
   }
 

@@ -41,6 +41,11 @@ export interface SweepRow {
   expiredUnsettled: string;
 }
 
+/** The leak gauge's window: a hold still open this long after its expiry counts, older ones have been reported. */
+export const EXPIRED_RECENTLY_SECONDS = 15 * 60;
+/** Wallets whose expired holds one sweep notes; the rest wait for the next run (every 15 s). */
+const SWEEP_MAX_WALLETS = 1000;
+
 export class HoldsRepository {
   constructor(private readonly db: Database, private readonly metrics?: Metrics) {}
 
@@ -67,22 +72,15 @@ export class HoldsRepository {
 
   /**
    * Notes holds that passed expiry unsettled (once each, whichever replica sees them first) and
-   * reads the gauges, in one statement over the partial index of active holds. It writes only
-   * expiry_noted_at: availability already ignores an expired hold, so no balance changes.
+   * reads the gauges: billing_sweep_holds, which takes the wallet locks first, in user_id order, as
+   * the charge path does. It writes only expiry_noted_at: availability already ignores an expired
+   * hold, so no balance changes. `expiredUnsettled` counts holds expired within EXPIRED_RECENTLY.
    */
   async sweep(): Promise<SweepRow> {
     const rows = await timed(this.metrics, 'sweep_holds', () =>
       this.db.prisma.$queryRaw<SweepRow[]>`
-        WITH noted AS (
-          UPDATE holds SET expiry_noted_at = now()
-          WHERE status = 'active' AND expires_at <= now() AND expiry_noted_at IS NULL
-          RETURNING id
-        )
-        SELECT (SELECT count(*) FROM noted)::text AS "newlyExpired",
-               count(*) FILTER (WHERE expires_at > now())::text AS active,
-               COALESCE(sum(amount) FILTER (WHERE expires_at > now()), 0)::text AS held,
-               count(*) FILTER (WHERE expires_at <= now())::text AS "expiredUnsettled"
-        FROM holds WHERE status = 'active'`,
+        SELECT newly_expired::text AS "newlyExpired", active::text AS active, held::text AS held, expired_unsettled::text AS "expiredUnsettled"
+        FROM billing_sweep_holds(make_interval(secs => ${EXPIRED_RECENTLY_SECONDS}), ${SWEEP_MAX_WALLETS}::integer)`,
     );
     return rows[0];
   }

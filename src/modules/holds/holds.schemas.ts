@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DecimalString, documentRoute, IdempotencyKeyHeader, json, problems } from '../../platform/openapi/registry';
-import { RequestId, UserId } from '../usage/usage.schemas';
+import { ModelName, RequestId, UserId } from '../usage/usage.schemas';
 
 const maxTokens = z.number().int().min(0).max(1_000_000_000);
 export const DEFAULT_TTL_SECONDS = 600;
@@ -9,7 +9,7 @@ export const HoldBody = z
   .object({
     userId: UserId,
     requestId: RequestId.openapi({ description: 'The LLM call\'s id; settle by reconciling the same requestId' }),
-    model: z.string().min(1).max(100),
+    model: ModelName,
     maxInputTokens: maxTokens.openapi({ description: 'All prompt tokens the call may use, cached included (priced at the input rate)' }),
     maxOutputTokens: maxTokens,
     ttlSeconds: z.number().int().min(1).max(3600).optional().openapi({ description: 'Seconds until the hold stops counting (default 600)' }),

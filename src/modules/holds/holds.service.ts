@@ -1,12 +1,11 @@
-import { AppError, insufficientCredits, notFound, unprocessable } from '../../platform/errors';
-import { payloadHash } from '../../platform/idempotency/idempotency.middleware';
+import { conflict, insufficientCredits, notFound, unprocessable } from '../../platform/errors';
+import { payloadHash } from '../../platform/payload-hash';
 import type { Metrics } from '../../platform/metrics';
 import { formatCredits, money } from '../../platform/money';
+import { isUuid } from '../../platform/uuid';
 import type { CatalogService } from '../catalog/catalog.service';
 import { DEFAULT_TTL_SECONDS, type HoldInput } from './holds.schemas';
 import type { HoldsRepository, PlaceHoldRow } from './holds.repository';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface PlaceHoldResult {
   replayed: boolean;
@@ -31,7 +30,7 @@ export class HoldsService {
 
   /** Ends an active hold; for a hold already ended it answers the current state, changing nothing. */
   async release(holdId: string) {
-    if (!UUID.test(holdId)) throw notFound(`No hold ${holdId}`);
+    if (!isUuid(holdId)) throw notFound(`No hold ${holdId}`);
     const row = await this.repo.release(holdId);
     if (row.outcome === 'not_found') throw notFound(`No hold ${holdId}`);
     if (row.outcome === 'released') this.metrics?.holdsEnded.inc({ outcome: 'released' });
@@ -55,12 +54,12 @@ export class HoldsService {
       case 'mismatch':
         throw unprocessable('request_id_reused', `requestId "${input.requestId}" already holds credits for a different payload`);
       case 'already_charged':
-        throw new AppError(409, 'request_already_charged', 'Conflict', `requestId "${input.requestId}" was already charged; a hold for it would reserve for a call that has ended`);
+        throw conflict('request_already_charged', `requestId "${input.requestId}" was already charged; a hold for it would reserve for a call that has ended`);
       case 'insufficient': {
         this.metrics?.insufficientFunds.inc({ operation: 'hold' });
         const required = money(row.amount!);
         const available = money(row.available!);
-        throw insufficientCredits(formatCredits(required), formatCredits(available), formatCredits(required.minus(available)));
+        throw insufficientCredits({ required, available });
       }
       case 'held':
       case 'replay':

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { escapeLiteral } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { Database } from '../../platform/db/database';
+import type { ReadDatabase } from '../../platform/db/read-replica';
 
 export interface LedgerRow {
   postingId: string;
@@ -20,7 +20,7 @@ export interface Period {
 }
 
 export class LedgerRepository {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: ReadDatabase) {}
 
   async page(userId: string, beforePostingId: string | undefined, limit: number, period: Period): Promise<LedgerRow[]> {
     return this.db.prisma.$queryRaw<LedgerRow[]>`
@@ -37,7 +37,9 @@ export class LedgerRepository {
   /**
    * The export as PostgreSQL's own COPY ... CSV (RFC 4180 quoting), streamed straight to the client:
    * no row is ever materialised in Node, so memory stays flat at any size. Prisma cannot stream,
-   * so this one query uses the shared pool directly.
+   * so this one query uses the shared pool directly. It resolves once the first bytes (the header)
+   * arrived: a server that refuses or cancels the query fails here, while the read can still go
+   * elsewhere, instead of in the middle of a response.
    */
   async exportCsv(userId: string | undefined, period: Period): Promise<{ stream: Readable; done: (error?: Error) => void }> {
     const sql = `COPY (${exportSelect(userId, period)}) TO STDOUT WITH (FORMAT csv, HEADER true)`;
@@ -49,8 +51,32 @@ export class LedgerRepository {
       // A COPY cut short leaves the connection mid-protocol: destroy it rather than reuse it.
       client.release(error);
     };
-    return { stream: client.query(copyTo(sql)), done };
+    const stream = client.query(copyTo(sql));
+    try {
+      await firstBytes(stream);
+    } catch (error) {
+      done(error as Error);
+      throw error;
+    }
+    return { stream, done };
   }
+}
+
+function firstBytes(stream: Readable): Promise<void> {
+  // Until the caller pipes it, an error must not go unheard (an 'error' without a listener throws);
+  // the caller's pipeline still sees it, as the stream is destroyed with it.
+  stream.on('error', () => undefined);
+  return new Promise((resolve, reject) => {
+    const onReadable = () => {
+      stream.off('error', onError);
+      resolve();
+    };
+    const onError = (error: Error) => {
+      stream.off('readable', onReadable);
+      reject(error);
+    };
+    stream.once('readable', onReadable).once('error', onError);
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { badRequest } from '../../platform/errors';
 import { formatCredits } from '../../platform/money';
+import type { RoutedReads } from '../../platform/db/read-router';
 import type { LedgerRepository, Period } from './ledger.repository';
 
 const encodeCursor = (postingId: string) => Buffer.from(postingId, 'utf8').toString('base64url');
@@ -11,13 +12,15 @@ function decodeCursor(cursor: string): string {
 }
 
 export class LedgerService {
-  constructor(private readonly repo: LedgerRepository) {}
+  /** History and exports are read on the replica when one is configured and fresh (ReadRouter). */
+  constructor(private readonly reads: RoutedReads<LedgerRepository>) {}
 
   async page(userId: string, query: { limit: number; cursor?: string } & Period) {
-    const rows = await this.repo.page(userId, query.cursor ? decodeCursor(query.cursor) : undefined, query.limit + 1, query);
+    const before = query.cursor ? decodeCursor(query.cursor) : undefined;
+    const { value: rows, asOf } = await this.reads.run((repo) => repo.page(userId, before, query.limit + 1, query));
     const more = rows.length > query.limit;
     const page = more ? rows.slice(0, query.limit) : rows;
-    return {
+    const body = {
       data: page.map((r) => ({
         transactionId: r.transactionId,
         type: r.type,
@@ -29,9 +32,11 @@ export class LedgerService {
       })),
       nextCursor: more ? encodeCursor(page[page.length - 1].postingId) : null,
     };
+    return { body, asOf };
   }
 
-  exportCsv(userId: string | undefined, period: Period) {
-    return this.repo.exportCsv(userId, period);
+  async exportCsv(userId: string | undefined, period: Period) {
+    const { value, asOf } = await this.reads.run((repo) => repo.exportCsv(userId, period));
+    return { ...value, asOf };
   }
 }

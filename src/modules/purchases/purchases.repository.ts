@@ -1,5 +1,6 @@
 import type { Database } from '../../platform/db/database';
 import type { Purchase } from '../../generated/prisma/client';
+import { isUuid } from '../../platform/uuid';
 
 export type PurchaseRow = Purchase;
 
@@ -11,8 +12,6 @@ export interface NewPurchase {
   bonusCredits: string;
   correlationId: string;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class PurchasesRepository {
   constructor(private readonly db: Database) {}
@@ -37,7 +36,7 @@ export class PurchasesRepository {
   }
 
   async find(id: string): Promise<PurchaseRow | null> {
-    if (!UUID.test(id)) return null; // not a purchase id; never a database cast error
+    if (!isUuid(id)) return null; // not a purchase id; never a database cast error
     return this.db.prisma.purchase.findUnique({ where: { id } });
   }
 }

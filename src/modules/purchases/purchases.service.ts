@@ -1,5 +1,5 @@
-import { AppError, notFound, unprocessable } from '../../platform/errors';
-import { formatCredits, money } from '../../platform/money';
+import { notFound, stripeNotConfigured, stripeUnavailable, unprocessable } from '../../platform/errors';
+import { formatCredits, money, usdFromCents } from '../../platform/money';
 import type { Principal } from '../../platform/auth/token-verifier';
 import { SCOPES } from '../../platform/auth/auth.middleware';
 import { CREDIT_PACKAGES, findPackage } from '../catalog/catalog.packages';
@@ -11,15 +11,7 @@ export interface CheckoutUrls {
   cancel: string;
 }
 
-const stripeNotConfigured = () =>
-  new AppError(503, 'stripe_not_configured', 'Purchases unavailable', 'Card payments are not configured on this server.', {}, { 'Retry-After': '60' });
-
-const stripeUnavailable = (cause: unknown) =>
-  Object.assign(new AppError(502, 'stripe_unavailable', 'Payment provider unavailable', 'Stripe did not create the Checkout Session; retry.'), { cause });
-
 const withPurchase = (template: string, purchaseId: string) => template.split('{PURCHASE_ID}').join(encodeURIComponent(purchaseId));
-
-const priceUsd = (cents: number) => money(cents).div(100).toFixed(2);
 
 export class PurchasesService {
   constructor(
@@ -34,7 +26,7 @@ export class PurchasesService {
     if (!pkg) {
       throw unprocessable('unknown_package', `Unknown package "${packageId}"`, { knownPackages: CREDIT_PACKAGES.map((p) => p.id) });
     }
-    if (!this.checkout) throw stripeNotConfigured();
+    if (!this.checkout) throw stripeNotConfigured('Card payments are not configured on this server.');
     const row = await this.repo.create({
       userId,
       packageId: pkg.id,
@@ -54,14 +46,14 @@ export class PurchasesService {
       });
     } catch (error) {
       await this.repo.markFailed(row.id, 'checkout_session_not_created');
-      throw stripeUnavailable(error);
+      throw stripeUnavailable({ detail: 'Stripe did not create the Checkout Session; retry.', cause: error });
     }
     const linked = await this.repo.linkSession(row.id, session.id, session.url);
     return {
       purchaseId: linked.id,
       status: 'pending' as const,
       packageId: linked.packageId,
-      priceUsd: priceUsd(linked.priceCents),
+      priceUsd: usdFromCents(linked.priceCents),
       totalCredits: formatCredits(money(linked.credits.toString()).plus(linked.bonusCredits.toString())),
       checkoutUrl: linked.checkoutUrl,
       stripeCheckoutSessionId: linked.checkoutSessionId,
@@ -84,7 +76,7 @@ export function present(row: PurchaseRow) {
     userId: row.userId,
     status: row.status,
     packageId: row.packageId,
-    priceUsd: priceUsd(row.priceCents),
+    priceUsd: usdFromCents(row.priceCents),
     credits: formatCredits(credits),
     bonusCredits: formatCredits(bonus),
     totalCredits: formatCredits(credits.plus(bonus)),

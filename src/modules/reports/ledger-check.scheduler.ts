@@ -3,13 +3,14 @@ import type { ReportsService } from './reports.service';
 
 /**
  * Runs the trial balance on a schedule inside the service (default hourly), so the
- * billing_ledger_invariants_ok gauge an alert watches is fresh without anyone asking.
+ * billing_ledger_invariants_ok gauge an alert watches is fresh without anyone asking. It reads
+ * through the reports' ReadRouter: on the replica when one is configured and fresh.
  */
 export function startLedgerChecks(reports: ReportsService, intervalSeconds: number, logger: Logger): () => void {
   if (intervalSeconds <= 0) return () => undefined;
   const run = async () => {
     try {
-      const report = await reports.credits({ from: new Date(Date.now() - 3600_000), to: new Date() });
+      const { value: report } = await reports.credits({ from: new Date(Date.now() - 3600_000), to: new Date() });
       if (!report.ok) logger.error({ invariants: report.invariants.filter((i) => !i.ok) }, 'ledger invariant failed');
     } catch (error) {
       logger.error({ err: error }, 'ledger check could not run');

@@ -1,4 +1,4 @@
-import type { Database } from '../../platform/db/database';
+import type { ReadDatabase } from '../../platform/db/read-replica';
 
 export interface Period {
   from: Date;
@@ -7,7 +7,7 @@ export interface Period {
 
 /** The SQL behind the credits (trial balance) and usage reports. Every amount comes back as text. */
 export class ReportsRepository {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: ReadDatabase) {}
 
   byType(p: Period) {
     return this.db.prisma.$queryRaw<Array<{ type: string; transactions: number; walletAmount: string }>>`
@@ -59,8 +59,7 @@ export class ReportsRepository {
       `SELECT ${group} AS "group", count(*)::int AS requests, sum(u.input_tokens)::text AS "inputTokens",
               sum(u.cached_input_tokens)::text AS "cachedInputTokens", sum(u.output_tokens)::text AS "outputTokens",
               sum(u.credits)::text AS credits,
-              sum((u.input_tokens * c.input_usd_per_1m + u.cached_input_tokens * COALESCE(c.cached_input_usd_per_1m, c.input_usd_per_1m)
-                   + u.output_tokens * c.output_usd_per_1m) * 0.000001)::text AS "usdAtCost",
+              sum(billing_usage_usd(c, u.input_tokens, u.output_tokens, u.cached_input_tokens))::text AS "usdAtCost",
               sum(u.credits * 0.001)::text AS "usdAtPrice"
        FROM usages u JOIN rate_cards c ON c.id = u.rate_card_id
        WHERE u.created_at >= $1 AND u.created_at < $2 GROUP BY 1 ORDER BY sum(u.credits) DESC, 1`,

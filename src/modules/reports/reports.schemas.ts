@@ -97,6 +97,7 @@ documentRoute({
   responses: {
     200: { description: 'The report (CSV with Accept: text/csv: totals side by side, then one row per discrepancy)', content: { ...json(RevenueReport, '').content, ...csv } },
     ...errors,
+    502: { description: 'Stripe refused or could not be reached; retry later', content: problems[500].content },
     503: problems[503],
   },
 });

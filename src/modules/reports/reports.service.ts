@@ -1,4 +1,5 @@
 import { badRequest } from '../../platform/errors';
+import type { RoutedReads } from '../../platform/db/read-router';
 import type { Metrics } from '../../platform/metrics';
 import { formatCredits, money, type Money } from '../../platform/money';
 import type { Period, ReportsRepository } from './reports.repository';
@@ -13,21 +14,30 @@ export function resolvePeriod(q: { from?: Date; to?: Date }, now = new Date()): 
   return { from, to };
 }
 
+type TrialBalanceRows = [
+  Awaited<ReturnType<ReportsRepository['byType']>>,
+  Awaited<ReturnType<ReportsRepository['byAccount']>>,
+  Awaited<ReturnType<ReportsRepository['wallets']>>,
+  Awaited<ReturnType<ReportsRepository['unbalancedTransactions']>>,
+  Awaited<ReturnType<ReportsRepository['walletsNotMatchingPostings']>>,
+  Awaited<ReturnType<ReportsRepository['walletTotalsByType']>>,
+];
+
 const sum = (rows: Array<{ type: string; amount: string }>, type: string): Money => money(rows.find((r) => r.type === type)?.amount ?? '0');
 
 export class ReportsService {
-  constructor(private readonly repo: ReportsRepository, private readonly metrics?: Metrics) {}
+  /** Reports read on the replica when one is configured and fresh (ReadRouter); asOf says when it was. */
+  constructor(private readonly reads: RoutedReads<ReportsRepository>, private readonly metrics?: Metrics) {}
 
   /** The trial balance. Invariants are checked over the whole ledger; totals are for the period. */
   async credits(period: Period) {
-    const [byType, byAccount, wallets, unbalanced, drift, totals] = await Promise.all([
-      this.repo.byType(period),
-      this.repo.byAccount(period),
-      this.repo.wallets(),
-      this.repo.unbalancedTransactions(),
-      this.repo.walletsNotMatchingPostings(),
-      this.repo.walletTotalsByType(),
-    ]);
+    const { value, asOf } = await this.reads.run((repo) =>
+      Promise.all([repo.byType(period), repo.byAccount(period), repo.wallets(), repo.unbalancedTransactions(), repo.walletsNotMatchingPostings(), repo.walletTotalsByType()]),
+    );
+    return { value: this.trialBalance(period, ...value), asOf };
+  }
+
+  private trialBalance(period: Period, ...[byType, byAccount, wallets, unbalanced, drift, totals]: TrialBalanceRows) {
     // credits in wallets = purchased + bonus + adjustments − usage − refunds − disputes (+ reversals)
     const expected = sum(totals, 'purchase')
       .plus(sum(totals, 'bonus'))
@@ -67,7 +77,11 @@ export class ReportsService {
   }
 
   async usage(period: Period, groupBy: 'model' | 'user' | 'day') {
-    const rows = await this.repo.usage(period, groupBy);
+    const { value: rows, asOf } = await this.reads.run((repo) => repo.usage(period, groupBy));
+    return { value: this.usageReport(period, groupBy, rows), asOf };
+  }
+
+  private usageReport(period: Period, groupBy: 'model' | 'user' | 'day', rows: Array<Record<string, string | number>>) {
     const total = rows.reduce((acc, r) => acc.plus(String(r.credits)), money(0));
     const add = (key: string) => rows.reduce((acc, r) => acc.plus(String(r[key])), money(0));
     return {

@@ -1,4 +1,4 @@
-import { formatCredits, money } from '../../platform/money';
+import { formatCredits, money, usdFromCents } from '../../platform/money';
 import { share } from '../webhooks/webhooks.rules';
 import type { PurchaseMatch } from './revenue.repository';
 import type { DisputeRef, SessionRef } from './revenue.stripe';
@@ -18,22 +18,20 @@ export interface Discrepancy {
   detail: string;
 }
 
-/** Exact USD from integer cents: "12.34". */
-export const usd = (cents: number | string | null | undefined) => money(cents ?? 0).div(100).toFixed(2);
 const credits = (v: string | null | undefined) => formatCredits(v ?? '0');
 
 /** A paid Checkout Session against its purchase and the credits the ledger posted for it. */
 export function checkSession(s: SessionRef, p: PurchaseMatch | undefined): Discrepancy[] {
   const base = { object: 'checkout_session' as const, stripeId: s.id, purchaseId: p?.purchaseId ?? s.purchaseId };
-  if (!p) return [{ ...base, kind: 'missing_in_ledger', ledgerTransactionId: null, unit: 'usd', stripeAmount: usd(s.amountCents), ledgerAmount: usd(0), detail: 'paid in Stripe, no purchase records this session' }];
+  if (!p) return [{ ...base, kind: 'missing_in_ledger', ledgerTransactionId: null, unit: 'usd', stripeAmount: usdFromCents(s.amountCents), ledgerAmount: usdFromCents(0), detail: 'paid in Stripe, no purchase records this session' }];
   if (s.amountCents !== p.priceCents || s.currency !== p.currency) {
     return [{
-      ...base, kind: 'amount_mismatch', ledgerTransactionId: p.purchaseTransactionId, unit: 'usd', stripeAmount: usd(s.amountCents), ledgerAmount: usd(p.priceCents),
+      ...base, kind: 'amount_mismatch', ledgerTransactionId: p.purchaseTransactionId, unit: 'usd', stripeAmount: usdFromCents(s.amountCents), ledgerAmount: usdFromCents(p.priceCents),
       detail: `Stripe charged ${s.amountCents ?? 'null'} ${s.currency ?? 'null'}, the package was sold at ${p.priceCents} ${p.currency}`,
     }];
   }
   if (!p.purchaseTransactionId) {
-    return [{ ...base, kind: 'missing_in_ledger', ledgerTransactionId: null, unit: 'usd', stripeAmount: usd(s.amountCents), ledgerAmount: usd(0), detail: 'paid in Stripe, never credited' }];
+    return [{ ...base, kind: 'missing_in_ledger', ledgerTransactionId: null, unit: 'usd', stripeAmount: usdFromCents(s.amountCents), ledgerAmount: usdFromCents(0), detail: 'paid in Stripe, never credited' }];
   }
   const found: Discrepancy[] = [];
   if (!money(p.credited ?? 0).eq(p.credits)) {
@@ -49,7 +47,7 @@ export function checkSession(s: SessionRef, p: PurchaseMatch | undefined): Discr
 export function unpaidInStripe(sessionId: string | null, p: PurchaseMatch | undefined, purchaseId: string, transactionId: string, session: SessionRef | null): Discrepancy {
   return {
     kind: 'missing_in_stripe', object: 'checkout_session', stripeId: sessionId, purchaseId, ledgerTransactionId: transactionId, unit: 'usd',
-    stripeAmount: usd(0), ledgerAmount: usd(p ? (p.amountPaidCents ?? p.priceCents) : 0),
+    stripeAmount: usdFromCents(0), ledgerAmount: usdFromCents(p ? (p.amountPaidCents ?? p.priceCents) : 0),
     detail: !p ? 'ledger credit for an unknown purchase' : !session ? 'credited, but Stripe has no such Checkout Session' : `credited, but the session is ${session.paid ? 'paid' : 'not paid'} in Stripe`,
   };
 }
@@ -63,13 +61,13 @@ export function checkRefunds(
 ): Discrepancy[] {
   const base = { object: 'refund' as const, stripeId: refundId ?? p.paymentIntentId, purchaseId: p.purchaseId, ledgerTransactionId: ledger?.lastTransactionId ?? null };
   if (stripeCents === 0 && ledger) {
-    return [{ ...base, kind: 'missing_in_stripe', unit: 'usd', stripeAmount: usd(0), ledgerAmount: usd(p.amountRefundedCents), detail: 'credits taken back for a refund Stripe does not show' }];
+    return [{ ...base, kind: 'missing_in_stripe', unit: 'usd', stripeAmount: usdFromCents(0), ledgerAmount: usdFromCents(p.amountRefundedCents), detail: 'credits taken back for a refund Stripe does not show' }];
   }
   if (stripeCents > 0 && !ledger) {
-    return [{ ...base, kind: 'missing_in_ledger', unit: 'usd', stripeAmount: usd(stripeCents), ledgerAmount: usd(p.amountRefundedCents), detail: 'refunded in Stripe, no credits taken back' }];
+    return [{ ...base, kind: 'missing_in_ledger', unit: 'usd', stripeAmount: usdFromCents(stripeCents), ledgerAmount: usdFromCents(p.amountRefundedCents), detail: 'refunded in Stripe, no credits taken back' }];
   }
   if (stripeCents !== p.amountRefundedCents) {
-    return [{ ...base, kind: 'amount_mismatch', unit: 'usd', stripeAmount: usd(stripeCents), ledgerAmount: usd(p.amountRefundedCents), detail: 'cumulative refunded amount differs' }];
+    return [{ ...base, kind: 'amount_mismatch', unit: 'usd', stripeAmount: usdFromCents(stripeCents), ledgerAmount: usdFromCents(p.amountRefundedCents), detail: 'cumulative refunded amount differs' }];
   }
   const expected = share(p, stripeCents);
   if (!expected.eq(ledger?.credits ?? 0)) {
@@ -87,7 +85,7 @@ export function checkDispute(
 ): Discrepancy[] {
   const base = { object: 'dispute' as const, stripeId: d.id, purchaseId: p?.purchaseId ?? null };
   if (!p || !taken) {
-    return [{ ...base, kind: 'missing_in_ledger', ledgerTransactionId: null, unit: 'usd', stripeAmount: usd(d.amountCents), ledgerAmount: usd(0), detail: p ? 'disputed in Stripe, no credits taken back' : 'disputed payment matches no purchase' }];
+    return [{ ...base, kind: 'missing_in_ledger', ledgerTransactionId: null, unit: 'usd', stripeAmount: usdFromCents(d.amountCents), ledgerAmount: usdFromCents(0), detail: p ? 'disputed in Stripe, no credits taken back' : 'disputed payment matches no purchase' }];
   }
   const expected = share(p, d.amountCents);
   const takenBack = money(taken.amount ?? 0).negated();

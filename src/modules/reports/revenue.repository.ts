@@ -1,4 +1,6 @@
-import type { Database } from '../../platform/db/database';
+import type { ReadDatabase } from '../../platform/db/read-replica';
+import { isUuid } from '../../platform/uuid';
+import { businessKey, businessKeySql, STRIPE_PREFIX } from '../ledger/business-keys';
 import type { Period } from './reports.repository';
 
 /** A purchase with what the ledger credited for it (wallet side of its stripe:purchase / stripe:bonus transactions). */
@@ -24,9 +26,6 @@ export interface LedgerRow {
   createdAt: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: string | null | undefined): s is string => !!s && UUID.test(s);
-
 // The wallet side of a transaction: what the customer was credited (+) or had taken back (−).
 const WALLET_SUM = `(SELECT sum(po.amount) FROM postings po JOIN accounts a ON a.id = po.account_id AND a.kind = 'wallet' WHERE po.transaction_id = t.id)`;
 
@@ -36,12 +35,14 @@ const MATCH = `SELECT p.id::text AS "purchaseId", p.checkout_session_id AS "sess
     t.id::text AS "purchaseTransactionId", ${WALLET_SUM}::text AS credited,
     b.id::text AS "bonusTransactionId", ${WALLET_SUM.replace('= t.id', '= b.id')}::text AS "bonusCredited"
   FROM purchases p
-  LEFT JOIN ledger_transactions t ON t.business_key = 'stripe:purchase:' || p.id::text
-  LEFT JOIN ledger_transactions b ON b.business_key = 'stripe:bonus:' || p.id::text`;
+  LEFT JOIN ledger_transactions t ON t.business_key = ${businessKeySql.stripePurchase('p.id::text')}
+  LEFT JOIN ledger_transactions b ON b.business_key = ${businessKeySql.stripeBonus('p.id::text')}`;
+
+const OBJECT_ID = businessKeySql.stripeObjectId('t.business_key');
 
 /** The SQL behind the revenue report: batched lookups (one query per Stripe page) and keyset pages of the ledger. */
 export class RevenueRepository {
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: ReadDatabase) {}
 
   /** Purchases by Checkout Session id, or by the purchase id a session carries in its metadata. */
   purchasesForSessions(sessionIds: string[], purchaseIds: string[]) {
@@ -59,10 +60,10 @@ export class RevenueRepository {
   /** Credits the ledger took back per purchase through Stripe refunds (all time), and the latest refund transaction. */
   refundsOf(purchaseIds: string[]) {
     return this.db.prisma.$queryRawUnsafe<Array<{ purchaseId: string; transactions: number; lastTransactionId: string; credits: string }>>(
-      `SELECT split_part(t.business_key, ':', 3) AS "purchaseId", count(*)::int AS transactions,
+      `SELECT ${OBJECT_ID} AS "purchaseId", count(*)::int AS transactions,
               (array_agg(t.id::text ORDER BY t.created_at DESC, t.id))[1] AS "lastTransactionId", (-sum(${WALLET_SUM}))::text AS credits
        FROM ledger_transactions t
-       WHERE t.type = 'refund' AND t.business_key LIKE 'stripe:refund:%' AND split_part(t.business_key, ':', 3) = ANY($1::text[])
+       WHERE t.type = 'refund' AND t.business_key LIKE '${STRIPE_PREFIX.refund}%' AND ${OBJECT_ID} = ANY($1::text[])
        GROUP BY 1`,
       purchaseIds,
     );
@@ -70,7 +71,7 @@ export class RevenueRepository {
 
   /** The dispute and reversal transactions of these Stripe disputes (exact business keys, so the unique index answers). */
   disputeTransactions(disputeIds: string[]) {
-    const keys = disputeIds.flatMap((id) => [`stripe:dispute:${id}`, `stripe:dispute_reversal:${id}`]);
+    const keys = disputeIds.flatMap((id) => [businessKey.stripeDispute(id), businessKey.stripeDisputeReversal(id)]);
     return this.db.prisma.$queryRawUnsafe<Array<{ transactionId: string; businessKey: string; amount: string | null }>>(
       `SELECT t.id::text AS "transactionId", t.business_key AS "businessKey", ${WALLET_SUM}::text AS amount
        FROM ledger_transactions t WHERE t.business_key = ANY($1::text[])`,
@@ -98,20 +99,20 @@ export class RevenueRepository {
     const [row] = await this.db.prisma.$queryRawUnsafe<Array<Record<string, string | number>>>(
       `WITH tx AS (
          SELECT t.type, t.business_key, t.metadata, ${WALLET_SUM} AS amount FROM ledger_transactions t
-         WHERE t.created_at >= $1 AND t.created_at < $2 AND t.business_key LIKE 'stripe:%'),
+         WHERE t.created_at >= $1 AND t.created_at < $2 AND t.business_key LIKE '${STRIPE_PREFIX.any}%'),
        refunded AS (
          -- a refund's business key carries the cumulative cents: its own cents are the step from the previous one
          SELECT r.created_at, r.cum - lag(r.cum, 1, 0::bigint) OVER (PARTITION BY r.pid ORDER BY r.cum) AS cents
-         FROM (SELECT t.created_at, split_part(t.business_key, ':', 3) AS pid, split_part(t.business_key, ':', 4)::bigint AS cum
-               FROM ledger_transactions t WHERE t.type = 'refund' AND t.business_key LIKE 'stripe:refund:%'
-                 AND split_part(t.business_key, ':', 3) IN (SELECT split_part(business_key, ':', 3) FROM tx WHERE type = 'refund')) r)
+         FROM (SELECT t.created_at, ${OBJECT_ID} AS pid, ${businessKeySql.refundedCents('t.business_key')} AS cum
+               FROM ledger_transactions t WHERE t.type = 'refund' AND t.business_key LIKE '${STRIPE_PREFIX.refund}%'
+                 AND ${OBJECT_ID} IN (SELECT ${businessKeySql.stripeObjectId('business_key')} FROM tx WHERE type = 'refund')) r)
        SELECT
          (SELECT count(*) FROM tx WHERE type = 'purchase')::int AS purchases,
-         (SELECT COALESCE(sum(COALESCE(p.amount_paid_cents, p.price_cents)), 0) FROM tx JOIN purchases p ON p.id::text = split_part(tx.business_key, ':', 3) WHERE tx.type = 'purchase')::text AS "grossCents",
+         (SELECT COALESCE(sum(COALESCE(p.amount_paid_cents, p.price_cents)), 0) FROM tx JOIN purchases p ON p.id::text = ${businessKeySql.stripeObjectId('tx.business_key')} WHERE tx.type = 'purchase')::text AS "grossCents",
          (SELECT COALESCE(sum(cents), 0) FROM refunded WHERE created_at >= $1 AND created_at < $2)::text AS "refundedCents",
          (SELECT count(*) FROM tx WHERE type = 'refund')::int AS refunds,
          (SELECT COALESCE(sum((tx.metadata->>'amountCents')::bigint), 0) FROM tx WHERE tx.type = 'dispute' AND NOT EXISTS (
-            SELECT 1 FROM ledger_transactions v WHERE v.business_key = 'stripe:dispute_reversal:' || split_part(tx.business_key, ':', 3)))::text AS "disputedCents",
+            SELECT 1 FROM ledger_transactions v WHERE v.business_key = ${businessKeySql.stripeDisputeReversal(businessKeySql.stripeObjectId('tx.business_key'))}))::text AS "disputedCents",
          (SELECT count(*) FROM tx WHERE type = 'dispute')::int AS disputes,
          (SELECT COALESCE(sum(amount), 0) FROM tx WHERE type = 'purchase')::text AS "creditsPurchased",
          (SELECT COALESCE(sum(amount), 0) FROM tx WHERE type = 'bonus')::text AS "creditsBonus",

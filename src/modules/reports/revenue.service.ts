@@ -1,17 +1,16 @@
-import { AppError } from '../../platform/errors';
-import { formatCredits, money } from '../../platform/money';
+import type { RoutedReads } from '../../platform/db/read-router';
+import { stripeNotConfigured } from '../../platform/errors';
+import { formatCredits, money, usdFromCents } from '../../platform/money';
+import { businessKey, STRIPE_PREFIX, stripeObjectId } from '../ledger/business-keys';
 import type { Period } from './reports.repository';
-import { checkDispute, checkRefunds, checkSession, unpaidInStripe, usd, type Discrepancy } from './revenue.checks';
+import { checkDispute, checkRefunds, checkSession, unpaidInStripe, type Discrepancy } from './revenue.checks';
 import { type LedgerRow, type PurchaseMatch, type RevenueRepository } from './revenue.repository';
 import type { StripeRevenueSource } from './revenue.stripe';
 
 /** At most this many discrepancies are listed (all are counted): a broken webhook must not build a huge answer. */
 const MAX_LISTED = 1000;
 
-const stripeNotConfigured = () =>
-  new AppError(503, 'stripe_not_configured', 'Revenue report unavailable', 'Stripe is not configured on this server.', {}, { 'Retry-After': '60' });
-
-const keyPart = (row: LedgerRow) => row.businessKey.split(':')[2];
+const keyPart = (row: LedgerRow) => stripeObjectId(row.businessKey) ?? '';
 const index = <T>(rows: T[], key: (r: T) => string | null) => new Map(rows.flatMap((r) => (key(r) ? [[key(r)!, r] as const] : [])));
 
 /**
@@ -58,7 +57,7 @@ class Reconciliation {
         this.add(checkSession(s, bySession.get(s.id) ?? (s.purchaseId ? unlinked.get(s.purchaseId) : undefined)));
       }
     }
-    for await (const rows of this.ledger(['purchase'], 'stripe:purchase:')) {
+    for await (const rows of this.ledger(['purchase'], STRIPE_PREFIX.purchase)) {
       const purchases = index(await this.repo.purchasesByIds(rows.map(keyPart)), (m) => m.purchaseId);
       for (const row of rows) {
         const p = purchases.get(keyPart(row));
@@ -98,11 +97,11 @@ class Reconciliation {
       const purchases = await this.repo.purchasesByPaymentIntents(chunk);
       const known = new Set(purchases.map((p) => p.paymentIntentId));
       for (const pi of chunk.filter((x) => !known.has(x))) {
-        this.add([{ kind: 'missing_in_ledger', object: 'refund', stripeId: latestRefund.get(pi)!, purchaseId: null, ledgerTransactionId: null, unit: 'usd', stripeAmount: usd(await this.source.refundedCents(pi)), ledgerAmount: usd(0), detail: `refunded payment ${pi} matches no purchase` }]);
+        this.add([{ kind: 'missing_in_ledger', object: 'refund', stripeId: latestRefund.get(pi)!, purchaseId: null, ledgerTransactionId: null, unit: 'usd', stripeAmount: usdFromCents(await this.source.refundedCents(pi)), ledgerAmount: usdFromCents(0), detail: `refunded payment ${pi} matches no purchase` }]);
       }
       await this.refundsOf(purchases, latestRefund);
     }
-    for await (const rows of this.ledger(['refund'], 'stripe:refund:')) {
+    for await (const rows of this.ledger(['refund'], STRIPE_PREFIX.refund)) {
       const ids = [...new Set(rows.map(keyPart))].filter((id) => !this.refundChecked.has(id));
       if (ids.length) await this.refundsOf(await this.repo.purchasesByIds(ids), latestRefund);
     }
@@ -114,7 +113,7 @@ class Reconciliation {
     for (const d of disputes) {
       this.disputesSeen.add(d.id);
       const p = d.paymentIntentId ? purchases.get(d.paymentIntentId) : undefined;
-      this.add(checkDispute(d, p, txs.get(`stripe:dispute:${d.id}`), txs.get(`stripe:dispute_reversal:${d.id}`)));
+      this.add(checkDispute(d, p, txs.get(businessKey.stripeDispute(d.id)), txs.get(businessKey.stripeDisputeReversal(d.id))));
     }
   }
 
@@ -126,14 +125,14 @@ class Reconciliation {
       }
       await this.checkDisputes(page);
     }
-    for await (const rows of this.ledger(['dispute', 'dispute_reversal'], 'stripe:dispute')) {
+    for await (const rows of this.ledger(['dispute', 'dispute_reversal'], STRIPE_PREFIX.anyDispute)) {
       const found = [];
       for (const row of rows) {
         if (this.disputesSeen.has(keyPart(row))) continue;
         const d = await this.source.dispute(keyPart(row));
         this.disputesSeen.add(keyPart(row));
         if (d) found.push(d);
-        else this.add([{ kind: 'missing_in_stripe', object: 'dispute', stripeId: keyPart(row), purchaseId: null, ledgerTransactionId: row.transactionId, unit: 'usd', stripeAmount: usd(0), ledgerAmount: usd(0), detail: 'ledger posting for a dispute Stripe does not know' }]);
+        else this.add([{ kind: 'missing_in_stripe', object: 'dispute', stripeId: keyPart(row), purchaseId: null, ledgerTransactionId: row.transactionId, unit: 'usd', stripeAmount: usdFromCents(0), ledgerAmount: usdFromCents(0), detail: 'ledger posting for a dispute Stripe does not know' }]);
       }
       if (found.length) await this.checkDisputes(found);
     }
@@ -141,26 +140,36 @@ class Reconciliation {
 }
 
 export class RevenueReportService {
-  constructor(private readonly repo: RevenueRepository, private readonly source: StripeRevenueSource | undefined) {}
+  constructor(private readonly reads: RoutedReads<RevenueRepository>, private readonly source: StripeRevenueSource | undefined) {}
 
   async revenue(period: Period) {
-    if (!this.source) throw stripeNotConfigured();
-    const run = new Reconciliation(this.repo, this.source, period);
+    return (await this.served(period)).value;
+  }
+
+  /** The report and, when the replica's ledger was used, how fresh it was. */
+  async served(period: Period) {
+    const source = this.source;
+    if (!source) throw stripeNotConfigured('The revenue report needs Stripe, which is not configured on this server.');
+    return this.reads.run((repo) => this.reconcile(repo, source, period));
+  }
+
+  private async reconcile(repo: RevenueRepository, source: StripeRevenueSource, period: Period) {
+    const run = new Reconciliation(repo, source, period);
     await run.sessions();
     await run.refunds();
     await run.disputes();
-    const l = await this.repo.totals(period);
+    const l = await repo.totals(period);
     const s = run.stripe;
-    const net = (gross: number | string, refunded: number | string, disputed: number | string) => usd(money(gross).minus(refunded).minus(disputed).toFixed());
+    const net = (gross: number | string, refunded: number | string, disputed: number | string) => usdFromCents(money(gross).minus(refunded).minus(disputed).toFixed());
     return {
       period: { from: period.from.toISOString(), to: period.to.toISOString() },
       ok: run.count === 0,
       stripe: {
-        grossUsd: usd(s.grossCents), refundedUsd: usd(s.refundedCents), disputedUsd: usd(s.disputedCents), netUsd: net(s.grossCents, s.refundedCents, s.disputedCents),
+        grossUsd: usdFromCents(s.grossCents), refundedUsd: usdFromCents(s.refundedCents), disputedUsd: usdFromCents(s.disputedCents), netUsd: net(s.grossCents, s.refundedCents, s.disputedCents),
         paidSessions: s.paidSessions, refunds: s.refunds, disputes: s.disputes,
       },
       ledger: {
-        grossUsd: usd(l.grossCents), refundedUsd: usd(l.refundedCents), disputedUsd: usd(l.disputedCents), netUsd: net(l.grossCents, l.refundedCents, l.disputedCents),
+        grossUsd: usdFromCents(l.grossCents), refundedUsd: usdFromCents(l.refundedCents), disputedUsd: usdFromCents(l.disputedCents), netUsd: net(l.grossCents, l.refundedCents, l.disputedCents),
         purchases: Number(l.purchases), refunds: Number(l.refunds), disputes: Number(l.disputes),
         creditsPurchased: formatCredits(String(l.creditsPurchased)), creditsBonus: formatCredits(String(l.creditsBonus)), creditsTakenBack: formatCredits(String(l.creditsTakenBack)),
       },

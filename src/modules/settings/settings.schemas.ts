@@ -29,12 +29,16 @@ export type SettingsBody = z.infer<typeof SettingsBody>;
 
 export const SettingsQuery = z.object({ userId: identifier().optional() }).strict();
 
+// A union, not .nullable(): on a referenced schema the generator writes allOf [DecimalString, string|null],
+// which null cannot satisfy.
+const NullableDecimal = z.union([DecimalString, z.null()]);
+
 export const BillingSettings = z
   .object({
     userId: z.string(),
     autoTopUp: z.object({
       enabled: z.boolean(),
-      thresholdCredits: DecimalString.nullable(),
+      thresholdCredits: NullableDecimal,
       packageId: z.string().nullable(),
       monthlyLimitUsd: z.string().nullable(),
       status: z.enum(['off', 'active', 'paused']),
@@ -42,7 +46,9 @@ export const BillingSettings = z
       spentThisMonthUsd: z.string(),
     }),
     lowBalance: z.object({
-      thresholdCredits: DecimalString.nullable().openapi({ description: 'balance.low is sent once each time available falls below it; null: off' }),
+      thresholdCredits: NullableDecimal.openapi({
+        description: 'balance.low is sent once each time available falls below it; null: off',
+      }),
     }),
     paymentMethod: z
       .object({ brand: z.string(), last4: z.string(), expMonth: z.number().int(), expYear: z.number().int() })

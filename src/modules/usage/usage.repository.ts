@@ -93,7 +93,16 @@ export class UsageRepository {
   }
 
   private async chargeMany(items: ChargeCommand[]): Promise<Array<ChargeRow | Error>> {
-    if (items.length === 1) return [await this.chargeOne(items[0], 'group')];
+    if (items.length === 1) {
+      try {
+        return [await this.chargeOne(items[0], 'group')];
+      } catch (error) {
+        // A lone charge whose pipe broke gets the batch's second chance on the pool; its own failure stays its own.
+        if (!isConnectionError(error)) throw error;
+        this.metrics?.chargeBatchRetries.inc({ cause: 'connection' });
+        return [await this.chargeOne(items[0], 'pool')];
+      }
+    }
     const payload = items.map((c, i) => ({
       i,
       user_id: c.userId,

@@ -5,12 +5,13 @@ import { DecimalString, documentRoute, IdempotencyKeyHeader, json, problems } fr
 const tokens = z.number().int().min(0).max(1_000_000_000);
 export const UserId = identifier().openapi({ description: "The wallet owner's user id (the JWT sub of that user)" });
 export const RequestId = identifier().openapi({ description: "The LLM call's id; the natural idempotency key per user" });
+export const ModelName = identifier(100).openapi({ description: 'The model called, a rate card family or a dated snapshot of one' });
 
 export const ReconcileBody = z
   .object({
     userId: UserId,
     requestId: RequestId,
-    model: identifier(100),
+    model: ModelName,
     inputTokens: tokens,
     outputTokens: tokens,
     cachedInputTokens: tokens.optional(),

@@ -1,5 +1,5 @@
 import { insufficientCredits, unprocessable } from '../../platform/errors';
-import { payloadHash } from '../../platform/idempotency/idempotency.middleware';
+import { payloadHash } from '../../platform/payload-hash';
 import type { Metrics } from '../../platform/metrics';
 import { formatCredits, money } from '../../platform/money';
 import type { CatalogService } from '../catalog/catalog.service';
@@ -48,10 +48,10 @@ export class UsageService {
       correlationId,
       metadata: input.metadata,
     });
-    return this.interpret(input, row);
+    return this.interpret(input, family, row);
   }
 
-  private interpret(input: ReconcileInput, row: ChargeRow): ReconcileResult {
+  private interpret(input: ReconcileInput, family: string, row: ChargeRow): ReconcileResult {
     switch (row.outcome) {
       case 'unknown_model':
         this.count('unknown_model');
@@ -64,13 +64,14 @@ export class UsageService {
         this.metrics?.insufficientFunds.inc({ operation: 'charge' });
         const required = money(row.credits!);
         const available = money(row.available!);
-        throw insufficientCredits(formatCredits(required), formatCredits(available), formatCredits(required.minus(available)));
+        throw insufficientCredits({ required, available });
       }
       case 'replay':
       case 'charged': {
         const replayed = row.outcome === 'replay';
         this.count(replayed ? 'replayed' : row.holdId ? 'settled' : 'charged');
-        if (!replayed) this.metrics?.creditsDebited.inc({ model: input.model }, Number(row.credits)); // metric only, never the books
+        // Labelled by the rate card's model (a closed set), never the caller's spelling of it; metric only, never the books
+        if (!replayed) this.metrics?.creditsDebited.inc({ model: family }, Number(row.credits));
         if (!replayed && row.holdId) this.settled(row);
         return {
           replayed,

@@ -6,7 +6,9 @@ export type PurchaseOfPaymentIntent = (paymentIntentId: string) => Promise<strin
 /**
  * Reads the purchase id that every Checkout Session copies onto its PaymentIntent
  * (`payment_intent_data.metadata`, see purchases.checkout.ts). A PaymentIntent Stripe does not
- * know (404) is not ours; any other failure throws, so the event is refused and Stripe retries it.
+ * know (404) is not ours. Stripe refusing our key (401) or its permissions (403) throws
+ * StripeLookupRefused: no retry can succeed until the key is fixed. Any other failure throws, so the
+ * event is refused and Stripe retries it.
  */
 export function purchaseOfPaymentIntent(stripe: Stripe): PurchaseOfPaymentIntent {
   return async (paymentIntentId) => {
@@ -15,8 +17,18 @@ export function purchaseOfPaymentIntent(stripe: Stripe): PurchaseOfPaymentIntent
       const intent = await stripe.paymentIntents.retrieve(paymentIntentId, undefined, { timeout: 3000, maxNetworkRetries: 0 });
       return intent.metadata?.purchaseId ?? null;
     } catch (error) {
-      if ((error as { statusCode?: number }).statusCode === 404) return null;
+      const status = (error as { statusCode?: number }).statusCode;
+      if (status === 404) return null;
+      if (status === 401 || status === 403) throw new StripeLookupRefused(paymentIntentId, status, error);
       throw error;
     }
   };
+}
+
+/** Stripe refused the lookup itself: the secret key is wrong, revoked or lacks read access to PaymentIntents. */
+export class StripeLookupRefused extends Error {
+  constructor(readonly paymentIntentId: string, readonly statusCode: 401 | 403, cause: unknown) {
+    super(`Stripe answered ${statusCode} to the lookup of PaymentIntent ${paymentIntentId}: check STRIPE_SECRET_KEY and its permissions`, { cause });
+    this.name = 'StripeLookupRefused';
+  }
 }

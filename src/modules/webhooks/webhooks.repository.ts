@@ -1,4 +1,5 @@
 import type { Database } from '../../platform/db/database';
+import { isUuid } from '../../platform/uuid';
 import type { TransactionClient } from '../../generated/prisma/internal/prismaNamespace';
 import type { PostCommand, PostResult, WalletRepository } from '../wallet/wallet.repository';
 import { recordEvent } from '../events/events.repository';
@@ -53,8 +54,6 @@ const SELECT_PURCHASE = `SELECT id::text, user_id AS "userId", package_id AS "pa
   amount_paid_cents AS "amountPaidCents", amount_refunded_cents AS "amountRefundedCents", amount_disputed_cents AS "amountDisputedCents",
   credits_refunded::text AS "creditsRefunded", credits_disputed::text AS "creditsDisputed", paid_at AS "paidAt" FROM purchases`;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** What an event's rules may do inside its transaction: every write commits or rolls back with the event's record. */
 export class WebhookTx {
   constructor(private readonly tx: TransactionClient, private readonly wallets: WalletRepository) {}
@@ -62,7 +61,7 @@ export class WebhookTx {
   /** The purchase of a Checkout Session: by session id, or by the purchase id in its metadata while still unlinked. */
   async lockPurchaseForSession(sessionId: string, purchaseId: string | undefined): Promise<LockedPurchase | null> {
     const bySession = await this.lock(`WHERE checkout_session_id = $1`, sessionId);
-    if (bySession || !purchaseId || !UUID.test(purchaseId)) return bySession;
+    if (bySession || !purchaseId || !isUuid(purchaseId)) return bySession;
     return this.lock(`WHERE id = $1::uuid AND checkout_session_id IS NULL`, purchaseId);
   }
 
@@ -71,7 +70,7 @@ export class WebhookTx {
    * waited for and then seen, so a refund racing its own purchase's credit cannot slip past both.
    */
   async lockNamedPurchase(purchaseId: string): Promise<NamedPurchase | null> {
-    if (!UUID.test(purchaseId)) return null;
+    if (!isUuid(purchaseId)) return null;
     const rows = await this.tx.$queryRawUnsafe<NamedPurchase[]>(
       `SELECT status, payment_intent_id AS "paymentIntentId", COALESCE(failure_reason LIKE 'amount_mismatch%', false) AS "amountMismatch"
        FROM purchases WHERE id = $1::uuid FOR UPDATE`,

@@ -1,5 +1,6 @@
 import Decimal from 'decimal.js';
 import { formatCredits, money } from '../../platform/money';
+import { businessKey } from '../ledger/business-keys';
 import type { Handled, LockedPurchase, WebhookTx } from './webhooks.repository';
 import { idOf, type ChargeObject, type DisputeObject, type Effects, type SessionObject } from './webhooks.events';
 import type { PurchaseOfPaymentIntent } from './webhooks.payment-intents';
@@ -67,11 +68,11 @@ export async function creditSession(c: RuleContext, s: SessionObject): Promise<H
   const base = { userId: p.userId, correlationId: c.correlationId, reference: s.id, allowNegative: false };
   const metadata = { purchaseId: p.id, checkoutSessionId: s.id, paymentIntentId, eventId: c.eventId };
   const effects: Effects = {};
-  const purchase = await c.tx.post({ ...base, type: 'purchase', businessKey: `stripe:purchase:${p.id}`, counterAccount: 'stripe_clearing', amount: p.credits, metadata });
+  const purchase = await c.tx.post({ ...base, type: 'purchase', businessKey: businessKey.stripePurchase(p.id), counterAccount: 'stripe_clearing', amount: p.credits, metadata });
   if (purchase.outcome === 'posted') effects.purchased = p.credits;
   let balance = purchase.balance;
   if (money(p.bonusCredits).gt(0)) {
-    const bonus = await c.tx.post({ ...base, type: 'bonus', businessKey: `stripe:bonus:${p.id}`, counterAccount: 'bonus_expense', amount: p.bonusCredits, metadata });
+    const bonus = await c.tx.post({ ...base, type: 'bonus', businessKey: businessKey.stripeBonus(p.id), counterAccount: 'bonus_expense', amount: p.bonusCredits, metadata });
     if (bonus.outcome === 'posted') effects.bonus = p.bonusCredits;
     balance = bonus.balance;
   }
@@ -122,7 +123,7 @@ export async function refundCharge(c: RuleContext, ch: ChargeObject): Promise<Ha
   const effects: Effects = {};
   if (delta.gt(0)) {
     const posted = await c.tx.post({
-      userId: p.userId, type: 'refund', businessKey: `stripe:refund:${p.id}:${ch.amount_refunded}`, counterAccount: 'refunds',
+      userId: p.userId, type: 'refund', businessKey: businessKey.stripeRefund(p.id, ch.amount_refunded), counterAccount: 'refunds',
       amount: delta.negated().toFixed(), allowNegative: true, correlationId: c.correlationId, reference: refundId,
       metadata: { purchaseId: p.id, chargeId: ch.id, amountRefundedCents: ch.amount_refunded, eventId: c.eventId },
     });
@@ -144,7 +145,7 @@ export async function refundCharge(c: RuleContext, ch: ChargeObject): Promise<Ha
 async function takeBackDispute(c: RuleContext, p: LockedPurchase, d: DisputeObject, effects: Effects): Promise<Decimal> {
   const credits = share(p, d.amount);
   const posted = await c.tx.post({
-    userId: p.userId, type: 'dispute', businessKey: `stripe:dispute:${d.id}`, counterAccount: 'disputes',
+    userId: p.userId, type: 'dispute', businessKey: businessKey.stripeDispute(d.id), counterAccount: 'disputes',
     amount: credits.negated().toFixed(), allowNegative: true, correlationId: c.correlationId, reference: d.id,
     metadata: { purchaseId: p.id, disputeId: d.id, amountCents: d.amount, eventId: c.eventId },
   });
@@ -184,7 +185,7 @@ export async function closeDispute(c: RuleContext, d: DisputeObject): Promise<Ha
   const effects: Effects = {};
   const taken = await takeBackDispute(c, p, d, effects);
   const posted = await c.tx.post({
-    userId: p.userId, type: 'dispute_reversal', businessKey: `stripe:dispute_reversal:${d.id}`, counterAccount: 'disputes',
+    userId: p.userId, type: 'dispute_reversal', businessKey: businessKey.stripeDisputeReversal(d.id), counterAccount: 'disputes',
     amount: taken.toFixed(), allowNegative: false, correlationId: c.correlationId, reference: d.id,
     metadata: { purchaseId: p.id, disputeId: d.id, eventId: c.eventId },
   });

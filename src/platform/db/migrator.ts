@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { PROJECT_ROOT } from '../paths';
+import { applyFunctionFiles, readFunctionFiles } from './sql-functions';
 
 export const MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'prisma', 'migrations');
 // The key `prisma migrate deploy` locks with, so this runner and Prisma's exclude each other.
@@ -44,7 +45,10 @@ interface AppliedRow {
   rolled_back_at: Date | null;
 }
 
-/** Applies pending migrations with the same bookkeeping as `prisma migrate deploy`. Returns the names applied. */
+/**
+ * Applies pending migrations with the same bookkeeping as `prisma migrate deploy`, then every function
+ * file of prisma/sql/functions (each run, in one transaction). Returns the names of the migrations applied.
+ */
 export async function migrate(databaseUrl: string, log: (line: string) => void = () => undefined): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -78,6 +82,16 @@ export async function migrate(databaseUrl: string, log: (line: string) => void =
       applied.push(m.name);
       log(`applied ${m.name}`);
     }
+    const functions = readFunctionFiles();
+    await client.query('BEGIN');
+    try {
+      await applyFunctionFiles(client, functions);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK');
+      throw new Error(`SQL function files failed: ${(error as Error).message}`);
+    }
+    log(`applied ${functions.length} SQL function files`);
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_ADVISORY_LOCK]).catch(() => undefined);
     await client.end();

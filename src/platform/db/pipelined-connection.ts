@@ -6,11 +6,12 @@ import pg from 'pg';
  * pg ends every pipelined query with its own Sync, so each is its own implicit transaction and an
  * error ends that query alone. With two batches on it, the backend starts the next batch as soon as
  * the previous one commits, instead of idling while Node reads the answer and sends the next (the
- * measurements are beside UsageRepository's group commit and in the README's "Sixth session").
+ * measurements are beside UsageRepository's group commit and in docs/decisions/group-commit-pipelined-connection.md).
  * A broken connection fails the queries written to it and is replaced by the next query.
  */
 export class PipelinedConnection {
   private client?: Promise<pg.Client>;
+  private connectedClient?: pg.Client;
   private closed = false;
 
   constructor(private readonly config: pg.ClientConfig) {}
@@ -27,6 +28,16 @@ export class PipelinedConnection {
     }
   }
 
+  /** The backend serving this connection now, if connected (for pg_cancel_backend on shutdown). */
+  backendPid(): number | undefined {
+    return (this.connectedClient as { processID?: number } | undefined)?.processID;
+  }
+
+  /** New queries are refused from now on; the ones already written still get their answers. */
+  refuseNew(): void {
+    this.closed = true;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const client = this.client;
@@ -38,7 +49,7 @@ export class PipelinedConnection {
     if (this.closed) return Promise.reject(new Error('the pipelined connection is closed'));
     if (this.client) return this.client;
     const client = new pg.Client({ ...this.config, pipeline: true });
-    const connecting = client.connect().then(() => client);
+    const connecting = client.connect().then(() => (this.connectedClient = client));
     // pg fails the queries on a connection that errors or ends; later ones must get a new connection
     const forget = () => this.forget(connecting, client);
     client.on('error', forget);
@@ -51,6 +62,7 @@ export class PipelinedConnection {
   private forget(connecting: Promise<pg.Client>, client: pg.Client) {
     if (this.client !== connecting) return;
     this.client = undefined;
+    this.connectedClient = undefined;
     client.end().catch(() => undefined);
   }
 }

@@ -8,10 +8,10 @@ export function devBanner(keys: DevKeys, baseUrl: string, issuer?: string, audie
   const admin = sign('finance-admin', 'billing:admin');
   return [
     '',
-    'ScholarLink Billing (development) — tokens signed by .data/dev-jwt-private.pem, valid 12h',
-    `  USER_TOKEN=${user}`,
-    `  GATEWAY_TOKEN=${gateway}`,
-    `  ADMIN_TOKEN=${admin}`,
+    'ScholarLink Billing (development) — tokens signed by .data/dev-jwt-private.pem, valid 12h; paste into your shell:',
+    `  export USER_TOKEN=${user}`,
+    `  export GATEWAY_TOKEN=${gateway}`,
+    `  export ADMIN_TOKEN=${admin}`,
     '',
     'Try:',
     `  curl -s ${baseUrl}/v1/credit-packages`,
@@ -19,6 +19,7 @@ export function devBanner(keys: DevKeys, baseUrl: string, issuer?: string, audie
     `  curl -s -X POST ${baseUrl}/v1/usage/reconcile -H "Authorization: Bearer $GATEWAY_TOKEN" -H 'Content-Type: application/json' -d '{"userId":"user_demo","requestId":"call-1","model":"gpt-4o","inputTokens":1000,"outputTokens":500}'`,
     `  curl -s ${baseUrl}/v1/balance -H "Authorization: Bearer $USER_TOKEN"`,
     `  curl -s ${baseUrl}/v1/ledger/export.csv -H "Authorization: Bearer $USER_TOKEN"`,
+    'More: README.md (API tour) and docs/api.md. Ctrl-C stops the server.',
     '',
   ].join('\n');
 }

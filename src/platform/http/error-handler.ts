@@ -1,6 +1,17 @@
 import type { NextFunction, Request, Response } from 'express';
 import Stripe from 'stripe';
-import { AppError, badRequest, notFound } from '../errors';
+import {
+  AppError,
+  badRequest,
+  databaseUnavailable,
+  internalError,
+  notFound,
+  payloadTooLarge,
+  stripeUnavailable,
+  unreadableBody,
+  unsupportedMediaType,
+} from '../errors';
+import { isDatabaseUnavailable } from '../db/db-faults';
 import { sendProblem } from './problem';
 
 interface HttpishError {
@@ -15,15 +26,26 @@ function fromHttpError(error: HttpishError): AppError | undefined {
   const status = error.status ?? error.statusCode;
   if (!status || status >= 500) return undefined;
   if (error.type === 'entity.parse.failed') return badRequest('The body is not valid JSON');
-  if (error.type === 'entity.too.large') return new AppError(413, 'payload_too_large', 'Payload too large', 'The request body is too large');
+  if (error.type === 'entity.too.large') return payloadTooLarge();
   if (error.type === 'encoding.unsupported' || error.type === 'charset.unsupported') {
-    return new AppError(415, 'unsupported_media_type', 'Unsupported media type', 'Unsupported body encoding');
+    return unsupportedMediaType('Unsupported body encoding');
   }
-  return new AppError(status, 'bad_request', 'Bad request', 'The request could not be read');
+  return unreadableBody({ status });
+}
+
+/**
+ * What a failure means to the caller. A database fault (unreachable, connection dropped, pool
+ * exhausted) is retryable, never a 500: the caller retries with the same requestId.
+ */
+function toAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  if (error instanceof Stripe.errors.StripeError) return fromStripe();
+  if (isDatabaseUnavailable(error)) return databaseUnavailable();
+  return fromHttpError(error as HttpishError);
 }
 
 /** Stripe down, slow or refusing is the payment provider's failure, not ours: 502, safe to retry. */
-const fromStripe = () => new AppError(502, 'stripe_unavailable', 'Payment provider unavailable', 'Stripe could not be reached or refused the request; retry later.');
+const fromStripe = () => stripeUnavailable({ detail: 'Stripe could not be reached or refused the request; retry later.' });
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction) {
   next(notFound(`No route for ${req.method} ${req.path}`));
@@ -32,13 +54,15 @@ export function notFoundHandler(req: Request, _res: Response, next: NextFunction
 // Express recognises error middleware by its four parameters.
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
 export function errorHandler(error: unknown, req: Request, res: Response, _next: NextFunction) {
-  const appError = error instanceof AppError ? error : error instanceof Stripe.errors.StripeError ? fromStripe() : fromHttpError(error as HttpishError);
+  const appError = toAppError(error);
   if (appError) {
     if (appError.status >= 500) req.log.error({ err: error }, appError.title);
+    // A failure half-way through a streamed body (a CSV export) can only cut the response short.
+    if (res.headersSent) return res.destroy();
     return sendProblem(req, res, appError);
   }
   // Unknown failures are logged whole and answered with nothing that could leak SQL or a stack.
   req.log.error({ err: error }, 'unhandled error');
   if (res.headersSent) return res.destroy();
-  sendProblem(req, res, new AppError(500, 'internal_error', 'Internal server error', 'Something went wrong; retry with the same Idempotency-Key.'));
+  sendProblem(req, res, internalError());
 }

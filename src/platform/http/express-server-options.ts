@@ -10,12 +10,12 @@ import type { Express } from 'express';
  * hidden class, and V8's inline caches in Node's HTTP code and in Express then see two shapes of every
  * request. When the prototype already is the one asked for, setPrototypeOf changes nothing. Measured
  * on this VM, one JSON POST route under wrk: Express 0.31 ms of CPU per request as is, 0.14 ms with
- * these options (README, "Fifth session").
+ * these options (docs/decisions/express-prototypes.md).
  *
  * The two are subclasses, and their prototypes take the place of app.request and app.response. A
  * first version called Node's constructors on plain functions' `this` instead: V8 then laid each object
  * out for that function's empty body, Node's ~40 fields went out of line, and every response (and,
- * through it, every request) fell into slow dictionary mode (README, "Seventh session"). A subclass is
+ * through it, every request) fell into slow dictionary mode (docs/decisions/express-prototypes.md). A subclass is
  * laid out for its base class's fields, as Node's own objects are.
  */
 export function expressServerOptions(app: Express): http.ServerOptions {

@@ -12,6 +12,10 @@ export interface ShutdownOptions {
   lifecycle: { draining: boolean };
   logger: Logger;
   onClosed: () => Promise<void>;
+  /** How long in-flight requests may run once the listener has closed (default 5 s, and always before the grace period ends)... */
+  inFlightMs?: number;
+  /** ...before this cancels the database work they wait on (Database.cancelRunning), so they answer and the process exits 0. */
+  cancelStuck?: () => Promise<void>;
 }
 
 /**
@@ -20,7 +24,9 @@ export interface ShutdownOptions {
  *    accepting for `drainMs` (Kubernetes removes the endpoint asynchronously; closing at once would
  *    refuse the requests still routed here during that window);
  * 2. the listener closes (new connections are refused) and idle keep-alive sockets are closed;
- * 3. in-flight requests finish, then Redis and the pool close and the process exits 0.
+ * 3. in-flight requests finish, then Redis and the pool close and the process exits 0;
+ * 4. a request still running `inFlightMs` after the listener closed is stuck (a charge waiting for
+ *    a lock): its database work is cancelled, so it answers 503 (retryable) and the exit stays clean.
  * If the grace period runs out first it exits 1, so the orchestrator sees the unclean stop.
  */
 export function listenWithGracefulShutdown(app: Express, o: ShutdownOptions): Promise<Server> {
@@ -33,7 +39,13 @@ export function listenWithGracefulShutdown(app: Express, o: ShutdownOptions): Pr
     let stopping = false;
     const close = () => {
       o.logger.info('shutting down: listener closed, finishing in-flight requests');
+      const budget = Math.max(0, Math.min(o.inFlightMs ?? 5000, o.graceMs - o.drainMs - 1000));
+      const stuck = setTimeout(() => {
+        o.logger.warn({ inFlightMs: budget }, 'shutting down: requests still running; cancelling their database work');
+        o.cancelStuck?.().catch((error) => o.logger.error({ err: error }, 'could not cancel database work'));
+      }, budget).unref();
       server.close(async () => {
+        clearTimeout(stuck);
         await o.onClosed().catch((error) => o.logger.error({ err: error }, 'error while closing'));
         o.logger.info('shutdown complete');
         process.exit(0);

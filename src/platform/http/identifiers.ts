@@ -12,3 +12,8 @@ export const identifier = (max = 255) =>
     .regex(PRINTABLE, 'must not contain control characters')
     // a lone surrogate would be stored as U+FFFD, merging distinct ids
     .refine((s) => s.isWellFormed(), 'must be well-formed Unicode');
+
+const ID = identifier();
+
+/** The same rule outside a request body (a token's sub). */
+export const isIdentifier = (value: unknown): value is string => ID.safeParse(value).success;

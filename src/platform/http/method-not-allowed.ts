@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { AppError } from '../errors';
+import { methodNotAllowed as notAllowed } from '../errors';
 import { registry } from '../openapi/registry';
 
 interface KnownRoute {
@@ -30,6 +30,6 @@ export function methodNotAllowed() {
     const route = routes.find((r) => r.pattern.test(req.path));
     if (!route || route.methods.has(req.method)) return next();
     const allow = [...route.methods].join(', ');
-    next(new AppError(405, 'method_not_allowed', 'Method not allowed', `${req.method} is not allowed here; use ${allow}`, {}, { Allow: allow }));
+    next(notAllowed({ method: req.method, allow }));
   };
 }

@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { ipKeyGenerator, MemoryStore, rateLimit, type Options } from 'express-rate-limit';
 import { RedisStore } from 'rate-limit-redis';
 import { SCOPES } from '../auth/auth.middleware';
-import { AppError } from '../errors';
+import { AppError, rateLimited } from '../errors';
 import type { Logger } from '../logger';
 import type { Metrics } from '../metrics';
 import type { RedisClient } from '../redis/redis-client';
@@ -27,20 +27,33 @@ export interface RateLimitOptions {
 
 /**
  * rate-limit-redis loads its Lua script once, at start, and keeps the SHA as a promise: if Redis was
- * down then, that promise stays rejected and the limiter would fail open forever after Redis returns.
- * Load it again whenever it is the SHA itself that failed.
+ * down or not yet connected then, that promise stays rejected and the library would fail open
+ * forever. The next increment loads it again and is counted on it (a NOSCRIPT after a Redis
+ * restart the library handles itself). A flag, not an await: this runs on every request.
  */
 class RecoveringRedisStore extends RedisStore {
-  override async increment(key: string) {
-    try {
-      return await super.increment(key);
-    } catch (error) {
-      if (await this.incrementScriptSha.then(() => false, () => true)) {
-        this.incrementScriptSha = this.loadIncrementScript();
-        this.incrementScriptSha.catch(() => undefined); // awaited by the next increment
-      }
-      throw error;
+  private scriptFailed = false;
+
+  override async init(options: Parameters<RedisStore['init']>[0]) {
+    const started = super.init(options);
+    this.watch();
+    return started;
+  }
+
+  override increment(key: string) {
+    if (this.scriptFailed) {
+      this.incrementScriptSha = this.loadIncrementScript();
+      this.watch();
     }
+    return super.increment(key);
+  }
+
+  private watch() {
+    this.scriptFailed = false;
+    this.incrementScriptSha.then(
+      () => undefined,
+      () => (this.scriptFailed = true),
+    );
   }
 }
 
@@ -84,7 +97,7 @@ export function rateLimits(o: RateLimitOptions) {
   const refuse = (name: string) => (_req: Request, res: Response, next: NextFunction) => {
     o.metrics.rateLimited.inc({ limiter: name });
     const seconds = res.getHeader('Retry-After') ?? Math.ceil(windowMs / 1000);
-    next(new AppError(429, 'rate_limited', 'Too many requests', `Rate limit exceeded; retry in ${seconds} s.`, {}, {}));
+    next(rateLimited({ retryAfterSeconds: String(seconds) }));
   };
 
   // `skip` is asked here rather than by express-rate-limit: its middleware is async and awaits the

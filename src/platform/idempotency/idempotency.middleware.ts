@@ -1,22 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { badRequest, conflict, unprocessable } from '../errors';
+import { badRequest, conflict, databaseUnavailable, internalError, unprocessable } from '../errors';
+import { isDatabaseUnavailable } from '../db/db-faults';
+import { problemBody } from '../http/problem';
 import { principalOf } from '../auth/auth.middleware';
+import { payloadHash } from '../payload-hash';
 import type { IdempotencyRepository } from './idempotency.repository';
 
 const KEY = /^[\x20-\x7E]{1,255}$/;
-
-/** Stable JSON: the same payload hashes the same whatever the order of its keys. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value ?? null);
-}
-
-export const payloadHash = (value: unknown) => createHash('sha256').update(canonicalJson(value)).digest('hex');
 
 // Remembered: requests that were carried out, and refusals for lack of credits. Validation errors
 // and failures are not, so a corrected retry may reuse its key (as Stripe does).
@@ -62,8 +52,11 @@ export function idempotency(repo: IdempotencyRepository, options: { required: bo
         () => send(body),
         (error) => {
           req.log.error({ err: error }, 'could not store idempotent response');
-          res.status(500).type('application/problem+json');
-          send(JSON.stringify({ type: 'about:blank', title: 'Internal server error', status: 500, correlationId: req.correlationId }));
+          // A database fault here is answered like any other (503 + Retry-After), never as a bare 500.
+          const problem = isDatabaseUnavailable(error) ? databaseUnavailable() : internalError();
+          for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
+          res.status(problem.status).type('application/problem+json');
+          send(JSON.stringify(problemBody(req, problem)));
         },
       );
       return res;

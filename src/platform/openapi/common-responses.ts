@@ -40,14 +40,19 @@ export function withCommonResponses<T extends { paths?: object }>(doc: T): T {
       // No bearer scheme declared: the route is public (or, like Stripe's webhook, signed otherwise).
       op.security ??= [];
       const add = (status: number, description: string) => (op.responses[status] ??= problem(description));
-      if (op.requestBody) {
-        add(400, 'Malformed input or broken JSON; `errors` names each field');
+      // The JSON body parser runs on every POST, with or without a documented body; path and query
+      // parameters are validated too.
+      if (op.requestBody || method === 'post' || (op as { parameters?: unknown[] }).parameters?.length) {
+        add(400, 'Malformed input, broken JSON, a repeated key, 1e400, NUL or a lone surrogate, or nesting deeper than 32 levels (json_too_deep); `errors` names each field');
+      }
+      if (op.requestBody || method === 'post') {
         add(413, 'Body larger than 64 kB');
         add(415, 'Body is not application/json');
       }
       if (op.security.some((s) => 'bearer' in s)) add(401, 'Missing or invalid bearer token (WWW-Authenticate: Bearer)');
       if (path.startsWith('/v1/') && !UNLIMITED_PATHS.includes(path)) add(429, 'Rate limited; see Retry-After and RateLimit headers');
       add(500, 'Unexpected failure; safe to retry with the same Idempotency-Key');
+      if (path.startsWith('/v1/')) add(503, 'Database unavailable (`database_unavailable`); retry after Retry-After with the same requestId or Idempotency-Key');
     }
   }
   return doc;

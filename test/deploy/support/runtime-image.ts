@@ -6,7 +6,7 @@ import { REPO_ROOT } from './k8s-manifests';
  * bwrap arguments that make the checkout look like the runtime image: every package that
  * `npm ci --omit=dev --omit=optional` leaves out (per package-lock.json) and every source folder
  * the Dockerfile does not copy are hidden behind empty tmpfs mounts, inside the sandbox only.
- * What remains is what the image has: dist/, production node_modules, package.json, prisma/migrations.
+ * What remains is what the image has: dist/, production node_modules, package.json, prisma/migrations, prisma/sql.
  */
 export function runtimeImageMasks(): { args: string[]; hiddenPackages: string[] } {
   const lock = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {

@@ -1,5 +1,5 @@
 /**
- * `ts-node --transpile-only bench/profile-top.ts <file.cpuprofile> [n]`: the functions with the most
+ * `ts-node --transpile-only bench/tools/profile-top.ts <file.cpuprofile> [n]`: the functions with the most
  * self time in a V8 CPU profile (what `--profile` writes), plus totals by script, so a run can be read
  * without DevTools.
  */

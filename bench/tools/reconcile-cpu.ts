@@ -1,15 +1,15 @@
 /**
- * `ts-node --transpile-only bench/reconcile-cpu.ts [rounds] [--profile]`: server CPU per request of
+ * `ts-node --transpile-only bench/tools/reconcile-cpu.ts [rounds] [--profile]`: server CPU per request of
  * POST /v1/usage/reconcile alone, for A/B comparisons of the charge path. Unlike `npm run bench` it
  * runs one scenario, at a fixed rate (BENCH_RATE, default 200 req/s: well below saturation, so grouping
  * and queueing stay alike between builds), several rounds, and prints each round's CPU ms per request
  * and the median. Uses the build in dist/ (run `npm run build` first) and a fresh database.
  */
 import path from 'node:path';
-import { makeKeyPair, signToken } from '../test/helpers/keys';
-import { createBenchDatabase, seedWallets } from './lib/bench-db';
-import * as s from './lib/scenarios';
-import { ROOT, startServer } from './lib/server-process';
+import { makeKeyPair, signToken } from '../../scripts/lib/jwt-keys';
+import { createBenchDatabase, seedWallets } from '../lib/bench-db';
+import * as s from '../lib/scenarios';
+import { ROOT, startServer } from '../lib/server-process';
 
 const args = process.argv.slice(2);
 const rounds = Number(args.find((a) => /^\d+$/.test(a)) ?? 5);

@@ -1,5 +1,5 @@
 /**
- * `ts-node --transpile-only bench/ab-cpu.ts <checkoutA> <checkoutB> [rounds]`: server CPU per charge of
+ * `ts-node --transpile-only bench/tools/ab-cpu.ts <checkoutA> <checkoutB> [rounds]`: server CPU per charge of
  * two builds (each checkout's dist/, built beforehand), side by side. Both servers run at once against
  * one seeded database and take turns, round by round in ABBA order, at reconcile-cpu.ts's fixed rate:
  * on a shared, noisy machine, drift then hits both alike, which back-to-back runs of reconcile-cpu.ts
@@ -12,10 +12,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeKeyPair, signToken } from '../test/helpers/keys';
-import { createBenchDatabase, seedWallets } from './lib/bench-db';
-import * as s from './lib/scenarios';
-import { startServer, type ServerHandle } from './lib/server-process';
+import { makeKeyPair, signToken } from '../../scripts/lib/jwt-keys';
+import { createBenchDatabase, seedWallets } from '../lib/bench-db';
+import * as s from '../lib/scenarios';
+import { startServer, type ServerHandle } from '../lib/server-process';
 
 const args = process.argv.slice(2);
 const [dirA, dirB] = args.filter((a) => !/^\d+$/.test(a)).map((d) => path.resolve(d));

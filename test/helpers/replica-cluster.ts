@@ -1,0 +1,2 @@
+// Shared with the bench, which must not import test/.
+export * from '../../scripts/lib/replica-cluster';
