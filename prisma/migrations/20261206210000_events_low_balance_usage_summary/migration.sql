@@ -1,5 +1,5 @@
 -- Outbound events (a transactional outbox), billing settings with the low-balance threshold, the
--- wallet columns the money functions read to report a crossing or a depletion, and the index behind
+-- wallet columns the money functions read to report a crossing or a depletion, and the rollup behind
 -- the usage summary. The functions themselves (billing_charge_usage, billing_charge_usage_batch,
 -- billing_place_hold, billing_release_hold, billing_post_wallet) live in prisma/sql/functions/, applied
 -- after this migration; their signatures are unchanged, so nothing is dropped here.
@@ -61,9 +61,28 @@ ALTER TABLE "accounts" ADD COLUMN "low_balance_armed" BOOLEAN NOT NULL DEFAULT t
 ALTER TABLE "accounts" ADD COLUMN "depleted_armed" BOOLEAN NOT NULL DEFAULT true;
 ALTER TABLE "accounts" ALTER COLUMN "depleted_armed" SET DEFAULT false;
 
--- GET /v1/usage/summary: one user's usages in a time range, read from the index alone (index-only
--- scan), so a user with a million usages never touches the heap.
--- On a large table, build it first with CREATE INDEX CONCURRENTLY (same name and definition): this
--- migration runs in a transaction, where a plain build would block charges until it finishes.
-CREATE INDEX IF NOT EXISTS "usages_user_id_created_at_idx" ON "usages"("user_id", "created_at")
-  INCLUDE ("model", "input_tokens", "output_tokens", "cached_input_tokens", "credits");
+-- GET /v1/usage/summary reads this rollup: one row per (user, UTC day, model as charged), upserted by
+-- billing_charge_usage and billing_charge_usage_batch in the charge's own transaction, so a summary
+-- reads at most days x models rows however many usages a user has. Sums of BIGINT token counts per
+-- day stay far below 2^63.
+CREATE TABLE "usage_daily" (
+    "user_id" TEXT NOT NULL,
+    "day" DATE NOT NULL,
+    "model" TEXT NOT NULL,
+    "requests" BIGINT NOT NULL,
+    "input_tokens" BIGINT NOT NULL,
+    "output_tokens" BIGINT NOT NULL,
+    "cached_input_tokens" BIGINT NOT NULL,
+    "credits" DECIMAL(38,18) NOT NULL,
+    CONSTRAINT "usage_daily_pkey" PRIMARY KEY ("user_id", "day", "model")
+);
+
+-- Backfill from the usages already charged. SHARE mode blocks new usages until this transaction
+-- commits, so none is counted twice or missed by the backfill itself (see docs/events.md for the
+-- moment between this commit and the function files' commit).
+LOCK TABLE "usages" IN SHARE MODE;
+INSERT INTO "usage_daily" ("user_id", "day", "model", "requests", "input_tokens", "output_tokens", "cached_input_tokens", "credits")
+SELECT u."user_id", (u."created_at" AT TIME ZONE 'UTC')::date, u."model", count(*), sum(u."input_tokens"),
+       sum(u."output_tokens"), sum(u."cached_input_tokens"), sum(u."credits")
+FROM "usages" u
+GROUP BY 1, 2, 3;

@@ -13,6 +13,8 @@
 --      low_balance_armed says "available was at or above the threshold after the last movement"; a
 --      charge that finds it set and leaves available below writes one balance.low. depleted_armed is
 --      set by any credit; a 402 that finds it set clears it and writes one balance.depleted.
+--   7. Every usage recorded (zero-cost included) is added to usage_daily, its (user, UTC day, model)
+--      row of the usage summary's rollup, in the same transaction.
 -- billing_charge_usage_batch charges many items with this rule; for plain first charges it states
 -- steps 2-5 again set-based, and test/usage/charge-batch.property.test.ts proves the two answer
 -- and post alike. A change here needs the same change there.
@@ -126,6 +128,13 @@ BEGIN
   VALUES (p_user_id, p_request_id, v_account_id, p_model, v_card."id", p_input, p_output, p_cached, v_cost, v_balance,
     p_payload_hash, v_tx, v_hold."id", p_correlation_id, p_metadata, v_now)
   RETURNING "id" INTO v_usage;
+  -- The usage summary's rollup, in this transaction; the wallet lock orders a user's upserts.
+  INSERT INTO "usage_daily" AS d ("user_id", "day", "model", "requests", "input_tokens", "output_tokens",
+    "cached_input_tokens", "credits")
+  VALUES (p_user_id, (v_now AT TIME ZONE 'UTC')::date, p_model, 1, p_input, p_output, p_cached, v_cost)
+  ON CONFLICT ON CONSTRAINT "usage_daily_pkey" DO UPDATE SET "requests" = d."requests" + 1,
+    "input_tokens" = d."input_tokens" + p_input, "output_tokens" = d."output_tokens" + p_output,
+    "cached_input_tokens" = d."cached_input_tokens" + p_cached, "credits" = d."credits" + v_cost;
 
   IF v_hold."id" IS NOT NULL THEN
     UPDATE "holds" h SET "status" = 'settled', "ended_at" = v_now, "usage_id" = v_usage WHERE h."id" = v_hold."id" AND h."status" = 'active';

@@ -97,6 +97,18 @@ BEGIN
              ok."cached_tokens", ok."cost", w."balance", ok."payload_hash", ok."tx_id", NULL, ok."correlation_id", ok."metadata", now()
       FROM ok JOIN wallet w ON w."id" = ok."account_id"
       RETURNING "usages"."id", "usages"."account_id"
+    ), rolled AS (
+      -- One upsert for the batch: aggregated first, since one statement may not update a row twice.
+      INSERT INTO "usage_daily" AS d ("user_id", "day", "model", "requests", "input_tokens", "output_tokens",
+        "cached_input_tokens", "credits")
+      SELECT ok."user_id", (now() AT TIME ZONE 'UTC')::date, ok."model", count(*), sum(ok."input_tokens"),
+             sum(ok."output_tokens"), sum(ok."cached_tokens"), sum(ok."cost")
+      FROM ok GROUP BY 1, 2, 3
+      ON CONFLICT ON CONSTRAINT "usage_daily_pkey" DO UPDATE SET "requests" = d."requests" + excluded."requests",
+        "input_tokens" = d."input_tokens" + excluded."input_tokens",
+        "output_tokens" = d."output_tokens" + excluded."output_tokens",
+        "cached_input_tokens" = d."cached_input_tokens" + excluded."cached_input_tokens",
+        "credits" = d."credits" + excluded."credits"
     ), low AS (
       INSERT INTO "events" ("type", "user_id", "data", "created_at")
       SELECT 'balance.low', ok."user_id",

@@ -9,26 +9,29 @@ export interface SummaryRow {
   credits: string;
 }
 
-// Every column read is in usages_user_id_created_at_idx, so PostgreSQL can answer from the index
-// alone. Days are grouped as dates (a hash of a few keys) and only then formatted.
+// usage_daily holds one row per (user, UTC day, model), upserted by the charge functions in the
+// charge's transaction: a range reads at most days x models rows of one user, through its primary key.
 const select = (group: string, key: string) => `
   SELECT ${key} AS key, requests::text, "inputTokens"::text, "outputTokens"::text, "cachedInputTokens"::text, trim_scale(credits)::text AS credits
-  FROM (SELECT ${group} AS g, count(*) AS requests, sum(input_tokens) AS "inputTokens", sum(output_tokens) AS "outputTokens",
+  FROM (SELECT ${group} AS g, sum(requests) AS requests, sum(input_tokens) AS "inputTokens", sum(output_tokens) AS "outputTokens",
                sum(cached_input_tokens) AS "cachedInputTokens", sum(credits) AS credits
-        FROM usages WHERE user_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY 1) s
+        FROM usage_daily WHERE user_id = $1 AND day >= $2::date AND day < $3::date GROUP BY 1) s
   ORDER BY 1`;
 
 // Named: planned once per pooled connection.
 const BY = {
-  day: { name: 'usage_summary_day_v1', text: select(`(created_at AT TIME ZONE 'UTC')::date`, `to_char(g, 'YYYY-MM-DD')`) },
-  model: { name: 'usage_summary_model_v1', text: select('model', 'g') },
+  day: { name: 'usage_summary_day_v2', text: select('day', `to_char(g, 'YYYY-MM-DD')`) },
+  model: { name: 'usage_summary_model_v2', text: select('model', 'g') },
 } as const;
+
+const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
 export class UsageSummaryRepository {
   constructor(private readonly db: Database) {}
 
+  /** Sums over the UTC days [from, to); both are midnights UTC. */
   async summarize(userId: string, from: Date, to: Date, groupBy: 'day' | 'model'): Promise<SummaryRow[]> {
-    const { rows } = await this.db.pool.query<SummaryRow>({ ...BY[groupBy], values: [userId, from, to] });
+    const { rows } = await this.db.pool.query<SummaryRow>({ ...BY[groupBy], values: [userId, isoDay(from), isoDay(to)] });
     return rows;
   }
 }

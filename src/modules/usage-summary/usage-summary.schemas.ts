@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { identifier } from '../../platform/http/identifiers';
 import { DecimalString, documentRoute, json, problems } from '../../platform/openapi/registry';
 
-// A UTC day (2026-12-01, from its start) or an instant with an offset.
+// A UTC day (2026-12-01, from its start) or an instant with an offset; the summary widens it to whole UTC days.
 const instant = z
   .string()
   .max(40)
@@ -12,8 +12,8 @@ const instant = z
 
 export const SummaryQuery = z
   .object({
-    from: instant.optional().openapi({ description: 'Inclusive start; default: the start of the UTC day 29 days ago' }),
-    to: instant.optional().openapi({ description: 'Exclusive end; default: now' }),
+    from: instant.optional().openapi({ description: 'Inclusive start, a UTC day (a date-time counts from the start of its UTC day); default: 29 days before today' }),
+    to: instant.optional().openapi({ description: 'Exclusive end: a date is the start of that UTC day; a date-time other than a midnight includes its whole UTC day; default: the end of today' }),
     groupBy: z.enum(['day', 'model']).default('day'),
     userId: identifier().optional(),
   })
@@ -46,12 +46,12 @@ export const UsageSummary = z
 documentRoute({
   method: 'get',
   path: '/v1/usage/summary',
-  summary: "The caller's usage by UTC day or by model, for a chart (days and models without usage are absent)",
+  summary: "The caller's usage by UTC day or by model, for a chart, over whole UTC days (days and models without usage are absent)",
   tags: ['usage'],
   security: [{ bearer: [] }],
   request: { query: SummaryQuery },
   responses: {
-    200: json(UsageSummary, 'Sums over [from, to)'),
+    200: json(UsageSummary, 'Sums over [from, to), both UTC midnights'),
     400: problems[400], 401: problems[401], 403: problems[403], 429: problems[429],
   },
 });
