@@ -23,6 +23,8 @@ import { startHoldsSweeper } from './modules/holds/holds.sweeper';
 import { closeRedisClient, connectRedisClient } from './platform/redis/redis-client';
 import { tuneV8 } from './platform/v8-tuning';
 import { startEventDispatcher } from './modules/events/events.loop';
+import { startEventsPurge } from './modules/events/events.purge';
+import { EventsRepository } from './modules/events/events.repository';
 
 const DATA_DIR = process.env.BILLING_DATA_DIR ?? path.join(PROJECT_ROOT, '.data');
 
@@ -62,6 +64,7 @@ async function main() {
   const stopLedgerChecks = startLedgerChecks(reports, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
   const stopPurge = startIdempotencyPurge(new IdempotencyRepository(db), logger);
   const stopHoldsSweeper = startHoldsSweeper(db, metrics, logger);
+  const stopEventsPurge = startEventsPurge(new EventsRepository(db), metrics.events, logger);
   const stopEvents = startEventDispatcher(db, metrics, logger, { url: config.EVENTS_WEBHOOK_URL, secret: config.EVENTS_WEBHOOK_SECRET });
   // Connected (or found down) before the rate limiters are built, so they count from the first request.
   const redis = config.REDIS_URL ? await connectRedisClient(config.REDIS_URL, logger) : undefined;
@@ -80,6 +83,7 @@ async function main() {
       stopLedgerChecks();
       stopPurge();
       stopHoldsSweeper();
+      stopEventsPurge();
       await stopEvents();
       await closeRedisClient(redis);
       await replica?.close();

@@ -92,6 +92,11 @@ export function createMetrics() {
       pending: gauge('billing_events_pending', 'Outbound events not yet delivered (cluster-wide)'),
       failedNow: gauge('billing_events_failed', 'Outbound events given up after 72 hours of retries (cluster-wide)'),
       oldestPendingAge: gauge('billing_events_oldest_pending_age_seconds', 'Age of the oldest pending outbound event, 0 when none (cluster-wide)'),
+      dispatcherEnabled: gauge(
+        'billing_events_dispatcher_enabled',
+        '1 when this replica delivers events (EVENTS_WEBHOOK_URL and secret set), 0 when it only records them',
+      ),
+      purged: counter('billing_events_purged_total', 'Delivered events removed after the retention period by this replica'),
       delivered: counter('billing_events_delivered_total', 'Outbound events delivered by this replica, by type', ['type']),
       failed: counter('billing_events_failed_total', 'Outbound events this replica gave up on (status failed), by type', ['type']),
       attempts: counter('billing_event_delivery_attempts_total', 'Delivery attempts by result (delivered, http_error, timeout, network)', ['result']),

@@ -29,7 +29,7 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 describeWithTool('promtool', 'prometheus', 'alert rules (promtool)', () => {
   it('pass `promtool check rules`', () => {
     const r = promtool('check', 'rules', 'rules.yaml');
-    expect(r.output).toContain('SUCCESS: 13 rules found');
+    expect(r.output).toContain('SUCCESS: 14 rules found');
     expect(r.status).toBe(0);
   });
 

@@ -22,6 +22,8 @@ export function startEventDispatcher(
   const eventMetrics: EventMetrics = metrics.events;
   const dispatcher =
     options.url && options.secret ? new EventDispatcher(repo, eventMetrics, logger, options as DispatcherOptions) : undefined;
+  // The stalled-delivery alert requires this: without a receiver, pending events are expected to wait.
+  eventMetrics.dispatcherEnabled.set(dispatcher ? 1 : 0);
   let stopped = false;
   let current: Promise<unknown> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
