@@ -15,6 +15,8 @@ import { withSecrets } from './platform/secrets';
 import { createTokenVerifier } from './platform/auth/token-verifier';
 import { listenWithGracefulShutdown } from './platform/http/graceful-shutdown';
 import { startLedgerChecks } from './modules/reports/ledger-check.scheduler';
+import { LedgerClosingsRepository } from './modules/reports/ledger-closings.repository';
+import { LedgerClosings } from './modules/reports/ledger-closings.service';
 import { IdempotencyRepository } from './platform/idempotency/idempotency.repository';
 import { startIdempotencyPurge } from './platform/idempotency/idempotency.purge';
 import { ReportsRepository } from './modules/reports/reports.repository';
@@ -61,7 +63,8 @@ async function main() {
     : undefined;
   const reads = new ReadRouter(db, replica, metrics, logger);
   const reports = new ReportsService(reads.routed((d) => new ReportsRepository(d)), metrics);
-  const stopLedgerChecks = startLedgerChecks(reports, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
+  const closings = new LedgerClosings(new LedgerClosingsRepository(db.pool));
+  const stopLedgerChecks = startLedgerChecks(reports, closings, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
   const stopPurge = startIdempotencyPurge(new IdempotencyRepository(db), logger);
   const stopHoldsSweeper = startHoldsSweeper(db, metrics, logger);
   const stopEventsPurge = startEventsPurge(new EventsRepository(db), metrics.events, logger);

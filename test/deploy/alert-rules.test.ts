@@ -29,7 +29,8 @@ afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 describeWithTool('promtool', 'prometheus', 'alert rules (promtool)', () => {
   it('pass `promtool check rules`', () => {
     const r = promtool('check', 'rules', 'rules.yaml');
-    expect(r.output).toContain('SUCCESS: 14 rules found');
+    const rules = one(objects, 'PrometheusRule').spec.groups.flatMap((g: { rules: unknown[] }) => g.rules);
+    expect(r.output).toContain(`SUCCESS: ${rules.length} rules found`);
     expect(r.status).toBe(0);
   });
 

@@ -3,7 +3,7 @@ import { requireScope, SCOPES } from '../../platform/auth/auth.middleware';
 import { toCsv } from '../../platform/csv';
 import { dataAsOf } from '../../platform/http/data-as-of';
 import { parseInput } from '../../platform/http/validate';
-import { PeriodQuery, UsageReportQuery } from './reports.schemas';
+import { CreditsReportQuery, PeriodQuery, UsageReportQuery } from './reports.schemas';
 import { resolvePeriod, type ReportsService } from './reports.service';
 import { revenueCsvRows } from './revenue.csv';
 import type { RevenueReportService } from './revenue.service';
@@ -23,7 +23,8 @@ export function reportsRoutes(router: IRouter, reports: ReportsService, revenue?
   router.use('/v1/admin/reports', requireScope(SCOPES.admin));
 
   router.get('/v1/admin/reports/credits', async (req, res) => {
-    const { value: report, asOf } = await reports.credits(resolvePeriod(parseInput(PeriodQuery, req.query, 'query')));
+    const query = parseInput(CreditsReportQuery, req.query, 'query');
+    const { value: report, asOf } = await reports.credits(resolvePeriod(query), { full: query.full });
     const rows = [
       ...report.byType.map((r) => ({ section: 'type', name: r.type, transactions: r.transactions, amount: r.walletAmount, ok: '' })),
       ...report.byAccount.map((r) => ({ section: 'account', name: r.account, transactions: '', amount: r.periodNet, ok: '' })),

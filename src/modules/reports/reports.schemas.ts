@@ -4,6 +4,13 @@ import { DecimalString, documentRoute, json, problems } from '../../platform/ope
 const isoDate = z.string().datetime({ offset: true }).transform((s) => new Date(s));
 
 export const PeriodQuery = z.object({ from: isoDate.optional(), to: isoDate.optional() }).strict();
+export const CreditsReportQuery = PeriodQuery.extend({
+  full: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true')
+    .openapi({ description: 'Check the invariants over the whole ledger instead of from the newest closed period' }),
+}).strict();
 export const UsageReportQuery = PeriodQuery.extend({ groupBy: z.enum(['model', 'user', 'day']).default('model') }).strict();
 
 const Period = z.object({ from: z.string().datetime(), to: z.string().datetime() });
@@ -12,6 +19,11 @@ const Invariant = z.object({ name: z.string(), ok: z.boolean(), offending: z.arr
 export const CreditsReport = z
   .object({
     period: Period,
+    checkedFrom: z
+      .string()
+      .datetime()
+      .nullable()
+      .openapi({ description: 'End of the closed period the invariants were checked from; null: checked over the whole ledger' }),
     ok: z.boolean(),
     byType: z.array(z.object({ type: z.string(), transactions: z.number().int(), walletAmount: DecimalString })),
     byAccount: z.array(z.object({ account: z.string(), balance: DecimalString, periodNet: DecimalString })),
@@ -45,7 +57,7 @@ documentRoute({
   path: '/v1/admin/reports/credits',
   summary: 'Trial balance: totals per ledger type and system account, and the ledger invariants checked in SQL',
   ...admin,
-  request: { query: PeriodQuery },
+  request: { query: CreditsReportQuery },
   responses: { 200: { description: 'The report (CSV with Accept: text/csv)', content: { ...json(CreditsReport, '').content, ...csv } }, ...errors },
 });
 

@@ -3,6 +3,7 @@ import type { RoutedReads } from '../../platform/db/read-router';
 import type { Metrics } from '../../platform/metrics';
 import { formatCredits, money, type Money } from '../../platform/money';
 import type { Period, ReportsRepository } from './reports.repository';
+import type { TrialBalanceRows } from './trial-balance.repository';
 
 const DAY_MS = 24 * 3600_000;
 
@@ -14,30 +15,23 @@ export function resolvePeriod(q: { from?: Date; to?: Date }, now = new Date()): 
   return { from, to };
 }
 
-type TrialBalanceRows = [
-  Awaited<ReturnType<ReportsRepository['byType']>>,
-  Awaited<ReturnType<ReportsRepository['byAccount']>>,
-  Awaited<ReturnType<ReportsRepository['wallets']>>,
-  Awaited<ReturnType<ReportsRepository['unbalancedTransactions']>>,
-  Awaited<ReturnType<ReportsRepository['walletsNotMatchingPostings']>>,
-  Awaited<ReturnType<ReportsRepository['walletTotalsByType']>>,
-];
-
 const sum = (rows: Array<{ type: string; amount: string }>, type: string): Money => money(rows.find((r) => r.type === type)?.amount ?? '0');
 
 export class ReportsService {
   /** Reports read on the replica when one is configured and fresh (ReadRouter); asOf says when it was. */
   constructor(private readonly reads: RoutedReads<ReportsRepository>, private readonly metrics?: Metrics) {}
 
-  /** The trial balance. Invariants are checked over the whole ledger; totals are for the period. */
-  async credits(period: Period) {
-    const { value, asOf } = await this.reads.run((repo) =>
-      Promise.all([repo.byType(period), repo.byAccount(period), repo.wallets(), repo.unbalancedTransactions(), repo.walletsNotMatchingPostings(), repo.walletTotalsByType()]),
-    );
-    return { value: this.trialBalance(period, ...value), asOf };
+  /**
+   * The trial balance, from one snapshot. Totals are for the period. Invariants are checked from the
+   * newest closed period on (incremental: the cost follows the activity since, not the ledger's age),
+   * or over the whole ledger with full.
+   */
+  async credits(period: Period, options: { full?: boolean } = {}) {
+    const { value, asOf } = await this.reads.run((repo) => repo.trialBalance.read(period, options.full ?? false));
+    return { value: this.trialBalance(period, value), asOf };
   }
 
-  private trialBalance(period: Period, ...[byType, byAccount, wallets, unbalanced, drift, totals]: TrialBalanceRows) {
+  private trialBalance(period: Period, { since, byType, byAccount, wallets, unbalanced, drift, totals }: TrialBalanceRows) {
     // credits in wallets = purchased + bonus + adjustments − usage − refunds − disputes (+ reversals)
     const expected = sum(totals, 'purchase')
       .plus(sum(totals, 'bonus'))
@@ -67,6 +61,7 @@ export class ReportsService {
     this.metrics?.ledgerInvariantsOk.set(ok ? 1 : 0);
     return {
       period: { from: period.from.toISOString(), to: period.to.toISOString() },
+      checkedFrom: since ? since.toISOString() : null,
       ok,
       byType: byType.map((r) => ({ ...r, walletAmount: formatCredits(r.walletAmount) })),
       byAccount: byAccount.map((r) => ({ account: r.account, balance: formatCredits(r.balance), periodNet: formatCredits(r.periodNet) })),

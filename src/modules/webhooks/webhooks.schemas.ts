@@ -5,7 +5,9 @@ export const WebhookAckSchema = z
   .object({
     received: z.literal(true),
     eventId: z.string(),
-    outcome: z.enum(['processed', 'duplicate', 'ignored']),
+    // failed: acknowledged without effect because Stripe refused our own lookup (401/403); recorded
+    // for a resend once the key is fixed, and alerted on (docs/faults.md).
+    outcome: z.enum(['processed', 'duplicate', 'ignored', 'failed']),
   })
   .openapi('WebhookAck');
 

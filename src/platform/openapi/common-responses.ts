@@ -49,6 +49,12 @@ export function withCommonResponses<T extends { paths?: object }>(doc: T): T {
         add(413, 'Body larger than 64 kB');
         add(415, 'Body is not application/json');
       }
+      // Every route that takes Idempotency-Key answers the middleware's two refusals.
+      const params = (op as { parameters?: Array<{ in?: string; name?: string }> }).parameters ?? [];
+      if (params.some((p) => p.in === 'header' && p.name?.toLowerCase() === 'idempotency-key')) {
+        add(409, 'A request with this Idempotency-Key is still running (`idempotency_in_progress`)');
+        add(422, 'This Idempotency-Key was used with a different request (`idempotency_key_reused`)');
+      }
       if (op.security.some((s) => 'bearer' in s)) add(401, 'Missing or invalid bearer token (WWW-Authenticate: Bearer)');
       if (path.startsWith('/v1/') && !UNLIMITED_PATHS.includes(path)) add(429, 'Rate limited; see Retry-After and RateLimit headers');
       add(500, 'Unexpected failure; safe to retry with the same Idempotency-Key');
