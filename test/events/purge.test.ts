@@ -1,5 +1,7 @@
 import { KEEP_DELIVERED_DAYS, purgeDeliveredEvents } from '../../src/modules/events/events.purge';
 import { EventsRepository } from '../../src/modules/events/events.repository';
+import { startEventDispatcher } from '../../src/modules/events/events.loop';
+import { createLogger } from '../../src/platform/logger';
 import { createTestApp, type TestApp } from '../helpers/test-app';
 
 let t: TestApp;
@@ -37,5 +39,21 @@ describe('delivered events purge', () => {
     expect(removed).toBe(2_500);
     expect(await counts()).toEqual({ delivered: 10, pending: 3, failed: 4 });
     expect(await purgeDeliveredEvents(new EventsRepository(t.database.db), t.metrics.events)).toBe(0);
+  });
+});
+
+describe('dispatcher gauge', () => {
+  const enabled = async () =>
+    (await t.metrics.events.dispatcherEnabled.get()).values[0]?.value;
+
+  it('reads 0 where no receiver is configured (the stalled-delivery alert then stays quiet) and 1 where one is', async () => {
+    const logger = createLogger('silent');
+    const stopOff = startEventDispatcher(t.database.db, t.metrics, logger, {});
+    expect(await enabled()).toBe(0);
+    await stopOff();
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    const stopOn = startEventDispatcher(t.database.db, t.metrics, logger, { url: 'http://127.0.0.1:9/none', secret, pollMs: 60_000 });
+    expect(await enabled()).toBe(1);
+    await stopOn();
   });
 });
