@@ -27,6 +27,9 @@ import { reportsRoutes } from './modules/reports/reports.controller';
 import { purchasesRoutes } from './modules/purchases/purchases.controller';
 import { stripeWebhookRoutes } from './modules/webhooks/webhooks.controller';
 import { holdsRoutes } from './modules/holds/holds.controller';
+import { usageSummaryRoutes } from './modules/usage-summary/usage-summary.controller';
+import { settingsRoutes } from './modules/settings/settings.controller';
+import { eventsAdminRoutes } from './modules/events/events.controller';
 
 export interface AppDeps {
   config: Config;
@@ -44,7 +47,7 @@ export interface AppDeps {
 }
 
 /** Routes that need a bearer token; everything else is public (health, catalog, docs, Stripe's webhook). */
-const AUTHENTICATED = ['/v1/balance', '/v1/usage', '/v1/ledger', '/v1/admin', '/v1/credits'];
+const AUTHENTICATED = ['/v1/balance', '/v1/usage', '/v1/ledger', '/v1/admin', '/v1/credits', '/v1/billing'];
 
 /** Builds the Express app without listening: server.ts listens, tests pass their own dependencies. */
 export function createApp(deps: AppDeps): Express {
@@ -91,6 +94,9 @@ export function createApp(deps: AppDeps): Express {
   usageRoutes(app, services.usage, optionalKey);
   holdsRoutes(app, services.holds, optionalKey);
   ledgerRoutes(app, services.ledger);
+  usageSummaryRoutes(app, services.usageSummary);
+  settingsRoutes(app, services.settings);
+  eventsAdminRoutes(app, services.events);
   adjustmentsRoutes(app, services.adjustments, requiredKey);
   reportsRoutes(app, services.reports, services.revenue);
   purchasesRoutes(app, services.purchases, optionalKey);

@@ -32,6 +32,12 @@ import { WebhooksRepository } from './modules/webhooks/webhooks.repository';
 import { HoldsRepository } from './modules/holds/holds.repository';
 import { HoldsService } from './modules/holds/holds.service';
 import { HoldsSweeper } from './modules/holds/holds.sweeper';
+import { UsageSummaryRepository } from './modules/usage-summary/usage-summary.repository';
+import { UsageSummaryService } from './modules/usage-summary/usage-summary.service';
+import { SettingsRepository } from './modules/settings/settings.repository';
+import { SettingsService } from './modules/settings/settings.service';
+import { EventsRepository } from './modules/events/events.repository';
+import { EventsService } from './modules/events/events.service';
 
 export interface ServiceDeps {
   config: Config;
@@ -61,6 +67,11 @@ export interface Services {
   closings: LedgerClosings;
   revenue: RevenueReportService;
   purchases: PurchasesService;
+  usageSummary: UsageSummaryService;
+  settings: SettingsService;
+  events: EventsService;
+  /** The outbox, shared by the admin routes, the dispatcher and the purge. */
+  eventsRepository: EventsRepository;
 }
 
 /** The composition root: server.ts, the tests and the scripts build the services here and nowhere else. */
@@ -73,6 +84,7 @@ export function buildServices(deps: ServiceDeps): Services {
   const wallets = new WalletRepository(db, metrics);
   const holdsRepository = new HoldsRepository(db, metrics);
   const checkoutUrls = { success: config.CHECKOUT_SUCCESS_URL, cancel: config.CHECKOUT_CANCEL_URL };
+  const eventsRepository = new EventsRepository(db);
   return {
     health: new HealthService(new HealthRepository(db)),
     idempotency: new IdempotencyRepository(db),
@@ -93,5 +105,9 @@ export function buildServices(deps: ServiceDeps): Services {
     closings: new LedgerClosings(new LedgerClosingsRepository(db.pool)),
     revenue: revenueReport(db, stripe, undefined, reads),
     purchases: new PurchasesService(new PurchasesRepository(db), stripe && new CheckoutGateway(stripe), checkoutUrls),
+    usageSummary: new UsageSummaryService(new UsageSummaryRepository(db)),
+    settings: new SettingsService(new SettingsRepository(db)),
+    events: new EventsService(eventsRepository),
+    eventsRepository,
   };
 }

@@ -20,6 +20,8 @@ import { startIdempotencyPurge } from './platform/idempotency/idempotency.purge'
 import { startHoldsSweeper } from './modules/holds/holds.sweeper';
 import { closeRedisClient, connectRedisClient } from './platform/redis/redis-client';
 import { tuneV8 } from './platform/v8-tuning';
+import { startEventDispatcher } from './modules/events/events.loop';
+import { startEventsPurge } from './modules/events/events.purge';
 
 const DATA_DIR = process.env.BILLING_DATA_DIR ?? path.join(PROJECT_ROOT, '.data');
 
@@ -59,6 +61,11 @@ async function main() {
   const stopLedgerChecks = startLedgerChecks(services.reports, services.closings, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
   const stopPurge = startIdempotencyPurge(services.idempotency, logger);
   const stopHoldsSweeper = startHoldsSweeper(services.holdsSweeper, logger);
+  const stopEventsPurge = startEventsPurge(services.eventsRepository, metrics.events, logger);
+  const stopEvents = startEventDispatcher(services.eventsRepository, metrics, logger, {
+    url: config.EVENTS_WEBHOOK_URL,
+    secret: config.EVENTS_WEBHOOK_SECRET,
+  });
   // Connected (or found down) before the rate limiters are built, so they count from the first request.
   const redis = config.REDIS_URL ? await connectRedisClient(config.REDIS_URL, logger) : undefined;
   const app = createApp({ config, logger, verifier, metrics, lifecycle, services, redis });
@@ -76,6 +83,8 @@ async function main() {
       stopLedgerChecks();
       stopPurge();
       stopHoldsSweeper();
+      stopEventsPurge();
+      await stopEvents();
       await closeRedisClient(redis);
       await replica?.close();
       await db.close();

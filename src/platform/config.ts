@@ -35,6 +35,9 @@ const schema = z
     SHUTDOWN_GRACE_SECONDS: positive(25),
     // Readiness reports 503 this long before the listener closes, so endpoints stop routing to us first.
     SHUTDOWN_DRAIN_SECONDS: z.coerce.number().min(0).max(60).default(5),
+    // Outbound events (docs/events.md): where they are posted, and the Standard Webhooks signing secret.
+    EVENTS_WEBHOOK_URL: z.string().url().optional(),
+    EVENTS_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/]{24,}={0,2}$/, 'must be whsec_ followed by a base64 key').optional(),
   })
   .superRefine((env, ctx) => {
     if (env.DATABASE_POOL_MIN > env.DATABASE_POOL_MAX) {
@@ -45,6 +48,9 @@ const schema = z
     }
     if (env.SHUTDOWN_DRAIN_SECONDS >= env.SHUTDOWN_GRACE_SECONDS) {
       ctx.addIssue({ code: 'custom', path: ['SHUTDOWN_DRAIN_SECONDS'], message: 'must be shorter than SHUTDOWN_GRACE_SECONDS' });
+    }
+    if (env.EVENTS_WEBHOOK_URL && !env.EVENTS_WEBHOOK_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['EVENTS_WEBHOOK_SECRET'], message: 'is required when EVENTS_WEBHOOK_URL is set' });
     }
     if (env.NODE_ENV !== 'production') return;
     const required = ['DATABASE_URL', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const;

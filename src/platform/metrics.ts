@@ -85,6 +85,28 @@ export function createMetrics() {
     holdsEnded: counter('billing_holds_total', 'Holds by how they ended', ['outcome']),
     holdsExpiredUnsettled: gauge('billing_holds_expired_unsettled', 'Holds that expired in the last 15 minutes and are still neither settled nor released (leak signal)'),
     holdSettleOverage: counter('billing_hold_settle_overage_credits_total', 'Credits charged above the reservation on settle'),
+    // Outbound events: the gauges are read from the database (cluster-wide: aggregate with max()),
+    // the counters count this replica's deliveries.
+    events: {
+      created: gauge('billing_events_created', 'Outbound events ever created (cluster-wide, from the events sequence)'),
+      pending: gauge('billing_events_pending', 'Outbound events not yet delivered (cluster-wide)'),
+      failedNow: gauge('billing_events_failed', 'Outbound events given up after 72 hours of retries (cluster-wide)'),
+      oldestPendingAge: gauge('billing_events_oldest_pending_age_seconds', 'Age of the oldest pending outbound event, 0 when none (cluster-wide)'),
+      dispatcherEnabled: gauge(
+        'billing_events_dispatcher_enabled',
+        '1 when this replica delivers events (EVENTS_WEBHOOK_URL and secret set), 0 when it only records them',
+      ),
+      purged: counter('billing_events_purged_total', 'Delivered events removed after the retention period by this replica'),
+      delivered: counter('billing_events_delivered_total', 'Outbound events delivered by this replica, by type', ['type']),
+      failed: counter('billing_events_failed_total', 'Outbound events this replica gave up on (status failed), by type', ['type']),
+      attempts: counter('billing_event_delivery_attempts_total', 'Delivery attempts by result (delivered, http_error, timeout, network)', ['result']),
+      latency: new client.Histogram({
+        name: 'billing_event_delivery_latency_seconds',
+        help: "From an event's creation to its acknowledged delivery",
+        buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+        registers: [registry],
+      }),
+    },
   };
 }
 

@@ -91,7 +91,9 @@ describe('configuration', () => {
     const secretKeys = external.spec.data.map((d: K8sObject) => d.secretKey) as string[];
     expect(external.spec.target.name).toBe(container.envFrom[1].secretRef.name);
     expect(container.envFrom[0].configMapRef.name).toBe('scholarlink-billing-config');
-    const dummySecrets = Object.fromEntries(secretKeys.map((k) => [k, k.endsWith('_URL') ? 'postgresql://u@db.internal:5432/billing' : 'secret']));
+    const dummy = (k: string) =>
+      k.endsWith('_URL') ? 'postgresql://u@db.internal:5432/billing' : k === 'EVENTS_WEBHOOK_SECRET' ? `whsec_${'A'.repeat(32)}` : 'secret';
+    const dummySecrets = Object.fromEntries(secretKeys.map((k) => [k, dummy(k)]));
     expect(() => parseConfig({ ...config, ...dummySecrets })).not.toThrow();
     expect(parseConfig({ ...config, ...dummySecrets }).NODE_ENV).toBe('production');
     // Without the secret, production refuses to start: the keys above are the required ones.

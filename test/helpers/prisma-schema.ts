@@ -44,6 +44,7 @@ export function readPrismaModels(file = path.resolve(__dirname, '../../prisma/sc
       let sqlType = SCALARS[type];
       if (db?.[1] === 'Uuid') sqlType = 'uuid';
       if (db?.[1] === 'Timestamptz') sqlType = 'timestamp with time zone';
+      if (db?.[1] === 'Date') sqlType = 'date';
       if (db?.[1] === 'Decimal') sqlType = `numeric(${db[2]},${db[3]})`;
       model.columns.push({ column, type: sqlType, nullable: modifier === '?' });
       if (/@id\b/.test(attrs)) model.primaryKey = [column];

@@ -8,6 +8,13 @@
 --      balance less the other unexpired active holds, else 402 (insufficient).
 --   5. A charge above zero posts one usage transaction (business key billing_usage_business_key):
 --      the wallet leg and the usage_revenue leg; a zero-cost call records a usage without one.
+--   6. Events (docs/events.md), inserted in this transaction so they commit or roll back with the fact:
+--      the wallet row carries the low-balance threshold and two flags, read by the lock of step 3.
+--      low_balance_armed says "available was at or above the threshold after the last movement"; a
+--      charge that finds it set and leaves available below writes one balance.low. depleted_armed is
+--      set by any credit; a 402 that finds it set clears it and writes one balance.depleted.
+--   7. Every usage recorded (zero-cost included) is added to usage_daily, its (user, UTC day, model)
+--      row of the usage summary's rollup, in the same transaction.
 -- billing_charge_usage_batch charges many items with this rule; for plain first charges it states
 -- steps 2-5 again set-based, and test/usage/charge-batch.property.test.ts proves the two answer
 -- and post alike. A change here needs the same change there.
@@ -29,6 +36,9 @@ DECLARE
   v_hold "holds"%ROWTYPE;
   v_account_id BIGINT;
   v_balance NUMERIC;
+  v_threshold NUMERIC;
+  v_low_armed BOOLEAN;
+  v_depleted_armed BOOLEAN;
   v_held NUMERIC;
   v_cost NUMERIC;
   v_tx UUID;
@@ -52,14 +62,19 @@ BEGIN
   END IF;
   v_cost := "billing_usage_cost"(v_card, p_input, p_output, p_cached);
 
-  SELECT a."id", a."balance" INTO v_account_id, v_balance FROM "accounts" a WHERE a."user_id" = p_user_id FOR UPDATE;
+  SELECT a."id", a."balance", a."low_balance_threshold", a."low_balance_armed", a."depleted_armed"
+  INTO v_account_id, v_balance, v_threshold, v_low_armed, v_depleted_armed
+  FROM "accounts" a WHERE a."user_id" = p_user_id FOR UPDATE;
   IF NOT FOUND THEN
+    -- No wallet never could pay: no depletion to report.
     IF v_cost > 0 THEN
       RETURN QUERY SELECT 'insufficient'::TEXT, NULL::UUID, NULL::UUID, v_cost, 0::NUMERIC, 0::NUMERIC, NULL::TEXT, p_model, NULL::UUID, NULL::TIMESTAMPTZ;
       RETURN;
     END IF;
     INSERT INTO "accounts" ("kind", "user_id") VALUES ('wallet', p_user_id) ON CONFLICT ("user_id") DO NOTHING;
-    SELECT a."id", a."balance" INTO v_account_id, v_balance FROM "accounts" a WHERE a."user_id" = p_user_id FOR UPDATE;
+    SELECT a."id", a."balance", a."low_balance_threshold", a."low_balance_armed", a."depleted_armed"
+    INTO v_account_id, v_balance, v_threshold, v_low_armed, v_depleted_armed
+    FROM "accounts" a WHERE a."user_id" = p_user_id FOR UPDATE;
   END IF;
 
   -- A concurrent copy of this request may have committed while we waited for the lock.
@@ -79,12 +94,21 @@ BEGIN
   WHERE ah."account_id" = v_account_id AND ah."status" = 'active' AND ah."expires_at" > now()
     AND ah."id" IS DISTINCT FROM v_hold."id";
   IF v_hold."id" IS NULL AND v_balance - v_held < v_cost THEN
+    -- The first 402 since the wallet was last credited reports the depletion, once.
+    IF v_depleted_armed THEN
+      UPDATE "accounts" a SET "depleted_armed" = false WHERE a."id" = v_account_id;
+      INSERT INTO "events" ("type", "user_id", "data", "created_at")
+      VALUES ('balance.depleted', p_user_id,
+              jsonb_build_object('available', trim_scale(v_balance - v_held)::text, 'requiredCredits', trim_scale(v_cost)::text), v_now);
+    END IF;
     RETURN QUERY SELECT 'insufficient'::TEXT, NULL::UUID, NULL::UUID, v_cost, v_balance, v_balance - v_held, NULL::TEXT, p_model, NULL::UUID, NULL::TIMESTAMPTZ;
     RETURN;
   END IF;
 
   IF v_cost > 0 THEN
-    UPDATE "accounts" a SET "balance" = a."balance" - v_cost, "updated_at" = v_now
+    -- The armed flag is rewritten by the UPDATE the charge makes anyway: no extra statement.
+    UPDATE "accounts" a SET "balance" = a."balance" - v_cost, "updated_at" = v_now,
+      "low_balance_armed" = (v_threshold IS NULL OR a."balance" - v_cost - v_held >= v_threshold)
     WHERE a."id" = v_account_id RETURNING a."balance" INTO v_balance;
     INSERT INTO "ledger_transactions" ("type", "business_key", "correlation_id", "reference", "created_at")
     VALUES ('usage', "billing_usage_business_key"(p_user_id, p_request_id), p_correlation_id, p_request_id, v_now)
@@ -92,6 +116,11 @@ BEGIN
     INSERT INTO "postings" ("transaction_id", "account_id", "amount", "balance_after", "overdraft_allowed", "created_at") VALUES
       (v_tx, v_account_id, -v_cost, v_balance, v_hold."id" IS NOT NULL, v_now),
       (v_tx, (SELECT s."id" FROM "accounts" s WHERE s."code" = 'usage_revenue'), v_cost, NULL, false, v_now);
+    IF v_low_armed AND v_balance - v_held < v_threshold THEN
+      INSERT INTO "events" ("type", "user_id", "data", "created_at")
+      VALUES ('balance.low', p_user_id,
+              jsonb_build_object('available', trim_scale(v_balance - v_held)::text, 'thresholdCredits', trim_scale(v_threshold)::text), v_now);
+    END IF;
   END IF;
 
   INSERT INTO "usages" ("user_id", "request_id", "account_id", "model", "rate_card_id", "input_tokens", "output_tokens",
@@ -99,6 +128,13 @@ BEGIN
   VALUES (p_user_id, p_request_id, v_account_id, p_model, v_card."id", p_input, p_output, p_cached, v_cost, v_balance,
     p_payload_hash, v_tx, v_hold."id", p_correlation_id, p_metadata, v_now)
   RETURNING "id" INTO v_usage;
+  -- The usage summary's rollup, in this transaction; the wallet lock orders a user's upserts.
+  INSERT INTO "usage_daily" AS d ("user_id", "day", "model", "requests", "input_tokens", "output_tokens",
+    "cached_input_tokens", "credits")
+  VALUES (p_user_id, (v_now AT TIME ZONE 'UTC')::date, p_model, 1, p_input, p_output, p_cached, v_cost)
+  ON CONFLICT ON CONSTRAINT "usage_daily_pkey" DO UPDATE SET "requests" = d."requests" + 1,
+    "input_tokens" = d."input_tokens" + p_input, "output_tokens" = d."output_tokens" + p_output,
+    "cached_input_tokens" = d."cached_input_tokens" + p_cached, "credits" = d."credits" + v_cost;
 
   IF v_hold."id" IS NOT NULL THEN
     UPDATE "holds" h SET "status" = 'settled', "ended_at" = v_now, "usage_id" = v_usage WHERE h."id" = v_hold."id" AND h."status" = 'active';

@@ -62,19 +62,22 @@ BEGIN
     WITH priced AS MATERIALIZED (
       SELECT x."i", x."user_id", x."request_id", x."model", x."input_tokens", x."output_tokens", x."cached_tokens",
              x."payload_hash", x."correlation_id", x."metadata", a."id" AS "account_id", a."balance", (rc."card")."id" AS "card_id",
+             a."low_balance_threshold" AS "threshold", a."low_balance_armed" AS "low_armed", a."depleted_armed",
              "billing_usage_cost"(rc."card", x."input_tokens", x."output_tokens", x."cached_tokens") AS "cost",
              (SELECT COALESCE(SUM(ah."amount"), 0) FROM "holds" ah
               WHERE ah."account_id" = a."id" AND ah."status" = 'active' AND ah."expires_at" > now()) AS "held",
              gen_random_uuid() AS "tx_id"
       FROM jsonb_to_recordset(p_items) AS x("i" INT, "user_id" TEXT, "request_id" TEXT, "model" TEXT, "family" TEXT,
         "input_tokens" BIGINT, "output_tokens" BIGINT, "cached_tokens" BIGINT, "payload_hash" TEXT, "correlation_id" TEXT, "metadata" JSONB)
-      CROSS JOIN LATERAL (SELECT a."id", a."balance" FROM "accounts" a WHERE a."user_id" = x."user_id" LIMIT 1) a
+      CROSS JOIN LATERAL (SELECT a."id", a."balance", a."low_balance_threshold", a."low_balance_armed", a."depleted_armed"
+                          FROM "accounts" a WHERE a."user_id" = x."user_id" LIMIT 1) a
       CROSS JOIN LATERAL (SELECT c AS "card" FROM "rate_cards" c WHERE c."model" = x."family" AND c."effective_from" <= now()
                           ORDER BY c."effective_from" DESC LIMIT 1) rc
     ), ok AS (
       SELECT * FROM priced p WHERE p."balance" - p."held" >= p."cost"
     ), wallet AS (
-      UPDATE "accounts" a SET "balance" = a."balance" - ok."cost", "updated_at" = now()
+      UPDATE "accounts" a SET "balance" = a."balance" - ok."cost", "updated_at" = now(),
+        "low_balance_armed" = (ok."threshold" IS NULL OR a."balance" - ok."cost" - ok."held" >= ok."threshold")
       FROM ok WHERE a."id" = ok."account_id" AND a."id" = ANY (ARRAY(SELECT ok."account_id" FROM ok))
       RETURNING a."id", a."balance"
     ), tx AS (
@@ -94,6 +97,36 @@ BEGIN
              ok."cached_tokens", ok."cost", w."balance", ok."payload_hash", ok."tx_id", NULL, ok."correlation_id", ok."metadata", now()
       FROM ok JOIN wallet w ON w."id" = ok."account_id"
       RETURNING "usages"."id", "usages"."account_id"
+    ), rolled AS (
+      -- One upsert for the batch: aggregated first, since one statement may not update a row twice.
+      INSERT INTO "usage_daily" AS d ("user_id", "day", "model", "requests", "input_tokens", "output_tokens",
+        "cached_input_tokens", "credits")
+      SELECT ok."user_id", (now() AT TIME ZONE 'UTC')::date, ok."model", count(*), sum(ok."input_tokens"),
+             sum(ok."output_tokens"), sum(ok."cached_tokens"), sum(ok."cost")
+      FROM ok GROUP BY 1, 2, 3
+      ON CONFLICT ON CONSTRAINT "usage_daily_pkey" DO UPDATE SET "requests" = d."requests" + excluded."requests",
+        "input_tokens" = d."input_tokens" + excluded."input_tokens",
+        "output_tokens" = d."output_tokens" + excluded."output_tokens",
+        "cached_input_tokens" = d."cached_input_tokens" + excluded."cached_input_tokens",
+        "credits" = d."credits" + excluded."credits"
+    ), low AS (
+      INSERT INTO "events" ("type", "user_id", "data", "created_at")
+      SELECT 'balance.low', ok."user_id",
+             jsonb_build_object('available', trim_scale(w."balance" - ok."held")::text, 'thresholdCredits', trim_scale(ok."threshold")::text), now()
+      FROM ok JOIN wallet w ON w."id" = ok."account_id"
+      WHERE ok."low_armed" AND w."balance" - ok."held" < ok."threshold"
+    ), refused AS (
+      -- Each item names a different wallet, so this never touches a row that "wallet" updates.
+      SELECT p.* FROM priced p WHERE p."balance" - p."held" < p."cost" AND p."depleted_armed"
+    ), disarmed AS (
+      UPDATE "accounts" a SET "depleted_armed" = false
+      FROM refused r WHERE a."id" = r."account_id" AND a."id" = ANY (ARRAY(SELECT r."account_id" FROM refused r))
+      RETURNING a."id"
+    ), depleted AS (
+      INSERT INTO "events" ("type", "user_id", "data", "created_at")
+      SELECT 'balance.depleted', r."user_id",
+             jsonb_build_object('available', trim_scale(r."balance" - r."held")::text, 'requiredCredits', trim_scale(r."cost")::text), now()
+      FROM refused r JOIN disarmed d ON d."id" = r."account_id"
     )
     SELECT p."i",
            CASE WHEN used."id" IS NULL THEN 'insufficient' ELSE 'charged' END,

@@ -5,6 +5,8 @@
 -- One round trip. Outcomes: held | replay | mismatch | already_charged | unknown_model | insufficient.
 -- 'already_charged': the requestId was charged as a plain usage; a hold now would reserve for a
 -- call that has ended, and its settle would only replay the usage, so it is refused (409).
+-- A hold lowers available, so it can cross the low-balance threshold (balance.low), and its 402 is a
+-- depletion like a charge's (balance.depleted): the rules of billing_charge_usage step 6.
 CREATE OR REPLACE FUNCTION "billing_place_hold"(
   p_user_id TEXT, p_request_id TEXT, p_model TEXT, p_card_model TEXT,
   p_max_input BIGINT, p_max_output BIGINT, p_ttl_seconds INTEGER,
@@ -17,6 +19,9 @@ DECLARE
   v_card "rate_cards"%ROWTYPE;
   v_account_id BIGINT;
   v_balance NUMERIC;
+  v_threshold NUMERIC;
+  v_low_armed BOOLEAN;
+  v_depleted_armed BOOLEAN;
   v_available NUMERIC;
   v_cost NUMERIC;
   v_hold UUID;
@@ -44,14 +49,18 @@ BEGIN
   -- All prompt tokens at the input rate: cached input is never dearer, so this bounds the call.
   v_cost := "billing_usage_cost"(v_card, p_max_input, p_max_output, 0);
 
-  SELECT a."id", a."balance" INTO v_account_id, v_balance FROM "accounts" a WHERE a."user_id" = p_user_id FOR UPDATE;
+  SELECT a."id", a."balance", a."low_balance_threshold", a."low_balance_armed", a."depleted_armed"
+  INTO v_account_id, v_balance, v_threshold, v_low_armed, v_depleted_armed
+  FROM "accounts" a WHERE a."user_id" = p_user_id FOR UPDATE;
   IF NOT FOUND THEN
     IF v_cost > 0 THEN
       RETURN QUERY SELECT 'insufficient'::TEXT, NULL::UUID, v_cost, 0::NUMERIC, 0::NUMERIC, NULL::TIMESTAMPTZ, NULL::TEXT;
       RETURN;
     END IF;
     INSERT INTO "accounts" ("kind", "user_id") VALUES ('wallet', p_user_id) ON CONFLICT ("user_id") DO NOTHING;
-    SELECT a."id", a."balance" INTO v_account_id, v_balance FROM "accounts" a WHERE a."user_id" = p_user_id FOR UPDATE;
+    SELECT a."id", a."balance", a."low_balance_threshold", a."low_balance_armed", a."depleted_armed"
+    INTO v_account_id, v_balance, v_threshold, v_low_armed, v_depleted_armed
+    FROM "accounts" a WHERE a."user_id" = p_user_id FOR UPDATE;
   END IF;
 
   -- A concurrent copy of this request, or its plain charge, may have committed while we waited.
@@ -69,6 +78,12 @@ BEGIN
   -- Under the wallet lock no charge, settle or other hold can change balance or holds.
   v_available := v_balance - "billing_active_holds"(v_account_id, NULL);
   IF v_available < v_cost THEN
+    IF v_depleted_armed THEN
+      UPDATE "accounts" a SET "depleted_armed" = false WHERE a."id" = v_account_id;
+      INSERT INTO "events" ("type", "user_id", "data", "created_at")
+      VALUES ('balance.depleted', p_user_id,
+              jsonb_build_object('available', trim_scale(v_available)::text, 'requiredCredits', trim_scale(v_cost)::text), v_now);
+    END IF;
     RETURN QUERY SELECT 'insufficient'::TEXT, NULL::UUID, v_cost, v_balance, v_available, NULL::TIMESTAMPTZ, NULL::TEXT;
     RETURN;
   END IF;
@@ -79,6 +94,16 @@ BEGIN
   VALUES (v_account_id, p_user_id, p_request_id, p_model, v_card."id", p_max_input, p_max_output,
     v_cost, 'active', p_payload_hash, v_expires, v_now, p_correlation_id, v_available - v_cost)
   RETURNING "id" INTO v_hold;
+
+  -- The wallet row is written only when the flag changes: a hold otherwise moves no balance.
+  IF v_threshold IS NOT NULL AND v_low_armed <> (v_available - v_cost >= v_threshold) THEN
+    UPDATE "accounts" a SET "low_balance_armed" = NOT v_low_armed WHERE a."id" = v_account_id;
+    IF v_low_armed THEN
+      INSERT INTO "events" ("type", "user_id", "data", "created_at")
+      VALUES ('balance.low', p_user_id,
+              jsonb_build_object('available', trim_scale(v_available - v_cost)::text, 'thresholdCredits', trim_scale(v_threshold)::text), v_now);
+    END IF;
+  END IF;
 
   RETURN QUERY SELECT 'held'::TEXT, v_hold, v_cost, v_balance, v_available - v_cost, v_expires, 'active'::TEXT;
 END $$;

@@ -2,6 +2,7 @@ import type { Database } from '../../platform/db/database';
 import { isUuid } from '../../platform/uuid';
 import type { TransactionClient } from '../../generated/prisma/internal/prismaNamespace';
 import type { PostCommand, PostResult, WalletRepository } from '../wallet/wallet.repository';
+import { recordEvent } from '../events/events.repository';
 
 export interface EventRecord {
   id: string;
@@ -20,6 +21,7 @@ export interface Handled<T> {
 export interface LockedPurchase {
   id: string;
   userId: string;
+  packageId: string;
   status: string;
   priceCents: number;
   currency: string;
@@ -47,7 +49,7 @@ export type PurchaseChanges = Partial<Pick<LockedPurchase,
   failureReason?: string | null;
 };
 
-const SELECT_PURCHASE = `SELECT id::text, user_id AS "userId", status, price_cents AS "priceCents", currency, credits::text,
+const SELECT_PURCHASE = `SELECT id::text, user_id AS "userId", package_id AS "packageId", status, price_cents AS "priceCents", currency, credits::text,
   bonus_credits::text AS "bonusCredits", checkout_session_id AS "checkoutSessionId", payment_intent_id AS "paymentIntentId",
   amount_paid_cents AS "amountPaidCents", amount_refunded_cents AS "amountRefundedCents", amount_disputed_cents AS "amountDisputedCents",
   credits_refunded::text AS "creditsRefunded", credits_disputed::text AS "creditsDisputed", paid_at AS "paidAt" FROM purchases`;
@@ -87,6 +89,11 @@ export class WebhookTx {
 
   post(cmd: PostCommand): Promise<PostResult> {
     return this.wallets.post(cmd, this.tx);
+  }
+
+  /** An outbound event, committed or rolled back with the rest of this Stripe event's effects. */
+  emit(type: string, userId: string, data: Record<string, unknown>): Promise<void> {
+    return recordEvent(this.tx, type, userId, data);
   }
 
   private async lock(where: string, value: string): Promise<LockedPurchase | null> {

@@ -1,5 +1,5 @@
 import Decimal from 'decimal.js';
-import { money } from '../../platform/money';
+import { formatCredits, money } from '../../platform/money';
 import { businessKey } from '../ledger/business-keys';
 import type { Handled, LockedPurchase, WebhookTx } from './webhooks.repository';
 import { idOf, type ChargeObject, type DisputeObject, type Effects, type SessionObject } from './webhooks.events';
@@ -70,9 +70,20 @@ export async function creditSession(c: RuleContext, s: SessionObject): Promise<H
   const effects: Effects = {};
   const purchase = await c.tx.post({ ...base, type: 'purchase', businessKey: businessKey.stripePurchase(p.id), counterAccount: 'stripe_clearing', amount: p.credits, metadata });
   if (purchase.outcome === 'posted') effects.purchased = p.credits;
+  let balance = purchase.balance;
   if (money(p.bonusCredits).gt(0)) {
     const bonus = await c.tx.post({ ...base, type: 'bonus', businessKey: businessKey.stripeBonus(p.id), counterAccount: 'bonus_expense', amount: p.bonusCredits, metadata });
     if (bonus.outcome === 'posted') effects.bonus = p.bonusCredits;
+    balance = bonus.balance;
+  }
+  if (purchase.outcome === 'posted') {
+    await c.tx.emit('purchase.completed', p.userId, {
+      purchaseId: p.id,
+      packageId: p.packageId,
+      credits: formatCredits(p.credits),
+      bonusCredits: formatCredits(p.bonusCredits),
+      balance: formatCredits(balance),
+    });
   }
   // Money arrived: a purchase that looked failed or expired is paid after all; a later state is kept.
   const upgrade = CREDITABLE.includes(p.status);
@@ -116,7 +127,11 @@ export async function refundCharge(c: RuleContext, ch: ChargeObject): Promise<Ha
       amount: delta.negated().toFixed(), allowNegative: true, correlationId: c.correlationId, reference: refundId,
       metadata: { purchaseId: p.id, chargeId: ch.id, amountRefundedCents: ch.amount_refunded, eventId: c.eventId },
     });
-    if (posted.outcome === 'posted') effects.refunded = delta.toFixed();
+    if (posted.outcome === 'posted') {
+      effects.refunded = delta.toFixed();
+      const reversed = { reason: 'refund', purchaseId: p.id, credits: formatCredits(delta), balance: formatCredits(posted.balance) };
+      await c.tx.emit('credits.reversed', p.userId, reversed);
+    }
   }
   await c.tx.updatePurchase(p.id, {
     amountRefundedCents: ch.amount_refunded,
@@ -136,6 +151,8 @@ async function takeBackDispute(c: RuleContext, p: LockedPurchase, d: DisputeObje
   });
   if (posted.outcome === 'posted') {
     effects.disputed = credits.toFixed();
+    const reversed = { reason: 'dispute', purchaseId: p.id, credits: formatCredits(credits), balance: formatCredits(posted.balance) };
+    await c.tx.emit('credits.reversed', p.userId, reversed);
     await c.tx.updatePurchase(p.id, {
       status: 'disputed',
       amountDisputedCents: p.amountDisputedCents + d.amount,
