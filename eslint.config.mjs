@@ -29,19 +29,19 @@ export default tseslint.config(
   {
     files: ['src/platform/**/*.ts'],
     rules: {
-      'no-restricted-imports': restrict(
-        ...noTestOrBench,
-        { group: ['**/modules/**'], message: 'platform/ is plumbing: it never imports a feature module.' },
-      ),
+      'no-restricted-imports': restrict(...noTestOrBench, {
+        group: ['**/modules/**'],
+        message: 'platform/ is plumbing: it never imports a feature module.',
+      }),
     },
   },
   {
     files: ['src/modules/**/*.controller.ts'],
     rules: {
-      'no-restricted-imports': restrict(
-        ...noTestOrBench,
-        { group: ['**/*.repository'], message: 'Controllers speak HTTP and call services, never repositories.' },
-      ),
+      'no-restricted-imports': restrict(...noTestOrBench, {
+        group: ['**/*.repository'],
+        message: 'Controllers speak HTTP and call services, never repositories.',
+      }),
     },
   },
   {

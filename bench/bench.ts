@@ -70,15 +70,33 @@ async function main() {
       databaseUrl: db.url,
       clients: connections,
       seconds: settings.seconds,
-      rateCardId: await idOf(db.pool, `SELECT id FROM rate_cards WHERE model = 'gpt-4o-mini' ORDER BY effective_from DESC LIMIT 1`),
+      rateCardId: await idOf(
+        db.pool,
+        `SELECT id FROM rate_cards WHERE model = 'gpt-4o-mini' ORDER BY effective_from DESC LIMIT 1`,
+      ),
       revenueAccountId: await idOf(db.pool, `SELECT id FROM accounts WHERE code = 'usage_revenue'`),
     };
     const row = (scenario: string, m: s.Measured, floor?: string): ScenarioRow => {
       const f = floor ? floors[floor] : undefined;
-      const r: ScenarioRow = { scenario, requests: m.requests, rps: m.rps, p50: m.p50, p95: m.p95, p99: m.p99, errors: m.errors, peakRssMb: m.peakRssMb, serverCpuMsPerRequest: m.serverCpuMsPerRequest, loadGenCpuMsPerRequest: m.loadGenCpuMsPerRequest, machineCpuMsPerRequest: m.machineCpuMsPerRequest, note: m.note };
+      const r: ScenarioRow = {
+        scenario,
+        requests: m.requests,
+        rps: m.rps,
+        p50: m.p50,
+        p95: m.p95,
+        p99: m.p99,
+        errors: m.errors,
+        peakRssMb: m.peakRssMb,
+        serverCpuMsPerRequest: m.serverCpuMsPerRequest,
+        loadGenCpuMsPerRequest: m.loadGenCpuMsPerRequest,
+        machineCpuMsPerRequest: m.machineCpuMsPerRequest,
+        note: m.note,
+      };
       if (f) Object.assign(r, { floor, rpsVsFloor: m.rps / f.tps, p99VsFloor: m.p99 / f.p99 });
       rows.push(r);
-      log(`${scenario}: ${m.rps.toFixed(0)} req/s, p99 ${m.p99.toFixed(2)} ms, ${m.errors} errors, server ${m.serverCpuMsPerRequest.toFixed(2)} CPU ms/req`);
+      log(
+        `${scenario}: ${m.rps.toFixed(0)} req/s, p99 ${m.p99.toFixed(2)} ms, ${m.errors} errors, server ${m.serverCpuMsPerRequest.toFixed(2)} CPU ms/req`,
+      );
       return r;
     };
 
@@ -88,7 +106,17 @@ async function main() {
       const f = await runFloor({ ...floorArgs, wallets, rate });
       floors[name] = f;
       const machineCpuMsPerRequest = (machineBusyMs() - busy) / f.transactions;
-      rows.push({ scenario: `${name} (pgbench)`, requests: f.transactions, rps: f.tps, p50: f.p50, p95: f.p95, p99: f.p99, errors: f.errors, peakRssMb: NaN, machineCpuMsPerRequest });
+      rows.push({
+        scenario: `${name} (pgbench)`,
+        requests: f.transactions,
+        rps: f.tps,
+        p50: f.p50,
+        p95: f.p95,
+        p99: f.p99,
+        errors: f.errors,
+        peakRssMb: NaN,
+        machineCpuMsPerRequest,
+      });
       log(`${name}: ${f.tps.toFixed(0)} tps, p99 ${f.p99.toFixed(2)} ms`);
       await checked(name);
     };
@@ -105,7 +133,11 @@ async function main() {
     const halfRate = Math.max(1, Math.floor(spread.rps / 2));
     // PostgreSQL's own commit tail at the same paced rate: how much of the service's p99 is the disk's
     await floor(`floor spread at ${halfRate} tx/s`, settings.wallets, halfRate);
-    const half = row(`reconcile spread at ${halfRate} req/s (half peak)`, await s.reconcile(ctx, 'half', { hot: false, rate: halfRate }), `floor spread at ${halfRate} tx/s`);
+    const half = row(
+      `reconcile spread at ${halfRate} req/s (half peak)`,
+      await s.reconcile(ctx, 'half', { hot: false, rate: halfRate }),
+      `floor spread at ${halfRate} tx/s`,
+    );
     await checked('reconcile half rate');
     row('GET /v1/balance', await s.balance(ctx, 'balance'), 'floor spread');
 
@@ -133,21 +165,82 @@ async function main() {
     const psqlSecond = await psqlExport(db.url, select);
     const psql = psqlFirst.rowsPerSecond > psqlSecond.rowsPerSecond ? psqlFirst : psqlSecond;
     if (http.rows !== psql.rows) violations.push(`export: the service sent ${http.rows} rows, psql ${psql.rows}`);
-    exportResult = { rows: http.rows, httpSeconds: http.seconds, httpRowsPerSecond: http.rowsPerSecond, psqlRowsPerSecond: psql.rowsPerSecond, ratio: http.rowsPerSecond / psql.rowsPerSecond, rssGrowthMb: rssGrowth, bytes: http.bytes };
-    rows.push({ scenario: `GET /v1/ledger/export.csv (${http.rows} rows, ${(http.rowsPerSecond / 1000).toFixed(0)}k rows/s)`, requests: 1, rps: NaN, p50: http.seconds * 1000, p95: http.seconds * 1000, p99: http.seconds * 1000, errors: 0, peakRssMb: server.peak(), floor: 'psql \\copy', rpsVsFloor: http.rowsPerSecond / psql.rowsPerSecond, note: `psql ${(psql.rowsPerSecond / 1000).toFixed(0)}k rows/s; RSS growth ${rssGrowth.toFixed(1)} MB` });
-    log(`export: ${http.rows} rows at ${http.rowsPerSecond.toFixed(0)} rows/s vs psql ${psql.rowsPerSecond.toFixed(0)}; RSS +${rssGrowth.toFixed(1)} MB`);
+    exportResult = {
+      rows: http.rows,
+      httpSeconds: http.seconds,
+      httpRowsPerSecond: http.rowsPerSecond,
+      psqlRowsPerSecond: psql.rowsPerSecond,
+      ratio: http.rowsPerSecond / psql.rowsPerSecond,
+      rssGrowthMb: rssGrowth,
+      bytes: http.bytes,
+    };
+    rows.push({
+      scenario: `GET /v1/ledger/export.csv (${http.rows} rows, ${(http.rowsPerSecond / 1000).toFixed(0)}k rows/s)`,
+      requests: 1,
+      rps: NaN,
+      p50: http.seconds * 1000,
+      p95: http.seconds * 1000,
+      p99: http.seconds * 1000,
+      errors: 0,
+      peakRssMb: server.peak(),
+      floor: 'psql \\copy',
+      rpsVsFloor: http.rowsPerSecond / psql.rowsPerSecond,
+      note: `psql ${(psql.rowsPerSecond / 1000).toFixed(0)}k rows/s; RSS growth ${rssGrowth.toFixed(1)} MB`,
+    });
+    log(
+      `export: ${http.rows} rows at ${http.rowsPerSecond.toFixed(0)} rows/s vs psql ${psql.rowsPerSecond.toFixed(0)}; RSS +${rssGrowth.toFixed(1)} MB`,
+    );
     await checked('export');
 
-    const peakUnderLoad = Math.max(...rows.filter((r) => !r.scenario.startsWith('floor') && !r.scenario.startsWith('GET /v1/ledger')).map((r) => r.peakRssMb));
+    const peakUnderLoad = Math.max(
+      ...rows
+        .filter((r) => !r.scenario.startsWith('floor') && !r.scenario.startsWith('GET /v1/ledger'))
+        .map((r) => r.peakRssMb),
+    );
     const hot = rows.find((r) => r.scenario === 'reconcile hot wallet')!;
     const targets: TargetCheck[] = [
-      { target: 'reconcile, spread', goal: '≥ 0.70 × floor tps', measured: `${spread.rpsVsFloor!.toFixed(2)} ×`, met: spread.rpsVsFloor! >= 0.7 },
-      { target: 'reconcile, hot wallet', goal: '≥ 0.60 × hot floor tps', measured: `${hot.rpsVsFloor!.toFixed(2)} ×`, met: hot.rpsVsFloor! >= 0.6 },
-      { target: 'reconcile p99 at half the peak rate', goal: '< 20 ms', measured: `${half.p99.toFixed(2)} ms (floor at that rate: ${floors[half.floor!].p99.toFixed(2)} ms, ${floors[half.floor!].p99WithLag?.toFixed(2)} ms with pgbench's schedule lag)`, met: half.p99 < 20 },
-      { target: 'replay vs first charge', goal: '≥ 1.00 ×', measured: `${(replay.rps / spread.rps).toFixed(2)} ×`, met: replay.rps >= spread.rps },
-      { target: 'CSV export rows/s', goal: '≥ 0.50 × psql', measured: `${(exportResult.ratio as number).toFixed(2)} ×`, met: (exportResult.ratio as number) >= 0.5 },
-      { target: 'CSV export RSS growth', goal: '< 100 MB', measured: `${rssGrowth.toFixed(1)} MB`, met: rssGrowth < 100 },
-      { target: 'server RSS under sustained load', goal: '< 250 MB', measured: `${peakUnderLoad.toFixed(0)} MB`, met: peakUnderLoad < 250 },
+      {
+        target: 'reconcile, spread',
+        goal: '≥ 0.70 × floor tps',
+        measured: `${spread.rpsVsFloor!.toFixed(2)} ×`,
+        met: spread.rpsVsFloor! >= 0.7,
+      },
+      {
+        target: 'reconcile, hot wallet',
+        goal: '≥ 0.60 × hot floor tps',
+        measured: `${hot.rpsVsFloor!.toFixed(2)} ×`,
+        met: hot.rpsVsFloor! >= 0.6,
+      },
+      {
+        target: 'reconcile p99 at half the peak rate',
+        goal: '< 20 ms',
+        measured: `${half.p99.toFixed(2)} ms (floor at that rate: ${floors[half.floor!].p99.toFixed(2)} ms, ${floors[half.floor!].p99WithLag?.toFixed(2)} ms with pgbench's schedule lag)`,
+        met: half.p99 < 20,
+      },
+      {
+        target: 'replay vs first charge',
+        goal: '≥ 1.00 ×',
+        measured: `${(replay.rps / spread.rps).toFixed(2)} ×`,
+        met: replay.rps >= spread.rps,
+      },
+      {
+        target: 'CSV export rows/s',
+        goal: '≥ 0.50 × psql',
+        measured: `${(exportResult.ratio as number).toFixed(2)} ×`,
+        met: (exportResult.ratio as number) >= 0.5,
+      },
+      {
+        target: 'CSV export RSS growth',
+        goal: '< 100 MB',
+        measured: `${rssGrowth.toFixed(1)} MB`,
+        met: rssGrowth < 100,
+      },
+      {
+        target: 'server RSS under sustained load',
+        goal: '< 250 MB',
+        measured: `${peakUnderLoad.toFixed(0)} MB`,
+        met: peakUnderLoad < 250,
+      },
     ];
     const table = markdownTable(rows);
     // A quick run is too short and too small to say anything about speed: it checks the harness only.
@@ -157,14 +250,30 @@ async function main() {
       : targetsTable(targets);
     for (const r of rows) if (r.note) notes.push(`${r.scenario}: ${r.note}`);
     process.stdout.write(`\n${table}\n\n${goals}\n\n${notes.map((n) => `note: ${n}\n`).join('')}`);
-    const file = writeResults(stamp, { stamp, quick, connections, settings, machine: { ...machine(), postgres: (await db.pool.query('SHOW server_version')).rows[0].server_version }, rows, floors, export: exportResult, targets, notes, violations, table, goals });
+    const file = writeResults(stamp, {
+      stamp,
+      quick,
+      connections,
+      settings,
+      machine: { ...machine(), postgres: (await db.pool.query('SHOW server_version')).rows[0].server_version },
+      rows,
+      floors,
+      export: exportResult,
+      targets,
+      notes,
+      violations,
+      table,
+      goals,
+    });
     log(`results: ${path.relative(ROOT, file)}`);
   } finally {
     await server?.stop().catch((e) => violations.push(`server stop: ${(e as Error).message}`));
     await db.drop();
   }
   if (violations.length > 0) {
-    process.stderr.write(`\nFAILED: ${violations.length} violation(s)\n${violations.map((v) => `  - ${v}`).join('\n')}\n`);
+    process.stderr.write(
+      `\nFAILED: ${violations.length} violation(s)\n${violations.map((v) => `  - ${v}`).join('\n')}\n`,
+    );
     process.exit(1);
   }
 }

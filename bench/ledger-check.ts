@@ -27,7 +27,9 @@ async function generate(pool: pg.Pool, postings: number) {
   try {
     // Synthetic rows balanced by construction; the per-row ledger triggers are off for the load only.
     await c.query(`SET session_replication_role = replica`);
-    await c.query(`INSERT INTO accounts (kind, user_id) SELECT 'wallet', 'w' || g FROM generate_series(1, $1) g`, [WALLETS]);
+    await c.query(`INSERT INTO accounts (kind, user_id) SELECT 'wallet', 'w' || g FROM generate_series(1, $1) g`, [
+      WALLETS,
+    ]);
     await c.query(
       `INSERT INTO ledger_transactions (id, type, business_key, created_at)
        SELECT md5(g::text)::uuid, CASE WHEN g % 10 = 0 THEN 'adjustment' ELSE 'usage' END, 'b' || g,
@@ -84,13 +86,28 @@ async function run(postings: number) {
     for (let i = 0; i < 3; i++) runs.push((await timed(() => check.read(hour, false))).ms);
     const incremental = await check.read(hour, false);
     const full = await timed(() => check.read(hour, true));
-    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ledger_transactions WHERE created_at >= $1`, [incremental.since]);
-    const ok = incremental.unbalanced.length + incremental.drift.length + full.value.unbalanced.length + full.value.drift.length === 0;
-    console.log(JSON.stringify({
-      postings, generateS: +(gen.ms / 1000).toFixed(1), periodsClosed: bootstrap.value.length, bootstrapS: +(bootstrap.ms / 1000).toFixed(1),
-      checkedFrom: incremental.since, transactionsSinceClosing: rows[0].n,
-      scheduledCheckMs: runs.map((ms) => Math.round(ms)), fullScanMs: Math.round(full.ms), invariantsHold: ok,
-    }));
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ledger_transactions WHERE created_at >= $1`, [
+      incremental.since,
+    ]);
+    const ok =
+      incremental.unbalanced.length +
+        incremental.drift.length +
+        full.value.unbalanced.length +
+        full.value.drift.length ===
+      0;
+    console.log(
+      JSON.stringify({
+        postings,
+        generateS: +(gen.ms / 1000).toFixed(1),
+        periodsClosed: bootstrap.value.length,
+        bootstrapS: +(bootstrap.ms / 1000).toFixed(1),
+        checkedFrom: incremental.since,
+        transactionsSinceClosing: rows[0].n,
+        scheduledCheckMs: runs.map((ms) => Math.round(ms)),
+        fullScanMs: Math.round(full.ms),
+        invariantsHold: ok,
+      }),
+    );
   } finally {
     await pool.end();
     if (!process.env.BENCH_KEEP) await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

@@ -43,14 +43,29 @@ async function main() {
     await seedLedgerRows(db.pool, rows);
     await cluster.caughtUp();
     const keys = makeKeyPair();
-    const base = { databaseUrl: cluster.primaryUrl, publicKey: keys.publicKey, webhookSecret: 'whsec_unused', poolMax: 10 };
-    const onReplica = await startServer({ ...base, env: { DATABASE_READ_URL: cluster.standbyUrl, READ_REPLICA_MAX_LAG_SECONDS: String(MAX_LAG), LEDGER_CHECK_INTERVAL_SECONDS: '0' } });
+    const base = {
+      databaseUrl: cluster.primaryUrl,
+      publicKey: keys.publicKey,
+      webhookSecret: 'whsec_unused',
+      poolMax: 10,
+    };
+    const onReplica = await startServer({
+      ...base,
+      env: {
+        DATABASE_READ_URL: cluster.standbyUrl,
+        READ_REPLICA_MAX_LAG_SECONDS: String(MAX_LAG),
+        LEDGER_CHECK_INTERVAL_SECONDS: '0',
+      },
+    });
     servers.push(onReplica);
     const onPrimary = await startServer({ ...base, env: { LEDGER_CHECK_INTERVAL_SECONDS: '0' } });
     servers.push(onPrimary);
     const admin = signToken(keys, 'finance', { scope: 'billing:admin', expiresIn: 7200 });
 
-    const psql = { primary: await psqlExport(cluster.primaryUrl, exportSelect(undefined, {})), standby: await psqlExport(cluster.standbyUrl, exportSelect(undefined, {})) };
+    const psql = {
+      primary: await psqlExport(cluster.primaryUrl, exportSelect(undefined, {})),
+      standby: await psqlExport(cluster.standbyUrl, exportSelect(undefined, {})),
+    };
     const results: Record<'replica' | 'primary', number[]> = { replica: [], primary: [] };
     for (let i = 0; i < rounds; i++) {
       // ABBA so a warming cache or a neighbour's burst does not favour one side
@@ -64,21 +79,36 @@ async function main() {
     }
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     console.log(`\n| export of ${rows} rows | median rows/s | rounds |\n| --- | --- | --- |`);
-    console.log(`| service, DATABASE_READ_URL (standby) | ${median(results.replica).toFixed(0)} | ${results.replica.map((r) => r.toFixed(0)).join(', ')} |`);
-    console.log(`| service, primary only | ${median(results.primary).toFixed(0)} | ${results.primary.map((r) => r.toFixed(0)).join(', ')} |`);
+    console.log(
+      `| service, DATABASE_READ_URL (standby) | ${median(results.replica).toFixed(0)} | ${results.replica.map((r) => r.toFixed(0)).join(', ')} |`,
+    );
+    console.log(
+      `| service, primary only | ${median(results.primary).toFixed(0)} | ${results.primary.map((r) => r.toFixed(0)).join(', ')} |`,
+    );
     console.log(`| psql \\copy on the standby | ${psql.standby.rowsPerSecond.toFixed(0)} | 1 |`);
     console.log(`| psql \\copy on the primary | ${psql.primary.rowsPerSecond.toFixed(0)} | 1 |`);
 
     // Lag detection: replay paused, one write on the primary, poll history through the replica server.
-    const history = async () => (await fetch(`${onReplica.url}/v1/ledger?userId=bench-lag&limit=1`, { headers: { authorization: `Bearer ${admin}` } })).headers.get('x-data-as-of');
+    const history = async () =>
+      (
+        await fetch(`${onReplica.url}/v1/ledger?userId=bench-lag&limit=1`, {
+          headers: { authorization: `Bearer ${admin}` },
+        })
+      ).headers.get('x-data-as-of');
     // Idle (the last commit was the seeding, long before): the standby must stay in use.
     const idleAsOf = await history();
-    console.log(`\nidle primary: ${idleAsOf ? `served by the standby, X-Data-As-Of ${((Date.now() - Date.parse(idleAsOf)) / 1000).toFixed(1)} s old (limit ${MAX_LAG} s)` : 'FELL BACK'}`);
+    console.log(
+      `\nidle primary: ${idleAsOf ? `served by the standby, X-Data-As-Of ${((Date.now() - Date.parse(idleAsOf)) / 1000).toFixed(1)} s old (limit ${MAX_LAG} s)` : 'FELL BACK'}`,
+    );
     await cluster.sql('standby', 'SELECT pg_wal_replay_pause()');
     const wrote = Date.now();
     const adj = await fetch(`${onPrimary.url}/v1/admin/credits/adjustments`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+      headers: {
+        authorization: `Bearer ${admin}`,
+        'content-type': 'application/json',
+        'idempotency-key': randomUUID(),
+      },
       body: JSON.stringify({ userId: 'bench-lag', amount: '1', reason: 'lag probe' }),
     });
     if (adj.status !== 201) throw new Error(`adjustment answered ${adj.status}`);
@@ -88,9 +118,16 @@ async function main() {
     const resumed = Date.now();
     while ((await history()) === null) await sleep(100);
     const back = (Date.now() - resumed) / 1000;
-    console.log(`replay paused, one write: reads moved to the primary after ${noticed.toFixed(2)} s (limit ${MAX_LAG} s); replay resumed: back on the standby after ${back.toFixed(2)} s`);
+    console.log(
+      `replay paused, one write: reads moved to the primary after ${noticed.toFixed(2)} s (limit ${MAX_LAG} s); replay resumed: back on the standby after ${back.toFixed(2)} s`,
+    );
     const metrics = await (await fetch(`${onReplica.url}/metrics`)).text();
-    console.log(metrics.split('\n').filter((l) => /^billing_(read_fallback|routed_reads)_total/.test(l)).join('\n'));
+    console.log(
+      metrics
+        .split('\n')
+        .filter((l) => /^billing_(read_fallback|routed_reads)_total/.test(l))
+        .join('\n'),
+    );
   } finally {
     for (const s of servers) await s.stop().catch(() => undefined);
     await db.close();

@@ -15,9 +15,14 @@ function newest(p) {
   return fs.readdirSync(p).reduce((m, name) => Math.max(m, newest(path.join(p, name))), st.mtimeMs);
 }
 
-const sources = ['src', 'scripts', 'tsconfig.json', 'tsconfig.build.json', 'package.json'].map((p) => path.join(root, p));
+const sources = ['src', 'scripts', 'tsconfig.json', 'tsconfig.build.json', 'package.json'].map((p) =>
+  path.join(root, p),
+);
 const built = newest(stamp);
 if (built > 0 && sources.every((p) => newest(p) <= built)) process.exit(0);
 console.error('building dist/ (sources changed since the last build)');
-execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+  cwd: root,
+  stdio: 'inherit',
+});
 fs.writeFileSync(stamp, new Date().toISOString() + '\n');

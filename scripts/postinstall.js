@@ -12,5 +12,14 @@ if (fs.existsSync(path.join(pgPlatform, 'scripts', 'hydrate-symlinks.js'))) {
   execFileSync(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: pgPlatform, stdio: 'inherit' });
 }
 
-const env = { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY || process.execPath, PRISMA_HIDE_UPDATE_MESSAGE: '1', CHECKPOINT_DISABLE: '1' };
-execFileSync(process.execPath, [require.resolve('prisma/build/index.js'), 'generate'], { cwd: root, env, stdio: 'inherit' });
+const env = {
+  ...process.env,
+  PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY || process.execPath,
+  PRISMA_HIDE_UPDATE_MESSAGE: '1',
+  CHECKPOINT_DISABLE: '1',
+};
+execFileSync(process.execPath, [require.resolve('prisma/build/index.js'), 'generate'], {
+  cwd: root,
+  env,
+  stdio: 'inherit',
+});

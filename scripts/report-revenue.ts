@@ -16,7 +16,9 @@ import { revenueTable } from '../src/modules/reports/revenue.table';
  * go-live script to alert on). Exit 2: the report could not run (configuration, Stripe, database).
  */
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean', default: false } },
+  });
   const config = parseConfig(await withSecrets(process.env));
   if (!config.DATABASE_URL) throw new Error('DATABASE_URL is required');
   const stripe = createStripe(config);
@@ -37,7 +39,10 @@ main().then(
     process.exitCode = code;
   },
   (error) => {
-    const issues = error instanceof AppError && Array.isArray(error.extensions.errors) ? ` (${JSON.stringify(error.extensions.errors)})` : '';
+    const issues =
+      error instanceof AppError && Array.isArray(error.extensions.errors)
+        ? ` (${JSON.stringify(error.extensions.errors)})`
+        : '';
     process.stderr.write(`report:revenue failed: ${(error as Error).message}${issues}\n`);
     process.exitCode = 2;
   },

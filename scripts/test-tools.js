@@ -22,8 +22,11 @@ const missing = TOOLS.filter((t) => !has(t.cmd));
 if (missing.length === 0) process.exit(0);
 
 const pkgs = [...new Set(missing.map((t) => t.pkg))];
-const canInstall = process.getuid?.() === 0 && has('apt-get') && fs.existsSync('/etc/debian_version')
-  && process.env.BILLING_TEST_NO_INSTALL !== '1';
+const canInstall =
+  process.getuid?.() === 0 &&
+  has('apt-get') &&
+  fs.existsSync('/etc/debian_version') &&
+  process.env.BILLING_TEST_NO_INSTALL !== '1';
 for (const t of missing) console.log(`npm test: ${t.cmd} is missing (Debian package ${t.pkg}), needed by ${t.usedBy}`);
 if (!canInstall) {
   console.log(`npm test: not installing (needs root on Debian); install with: sudo apt-get install ${pkgs.join(' ')}`);
@@ -34,4 +37,6 @@ const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 const run = (args) => spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env }).status === 0;
 const ok = run(['update', '-qq']) && run(['install', '-y', '-qq', '--no-install-recommends', ...pkgs]);
 const still = missing.filter((t) => !has(t.cmd)).map((t) => t.cmd);
-console.log(ok && still.length === 0 ? 'npm test: installed' : `npm test: apt-get failed; still missing: ${still.join(' ')}`);
+console.log(
+  ok && still.length === 0 ? 'npm test: installed' : `npm test: apt-get failed; still missing: ${still.join(' ')}`,
+);

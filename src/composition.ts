@@ -101,7 +101,10 @@ export function buildServices(deps: ServiceDeps): Services {
     holdsSweeper: new HoldsSweeper(holdsRepository, metrics),
     ledger: new LedgerService(reads.routed((d) => new LedgerRepository(d))),
     adjustments: new AdjustmentsService(wallets),
-    reports: new ReportsService(reads.routed((d) => new ReportsRepository(d)), metrics),
+    reports: new ReportsService(
+      reads.routed((d) => new ReportsRepository(d)),
+      metrics,
+    ),
     closings: new LedgerClosings(new LedgerClosingsRepository(db.pool)),
     revenue: revenueReport(db, stripe, undefined, reads),
     purchases: new PurchasesService(new PurchasesRepository(db), stripe && new CheckoutGateway(stripe), checkoutUrls),

@@ -46,19 +46,36 @@ async function main() {
   tuneV8();
   let config = parseConfig(await withSecrets(process.env));
   const logger = createLogger(config.LOG_LEVEL);
-  const dev = config.NODE_ENV === 'production' ? { config, embedded: undefined, banner: undefined } : await developmentDefaults(config, (l) => logger.info(l));
+  const dev =
+    config.NODE_ENV === 'production'
+      ? { config, embedded: undefined, banner: undefined }
+      : await developmentDefaults(config, (l) => logger.info(l));
   config = dev.config;
 
   const db = createDatabase(config.DATABASE_URL!, { min: config.DATABASE_POOL_MIN, max: config.DATABASE_POOL_MAX });
   const metrics = createMetrics();
   const lifecycle = { draining: false };
-  const verifier = createTokenVerifier({ publicKey: config.JWT_PUBLIC_KEY, jwksUrl: config.JWT_JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE });
+  const verifier = createTokenVerifier({
+    publicKey: config.JWT_PUBLIC_KEY,
+    jwksUrl: config.JWT_JWKS_URL,
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+  });
   const replica = config.DATABASE_READ_URL
-    ? createReadReplica(config.DATABASE_READ_URL, db.pool, { min: config.DATABASE_READ_POOL_MIN, max: config.DATABASE_READ_POOL_MAX, maxLagSeconds: config.READ_REPLICA_MAX_LAG_SECONDS })
+    ? createReadReplica(config.DATABASE_READ_URL, db.pool, {
+        min: config.DATABASE_READ_POOL_MIN,
+        max: config.DATABASE_READ_POOL_MAX,
+        maxLagSeconds: config.READ_REPLICA_MAX_LAG_SECONDS,
+      })
     : undefined;
   const reads = new ReadRouter(db, replica, metrics, logger);
   const services = buildServices({ config, db, metrics, logger, reads });
-  const stopLedgerChecks = startLedgerChecks(services.reports, services.closings, config.LEDGER_CHECK_INTERVAL_SECONDS, logger);
+  const stopLedgerChecks = startLedgerChecks(
+    services.reports,
+    services.closings,
+    config.LEDGER_CHECK_INTERVAL_SECONDS,
+    logger,
+  );
   const stopPurge = startIdempotencyPurge(services.idempotency, logger);
   const stopHoldsSweeper = startHoldsSweeper(services.holdsSweeper, logger);
   const stopEventsPurge = startEventsPurge(services.eventsRepository, metrics.events, logger);

@@ -44,7 +44,10 @@ export const walletUser = (n: number) => `bench-${n}`;
  */
 export async function seedWallets(pool: pg.Pool, count: number, credits: string): Promise<void> {
   await inTransaction(pool, async (c) => {
-    await c.query(`INSERT INTO accounts (kind, user_id, balance) SELECT 'wallet', 'bench-' || g, $2::numeric FROM generate_series(1, $1::int) g`, [count, credits]);
+    await c.query(
+      `INSERT INTO accounts (kind, user_id, balance) SELECT 'wallet', 'bench-' || g, $2::numeric FROM generate_series(1, $1::int) g`,
+      [count, credits],
+    );
     await c.query(
       `INSERT INTO ledger_transactions (id, type, business_key, reference, actor, correlation_id)
        SELECT md5('bench-seed:' || g)::uuid, 'adjustment', 'bench-seed:' || g, 'bench funding', 'bench', 'bench-seed' FROM generate_series(1, $1::int) g`,
@@ -65,14 +68,18 @@ export async function seedWallets(pool: pg.Pool, count: number, credits: string)
  * +1 credit transactions (balanced against promotions), balances set from their postings.
  */
 export async function seedLedgerRows(pool: pg.Pool, target: number): Promise<number> {
-  const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM postings p JOIN accounts a ON a.id = p.account_id WHERE a.user_id IS NOT NULL`);
+  const { rows } = await pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM postings p JOIN accounts a ON a.id = p.account_id WHERE a.user_id IS NOT NULL`,
+  );
   const missing = Math.max(0, target - Number(rows[0].n));
   await inTransaction(pool, async (c) => {
     // Two million postings through per-row FK and zero-sum triggers took minutes on a shared
     // 2-core machine; the rows are balanced by construction and ledgerViolations() re-checks every
     // invariant (zero sum, balances, references) right after the export. Unique indexes still apply.
     await c.query(`SET LOCAL session_replication_role = replica`);
-    await c.query(`INSERT INTO accounts (kind, user_id) SELECT 'wallet', 'bench-export-' || k FROM generate_series(0, 999) k`);
+    await c.query(
+      `INSERT INTO accounts (kind, user_id) SELECT 'wallet', 'bench-export-' || k FROM generate_series(0, 999) k`,
+    );
     await c.query(
       `INSERT INTO ledger_transactions (id, type, business_key, reference, actor, correlation_id)
        SELECT md5('bench-export:' || g)::uuid, 'adjustment', 'bench-export:' || g, 'bench export ' || g, 'bench', 'bench-seed' FROM generate_series(1, $1::int) g`,

@@ -8,14 +8,23 @@ const TICK_MS = 10; // USER_HZ is 100 on Linux
  * machine in all (server, PostgreSQL, load generator), which is what two cores run out of.
  */
 export function machineBusyMs(): number {
-  const [user, nice, system, , , irq, softirq] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq] = fs
+    .readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
   return (user + nice + system + irq + softirq) * TICK_MS;
 }
 
 /** Fields 3 onwards of /proc/<pid>/stat (after the command name, which may hold spaces), 0-based. */
 function statFields(pid: number | 'self'): number[] {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  return stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
 }
 
 /** User + system CPU time of a process so far, in ms. */

@@ -33,7 +33,9 @@ export async function psqlExport(databaseUrl: string, select: string): Promise<E
   const started = process.hrtime.bigint();
   // \copy is a one-line meta-command
   const command = `\\copy (${select.replace(/\s+/g, ' ')}) TO STDOUT WITH (FORMAT csv, HEADER true)`;
-  const p = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', databaseUrl, '-c', command], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', databaseUrl, '-c', command], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
   const run = await countRows(p.stdout as Readable, started);
   if ((await exited) !== 0) throw new Error('psql \\copy failed');

@@ -30,7 +30,11 @@ export class Connection {
   /** when the request in flight was written (performance.now()) */
   sentAt = 0;
 
-  constructor(private readonly host: string, private readonly port: number, private readonly events: ConnectionEvents) {}
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly events: ConnectionEvents,
+  ) {}
 
   get idle() {
     return this.open && !this.busy;

@@ -86,7 +86,10 @@ class LoadRun {
     const url = new URL(o.url);
     this.host = url.host;
     const events = { connected: this.connected, answered: this.answered, closed: this.closed };
-    this.conns = Array.from({ length: o.connections }, () => new Connection(url.hostname, Number(url.port || 80), events));
+    this.conns = Array.from(
+      { length: o.connections },
+      () => new Connection(url.hostname, Number(url.port || 80), events),
+    );
   }
 
   async run(): Promise<LoadResult> {
@@ -151,7 +154,8 @@ class LoadRun {
       if (c.idle) this.send(c, this.o.next(), this.due[this.dueHead++]);
     }
     // one timer per tick: everything due by then goes out together, no busy waiting between
-    if (at < this.deadline && !this.stopped) this.paceTimer = setTimeout(this.pace, Math.max(0, at - performance.now()));
+    if (at < this.deadline && !this.stopped)
+      this.paceTimer = setTimeout(this.pace, Math.max(0, at - performance.now()));
   };
 
   private readonly answered = (c: Connection, status: number, body: Buffer) => {
@@ -167,7 +171,12 @@ class LoadRun {
     this.endIfQuiet();
   };
 
-  private readonly closed = (c: Connection, lostRequest: string | undefined, error: string | undefined, established: boolean) => {
+  private readonly closed = (
+    c: Connection,
+    lostRequest: string | undefined,
+    error: string | undefined,
+    established: boolean,
+  ) => {
     if (this.finished) return;
     if (lostRequest) {
       this.count(lostRequest);
@@ -195,9 +204,12 @@ class LoadRun {
     this.stopped = true;
     this.unsent = this.due.length - this.dueHead;
     this.timers.push(
-      setTimeout(() => {
-        for (const c of this.conns) if (c.inFlight) c.abort('no answer within the grace period');
-      }, (this.o.graceSeconds ?? 10) * 1000),
+      setTimeout(
+        () => {
+          for (const c of this.conns) if (c.inFlight) c.abort('no answer within the grace period');
+        },
+        (this.o.graceSeconds ?? 10) * 1000,
+      ),
     );
     this.endIfQuiet();
   };

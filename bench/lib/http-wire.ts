@@ -35,7 +35,8 @@ export function parseResponseHead(head: string): ResponseHead {
   const http10 = head.startsWith('HTTP/1.0 ');
   if (!http10 && !head.startsWith('HTTP/1.1 ')) return { error: 'bad status line' };
   const status = Number(head.slice(9, 12));
-  if (!Number.isInteger(status) || status < 200 || status > 599) return { error: `unsupported status ${head.slice(9, 12)}` };
+  if (!Number.isInteger(status) || status < 200 || status > 599)
+    return { error: `unsupported status ${head.slice(9, 12)}` };
   let bodyLength: number | undefined;
   let close = http10;
   let lineStart = head.indexOf('\r\n');
@@ -45,9 +46,13 @@ export function parseResponseHead(head: string): ResponseHead {
     const colon = line.indexOf(':');
     if (colon <= 0) return { error: 'bad header line' };
     const name = line.slice(0, colon).toLowerCase();
-    const value = line.slice(colon + 1).trim().toLowerCase();
+    const value = line
+      .slice(colon + 1)
+      .trim()
+      .toLowerCase();
     if (name === 'content-length') {
-      if (!/^\d+$/.test(value) || (bodyLength !== undefined && bodyLength !== Number(value))) return { error: 'bad content-length' };
+      if (!/^\d+$/.test(value) || (bodyLength !== undefined && bodyLength !== Number(value)))
+        return { error: 'bad content-length' };
       bodyLength = Number(value);
     } else if (name === 'transfer-encoding') return { error: `unsupported transfer-encoding ${value}` };
     else if (name === 'connection') close = value.split(',').some((t) => t.trim() === 'close');

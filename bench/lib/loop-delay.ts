@@ -14,7 +14,8 @@ export interface LoopDelay {
  */
 export async function serverLoopDelay(url: string): Promise<LoopDelay> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const seconds = (name: string) => Number(new RegExp(`^nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const seconds = (name: string) =>
+    Number(new RegExp(`^nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   const late = (s: number) => Math.max(0, s * 1000 - SERVER_RESOLUTION_MS);
   return { p99: late(seconds('p99')), max: late(seconds('max')) };
 }

@@ -40,9 +40,12 @@ export function pacerBinary(): string {
     try {
       execFileSync('cc', ['-O2', '-Wall', '-o', partial, SOURCE], { stdio: ['ignore', 'inherit', 'inherit'] });
     } catch (error) {
-      throw new Error(`could not compile bench/pacer/pacer.c (${(error as Error).message}): install a C compiler (apt-get install gcc)`, {
-        cause: error,
-      });
+      throw new Error(
+        `could not compile bench/pacer/pacer.c (${(error as Error).message}): install a C compiler (apt-get install gcc)`,
+        {
+          cause: error,
+        },
+      );
     }
     fs.renameSync(partial, binary); // whole or absent, even with two benches compiling at once
   }
@@ -57,7 +60,16 @@ export function pacerBinary(): string {
  */
 export async function runPacer(o: PacerOptions): Promise<LoadResult> {
   const url = new URL(o.url);
-  const args = [url.hostname, url.port, String(o.connections), String(o.seconds), String(o.rate), o.token, o.requestIdPrefix, String(o.wallets)];
+  const args = [
+    url.hostname,
+    url.port,
+    String(o.connections),
+    String(o.seconds),
+    String(o.rate),
+    o.token,
+    o.requestIdPrefix,
+    String(o.wallets),
+  ];
   const r = await runTool<PacerJson>('pacer', pacerBinary(), args, { missing: 'see bench/lib/pacer-load.ts' });
   return { ...loadResultOf(r), sent: r.sent, unsent: r.unsent };
 }

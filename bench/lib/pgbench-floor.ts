@@ -34,10 +34,27 @@ export interface FloorOptions {
 export async function runFloor(o: FloorOptions): Promise<FloorResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-floor-'));
   const args = [
-    '-n', '-M', 'prepared', '-c', String(o.clients), '-j', String(Math.min(2, o.clients)), '-T', String(o.seconds),
-    '-f', FLOOR_SCRIPT, '-D', `wallets=${o.wallets}`, '-D', `card=${o.rateCardId}`, '-D', `revenue=${o.revenueAccountId}`,
+    '-n',
+    '-M',
+    'prepared',
+    '-c',
+    String(o.clients),
+    '-j',
+    String(Math.min(2, o.clients)),
+    '-T',
+    String(o.seconds),
+    '-f',
+    FLOOR_SCRIPT,
+    '-D',
+    `wallets=${o.wallets}`,
+    '-D',
+    `card=${o.rateCardId}`,
+    '-D',
+    `revenue=${o.revenueAccountId}`,
     ...(o.rate ? ['-R', String(o.rate)] : []),
-    '-l', `--log-prefix=${path.join(dir, 'floor')}`, o.databaseUrl,
+    '-l',
+    `--log-prefix=${path.join(dir, 'floor')}`,
+    o.databaseUrl,
   ];
   try {
     const out = await new Promise<string>((resolve, reject) => {
@@ -74,7 +91,15 @@ export async function runFloor(o: FloorOptions): Promise<FloorResult> {
     withLag.sort((a, b) => a - b);
     if (!Number.isFinite(tps)) throw new Error(`could not read pgbench output:\n${out}`);
     const p99WithLag = o.rate ? percentile(withLag, 99) : undefined;
-    return { transactions: latencies.length, tps, p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), p99WithLag, errors };
+    return {
+      transactions: latencies.length,
+      tps,
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+      p99WithLag,
+      errors,
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -10,17 +10,30 @@ type Violation = (scenario: string, message: string) => void;
  * row. A request lost to a socket error or timeout (already a violation) may still have committed,
  * and so may the last request of each of wrk's connections, which it stops without waiting for.
  */
-export function exactlyAnswered(violation: Violation, scenario: string, r: LoadResult & { unanswered?: number }, answered: number, recorded: number, what: string) {
+export function exactlyAnswered(
+  violation: Violation,
+  scenario: string,
+  r: LoadResult & { unanswered?: number },
+  answered: number,
+  recorded: number,
+  what: string,
+) {
   const lost = Object.values(r.errorKinds ?? {}).reduce((n, k) => n + k, 0) + (r.unanswered ?? 0);
   if (recorded < answered || recorded > answered + lost) {
-    violation(scenario, `${answered} answered 201 but ${recorded} ${what} were recorded${lost ? ` (${lost} requests without an answer)` : ''}`);
+    violation(
+      scenario,
+      `${answered} answered 201 but ${recorded} ${what} were recorded${lost ? ` (${lost} requests without an answer)` : ''}`,
+    );
   }
 }
 
 export function expectOnly(violation: Violation, scenario: string, r: LoadResult, status: string) {
   const other = Object.entries(r.statuses).filter(([s]) => s !== status);
   if (other.length > 0 || r.errors > 0) {
-    violation(scenario, `expected only ${status}, got ${JSON.stringify(r.statuses)} and ${r.errors} errors ${JSON.stringify(r.errorKinds ?? {})}`);
+    violation(
+      scenario,
+      `expected only ${status}, got ${JSON.stringify(r.statuses)} and ${r.errors} errors ${JSON.stringify(r.errorKinds ?? {})}`,
+    );
   }
 }
 
@@ -51,6 +64,9 @@ export async function eachAnsweredCharged(pool: pg.Pool, violation: Violation, s
   const charged = Number(rows[0].charged);
   const usages = Number(rows[0].usages);
   if (new Set(ids).size !== ids.length || charged !== ids.length || usages !== ids.length) {
-    violation(scenario, `${ids.length} requestIds answered 201 (${new Set(ids).size} distinct): ${charged} have a usage, ${usages} usages in all`);
+    violation(
+      scenario,
+      `${ids.length} requestIds answered 201 (${new Set(ids).size} distinct): ${charged} have a usage, ${usages} usages in all`,
+    );
   }
 }

@@ -53,7 +53,10 @@ type WrkLoad = { wrkArgs: string[]; seconds?: number; answeredIds?: boolean };
 type PacerLoad = { pacer: Omit<PacerOptions, 'url' | 'connections' | 'seconds'>; seconds?: number };
 
 /** Lets wrk (`wrkArgs`: requests.lua's mode and arguments), the C pacer or this process's generator run one load. */
-function run(load: Load | WrkLoad | PacerLoad, common: { url: string; connections: number; seconds: number }): Promise<LoadResult & { answeredIds?: string[] }> {
+function run(
+  load: Load | WrkLoad | PacerLoad,
+  common: { url: string; connections: number; seconds: number },
+): Promise<LoadResult & { answeredIds?: string[] }> {
   if ('wrkArgs' in load) return runWrk({ ...common, args: load.wrkArgs, answeredIds: load.answeredIds });
   if ('pacer' in load) return runPacer({ ...common, ...load.pacer });
   return runLoad({ ...load, ...common });
@@ -68,7 +71,9 @@ async function measured(ctx: BenchContext, load: Load | WrkLoad | PacerLoad): Pr
   const common = { url: ctx.server.url, connections: ctx.connections, seconds: load.seconds ?? ctx.seconds };
   const result = await run(load, common);
   const perRequest = (ms: number) => ms / result.requests;
-  const unsent = result.unsent ? `${result.unsent} requests due were never sent (every connection busy at the deadline)` : undefined;
+  const unsent = result.unsent
+    ? `${result.unsent} requests due were never sent (every connection busy at the deadline)`
+    : undefined;
   return {
     ...result,
     peakRssMb: ctx.server.peak(),
@@ -113,15 +118,33 @@ const post = (path: string, token: string, body: unknown, then?: HttpRequest['th
  * through bench/pacer/pacer.c, which wrk cannot do and which corrects for coordinated omission. Both
  * send the charge of CHARGE below (requests.lua and pacer.c spell it out).
  */
-export async function reconcile(ctx: BenchContext, scenario: string, o: { hot: boolean; seconds?: number; rate?: number }): Promise<Measured> {
+export async function reconcile(
+  ctx: BenchContext,
+  scenario: string,
+  o: { hot: boolean; seconds?: number; rate?: number },
+): Promise<Measured> {
   const prefix = `${ctx.runId}-${scenario}-`;
   const before = await countUsages(ctx.pool);
   const wallets = o.hot ? 1 : ctx.wallets;
   const r = o.rate
-    ? await paced(ctx, { seconds: o.seconds, pacer: { rate: o.rate, token: ctx.gatewayToken, requestIdPrefix: prefix, wallets } })
-    : await measured(ctx, { seconds: o.seconds, answeredIds: true, wrkArgs: ['charge', ctx.gatewayToken, prefix, String(ctx.wallets), o.hot ? '1' : '0'] });
+    ? await paced(ctx, {
+        seconds: o.seconds,
+        pacer: { rate: o.rate, token: ctx.gatewayToken, requestIdPrefix: prefix, wallets },
+      })
+    : await measured(ctx, {
+        seconds: o.seconds,
+        answeredIds: true,
+        wrkArgs: ['charge', ctx.gatewayToken, prefix, String(ctx.wallets), o.hot ? '1' : '0'],
+      });
   expectOnly(ctx.violation, scenario, r, '201');
-  exactlyAnswered(ctx.violation, scenario, r, r.statuses['201'] ?? 0, (await settledUsageCount(ctx.pool)) - before, 'usages');
+  exactlyAnswered(
+    ctx.violation,
+    scenario,
+    r,
+    r.statuses['201'] ?? 0,
+    (await settledUsageCount(ctx.pool)) - before,
+    'usages',
+  );
   if (r.answeredIds) await eachAnsweredCharged(ctx.pool, ctx.violation, scenario, r.answeredIds);
   return r;
 }
@@ -133,7 +156,10 @@ export async function replay(ctx: BenchContext, scenario: string, ofScenario: st
     [`${ctx.runId}-${ofScenario}-%`],
   );
   if (rows.length === 0) throw new Error(`no charged requests of ${ofScenario} to replay`);
-  const charged = listFile('charged.txt', rows.map((row) => `${row.user_id} ${row.request_id}`));
+  const charged = listFile(
+    'charged.txt',
+    rows.map((row) => `${row.user_id} ${row.request_id}`),
+  );
   const before = await countUsages(ctx.pool);
   try {
     const r = await measured(ctx, { wrkArgs: ['replay', ctx.gatewayToken, charged.file] });
@@ -159,8 +185,17 @@ export async function balance(ctx: BenchContext, scenario: string): Promise<Meas
 }
 
 /** Status of a bare request: tells whether a route another issue is building exists in this build. */
-export async function probe(ctx: BenchContext, method: string, path: string, headers: Record<string, string> = {}): Promise<number> {
-  const res = await fetch(`${ctx.server.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+export async function probe(
+  ctx: BenchContext,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<number> {
+  const res = await fetch(`${ctx.server.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: '{}',
+  });
   await res.arrayBuffer();
   return res.status;
 }
@@ -182,13 +217,18 @@ export async function holdAndSettle(ctx: BenchContext, scenario: string): Promis
       const hold = { userId, requestId, model: CHARGE.model, maxInputTokens: 200, maxOutputTokens: 100 };
       // the settle goes out on the same connection as soon as the hold is answered (only if it was granted)
       return post('/v1/usage/holds', ctx.gatewayToken, hold, (status) =>
-        status === 201 ? post('/v1/usage/reconcile', ctx.gatewayToken, { userId, requestId, ...CHARGE }, settle) : undefined,
+        status === 201
+          ? post('/v1/usage/reconcile', ctx.gatewayToken, { userId, requestId, ...CHARGE }, settle)
+          : undefined,
       );
     },
   });
   expectOnly(ctx.violation, scenario, r, '201');
   const created = (await countUsages(ctx.pool)) - before;
-  const { rows } = await ctx.pool.query<{ n: string }>(`SELECT count(*) AS n FROM holds WHERE request_id LIKE $1 AND status = 'settled' AND usage_id IS NOT NULL`, [`${prefix}%`]);
+  const { rows } = await ctx.pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM holds WHERE request_id LIKE $1 AND status = 'settled' AND usage_id IS NOT NULL`,
+    [`${prefix}%`],
+  );
   exactlyAnswered(ctx.violation, scenario, r, settled, created, 'usages');
   exactlyAnswered(ctx.violation, scenario, r, settled, Number(rows[0].n), 'settled holds');
   return { ...r, note: [r.note, 'hold + settle pairs; req/s counts both requests'].filter(Boolean).join('; ') };

@@ -17,7 +17,12 @@ export interface ToolCounts {
  * Runs a load tool to its end and returns the JSON of its `<tag>JSON {...}` line; anything else it
  * printed comes back in the error when it fails. `missing` tells how to install it.
  */
-export async function runTool<T extends ToolCounts>(tag: string, command: string, args: string[], o: { env?: NodeJS.ProcessEnv; missing: string }): Promise<T> {
+export async function runTool<T extends ToolCounts>(
+  tag: string,
+  command: string,
+  args: string[],
+  o: { env?: NodeJS.ProcessEnv; missing: string },
+): Promise<T> {
   const out = await new Promise<string>((resolve, reject) => {
     const p = spawn(command, args, { env: o.env ?? process.env });
     let text = '';
@@ -37,5 +42,14 @@ export function loadResultOf(r: ToolCounts): LoadResult {
   const non2xx = Object.entries(r.statuses).reduce((n, [s, k]) => (s.startsWith('2') ? n : n + k), 0);
   const errorKinds = Object.fromEntries(Object.entries(r.errors).filter(([, n]) => n > 0));
   const failures = Object.values(errorKinds).reduce((n, k) => n + k, 0);
-  return { requests: answered, rps: answered / (r.durationUs / 1e6), p50: r.p50, p95: r.p95, p99: r.p99, errors: non2xx + failures, statuses: r.statuses, errorKinds };
+  return {
+    requests: answered,
+    rps: answered / (r.durationUs / 1e6),
+    p50: r.p50,
+    p95: r.p95,
+    p99: r.p99,
+    errors: non2xx + failures,
+    statuses: r.statuses,
+    errorKinds,
+  };
 }

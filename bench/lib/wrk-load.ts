@@ -35,7 +35,21 @@ export interface WrkResult extends LoadResult {
 export async function runWrk(o: WrkOptions): Promise<WrkResult> {
   // wrk gives each thread connections / threads sockets, rounded down: an odd count runs on one thread
   const threads = o.connections % 2 === 0 ? 2 : 1;
-  const args = ['-t', String(threads), '-c', String(o.connections), '-d', `${Math.max(1, Math.round(o.seconds))}s`, '--timeout', '30s', '-s', SCRIPT, o.url, '--', ...o.args];
+  const args = [
+    '-t',
+    String(threads),
+    '-c',
+    String(o.connections),
+    '-d',
+    `${Math.max(1, Math.round(o.seconds))}s`,
+    '--timeout',
+    '30s',
+    '-s',
+    SCRIPT,
+    o.url,
+    '--',
+    ...o.args,
+  ];
   const dir = o.answeredIds ? fs.mkdtempSync(path.join(os.tmpdir(), 'bench-wrk-ids-')) : undefined;
   const idsFile = dir && path.join(dir, 'ids.txt');
   try {

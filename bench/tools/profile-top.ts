@@ -6,8 +6,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number; children?: number[] }
-interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+  children?: number[];
+}
+interface Profile {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
 
 const [file, nArg] = process.argv.slice(2);
 if (!file) throw new Error('usage: profile-top.ts <file.cpuprofile> [n]');
@@ -17,7 +28,9 @@ const selfUs = new Map<number, number>();
 profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
 
 const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
-const idle = [...selfUs].filter(([id]) => ['(idle)', '(program)'].includes(byId.get(id)!.callFrame.functionName)).reduce((a, [, us]) => a + us, 0);
+const idle = [...selfUs]
+  .filter(([id]) => ['(idle)', '(program)'].includes(byId.get(id)!.callFrame.functionName))
+  .reduce((a, [, us]) => a + us, 0);
 const busy = total - idle;
 
 function shortUrl(url: string): string {
@@ -37,11 +50,15 @@ const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
 const n = Number(nArg ?? 40);
 console.log(`profile ${(total / 1e6).toFixed(1)} s, busy ${(busy / 1e6).toFixed(1)} s (idle/program excluded from %)`);
 console.log('\n-- self time by function');
-for (const [k, us] of sum((x) => `${x.callFrame.functionName || '(anonymous)'} ${shortUrl(x.callFrame.url)}:${x.callFrame.lineNumber + 1}`).slice(0, n)) console.log(pct(us), k);
+for (const [k, us] of sum(
+  (x) => `${x.callFrame.functionName || '(anonymous)'} ${shortUrl(x.callFrame.url)}:${x.callFrame.lineNumber + 1}`,
+).slice(0, n))
+  console.log(pct(us), k);
 console.log('\n-- self time by package / file');
 for (const [k, us] of sum((x) => {
   const u = shortUrl(x.callFrame.url);
   if (!u) return x.callFrame.functionName.startsWith('(') ? x.callFrame.functionName : '(native)';
   const m = /^(@[^/]+\/[^/]+|[^/]+)/.exec(u);
   return x.callFrame.url.includes('node_modules/') ? m![1] : u;
-}).slice(0, n)) console.log(pct(us), k);
+}).slice(0, n))
+  console.log(pct(us), k);

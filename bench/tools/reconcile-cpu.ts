@@ -32,9 +32,15 @@ async function main() {
       cpuProfileDir: args.includes('--profile') ? path.join(ROOT, 'bench', 'results', `profile-${stamp}`) : undefined,
     });
     const ctx: s.BenchContext = {
-      server, pool: db.pool, runId: stamp, connections: 10, seconds, wallets: 2000,
+      server,
+      pool: db.pool,
+      runId: stamp,
+      connections: 10,
+      seconds,
+      wallets: 2000,
       gatewayToken: signToken(keys, 'llm-gateway', { scope: 'usage:write', expiresIn: 7200 }),
-      userTokens: [], webhookSecret: 'whsec_unused',
+      userTokens: [],
+      webhookSecret: 'whsec_unused',
       violation: (scenario, message) => violations.push(`${scenario}: ${message}`),
     };
     try {
@@ -43,10 +49,14 @@ async function main() {
       for (let i = 0; i < rounds; i++) {
         const m = await s.reconcile(ctx, `r${i}`, { hot: false, rate });
         cpu.push(m.serverCpuMsPerRequest);
-        console.log(`round ${i + 1}: ${m.rps.toFixed(0)} req/s, p99 ${m.p99.toFixed(1)} ms, server ${m.serverCpuMsPerRequest.toFixed(3)} CPU ms/req, peak RSS ${m.peakRssMb.toFixed(0)} MB`);
+        console.log(
+          `round ${i + 1}: ${m.rps.toFixed(0)} req/s, p99 ${m.p99.toFixed(1)} ms, server ${m.serverCpuMsPerRequest.toFixed(3)} CPU ms/req, peak RSS ${m.peakRssMb.toFixed(0)} MB`,
+        );
       }
       const sorted = [...cpu].sort((a, b) => a - b);
-      console.log(`median server CPU ms/req: ${sorted[Math.floor(sorted.length / 2)].toFixed(3)} (min ${sorted[0].toFixed(3)})`);
+      console.log(
+        `median server CPU ms/req: ${sorted[Math.floor(sorted.length / 2)].toFixed(3)} (min ${sorted[0].toFixed(3)})`,
+      );
     } finally {
       await server.stop();
     }

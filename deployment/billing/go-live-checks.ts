@@ -38,11 +38,28 @@ const fail = (s: string) => {
 };
 const norm = (v?: string) => (v ? new Decimal(v).toFixed() : '');
 
-interface Answer<T> { status: string; body: T; text: string; headers: Headers }
+interface Answer<T> {
+  status: string;
+  body: T;
+  text: string;
+  headers: Headers;
+}
 
-async function http<T = Record<string, unknown>>(method: string, path: string, token = '', body?: string, headers: Record<string, string> = {}): Promise<Answer<T>> {
-  const shown = [`curl -sS -X ${method} ${BASE}${path}`, token ? `-H 'Authorization: Bearer ***'` : '', body ? `--data-binary ${JSON.stringify(body)}` : '',
-    ...Object.entries(headers).map(([k, v]) => `-H '${k}: ${k.toLowerCase().includes('signature') ? '***' : v}'`)].filter(Boolean).join(' ');
+async function http<T = Record<string, unknown>>(
+  method: string,
+  path: string,
+  token = '',
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<Answer<T>> {
+  const shown = [
+    `curl -sS -X ${method} ${BASE}${path}`,
+    token ? `-H 'Authorization: Bearer ***'` : '',
+    body ? `--data-binary ${JSON.stringify(body)}` : '',
+    ...Object.entries(headers).map(([k, v]) => `-H '${k}: ${k.toLowerCase().includes('signature') ? '***' : v}'`),
+  ]
+    .filter(Boolean)
+    .join(' ');
   console.log(paint('2', `  $ ${shown}`));
   if (DRY) return { status: 'dry-run', body: {} as T, text: '{}', headers: new Headers() };
   try {
@@ -50,11 +67,19 @@ async function http<T = Record<string, unknown>>(method: string, path: string, t
       method,
       body,
       signal: AbortSignal.timeout(20_000),
-      headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body ? { 'Content-Type': 'application/json' } : {}), ...headers },
+      headers: {
+        ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        ...(body ? { 'Content-Type': 'application/json' } : {}),
+        ...headers,
+      },
     });
     const text = await res.text();
     let parsed: unknown = {};
-    try { parsed = JSON.parse(text); } catch { /* CSV, or not JSON */ }
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* CSV, or not JSON */
+    }
     return { status: String(res.status), body: parsed as T, text, headers: res.headers };
   } catch (error) {
     return { status: 'curl-error', body: {} as T, text: (error as Error).message, headers: new Headers() };
@@ -62,8 +87,8 @@ async function http<T = Record<string, unknown>>(method: string, path: string, t
 }
 
 function expect(label: string, a: Answer<unknown>, ...want: number[]): boolean {
-  if (DRY) return ok(`${label} (dry run)`), true;
-  if (want.map(String).includes(a.status)) return ok(`${label}: ${a.status}`), true;
+  if (DRY) return (ok(`${label} (dry run)`), true);
+  if (want.map(String).includes(a.status)) return (ok(`${label}: ${a.status}`), true);
   fail(`${label}: got ${a.status}, want ${want.join(' ')}: ${a.text.slice(0, 300)}`);
   return false;
 }
@@ -84,7 +109,13 @@ export function tokens() {
   const keyFile = env.JWT_SIGNING_KEY_FILE;
   const mint = (sub: string, scope?: string) => {
     const key = fs.readFileSync(keyFile!, 'utf8');
-    return signToken({ privateKey: key, publicKey: '' }, sub, { scope, issuer: env.JWT_ISSUER || undefined, audience: env.JWT_AUDIENCE || undefined, expiresIn: 900, key });
+    return signToken({ privateKey: key, publicKey: '' }, sub, {
+      scope,
+      issuer: env.JWT_ISSUER || undefined,
+      audience: env.JWT_AUDIENCE || undefined,
+      expiresIn: 900,
+      key,
+    });
   };
   const t = {
     user: env.USER_TOKEN || (keyFile ? mint(env.SMOKE_USER_ID || 'smoke-user') : DRY ? 'USER_TOKEN' : ''),
@@ -132,8 +163,13 @@ async function smoke() {
     await fundByPurchase(t.user, userId, corr);
   } else {
     step(`Funding: admin adjustment of ${EXPECTED} credits (SMOKE_STRIPE=1 funds through a Stripe test purchase)`);
-    const grant = await http('POST', '/v1/admin/credits/adjustments', t.admin, JSON.stringify({ userId, amount: EXPECTED, reason: `go-live smoke ${RUN}` }),
-      { 'Idempotency-Key': `${corr}-grant`, 'X-Correlation-Id': `${corr}-grant` });
+    const grant = await http(
+      'POST',
+      '/v1/admin/credits/adjustments',
+      t.admin,
+      JSON.stringify({ userId, amount: EXPECTED, reason: `go-live smoke ${RUN}` }),
+      { 'Idempotency-Key': `${corr}-grant`, 'X-Correlation-Id': `${corr}-grant` },
+    );
     expect('POST /v1/admin/credits/adjustments', grant, 201);
   }
   const funded = (await http<Balance>('GET', '/v1/balance', t.user)).body.balance;
@@ -141,14 +177,19 @@ async function smoke() {
 
   step(`Usage: 1,000 input + 500 output tokens of ${MODEL} cost ${EXPECTED} credits`);
   const call = usage(userId, `${corr}-call`, 1000, 500);
-  const first = await http<Charge>('POST', '/v1/usage/reconcile', t.gateway, call, { 'X-Correlation-Id': `${corr}-usage` });
+  const first = await http<Charge>('POST', '/v1/usage/reconcile', t.gateway, call, {
+    'X-Correlation-Id': `${corr}-usage`,
+  });
   expect('POST /v1/usage/reconcile', first, 201);
   check('credits charged', norm(first.body.credits), EXPECTED);
   check('correlationId of the charge', first.body.correlationId ?? undefined, `${corr}-usage`);
-  if (!DRY && funded) check('balance after the charge', norm(first.body.balance), new Decimal(funded).minus(EXPECTED).toFixed());
+  if (!DRY && funded)
+    check('balance after the charge', norm(first.body.balance), new Decimal(funded).minus(EXPECTED).toFixed());
 
   step('Idempotent replay of the same call');
-  const replay = await http<Charge>('POST', '/v1/usage/reconcile', t.gateway, call, { 'X-Correlation-Id': `${corr}-replay` });
+  const replay = await http<Charge>('POST', '/v1/usage/reconcile', t.gateway, call, {
+    'X-Correlation-Id': `${corr}-replay`,
+  });
   expect('replayed POST /v1/usage/reconcile', replay, 200);
   check('Idempotent-Replayed header', replay.headers.get('idempotent-replayed') ?? '', 'true');
   check('replayed transactionId', replay.body.transactionId ?? '', first.body.transactionId ?? '');
@@ -165,17 +206,28 @@ async function smoke() {
     const lines = csv.text.split('\n');
     if (lines[0].includes('correlation_id')) ok('header row names correlation_id');
     else fail('no correlation_id column');
-    if (lines.some((l) => l.includes(`${corr}-call`) && l.includes(`${corr}-usage`))) ok(`the charge's row carries correlation id ${corr}-usage`);
+    if (lines.some((l) => l.includes(`${corr}-call`) && l.includes(`${corr}-usage`)))
+      ok(`the charge's row carries correlation id ${corr}-usage`);
     else fail(`no row with request ${corr}-call and correlation id ${corr}-usage`);
   }
 
   step('Insufficient credits: 402 naming requiredCredits');
-  const big = await http<Charge>('POST', '/v1/usage/reconcile', t.gateway, usage(userId, `${corr}-too-big`, 0, 1_000_000_000), { 'X-Correlation-Id': `${corr}-402` });
+  const big = await http<Charge>(
+    'POST',
+    '/v1/usage/reconcile',
+    t.gateway,
+    usage(userId, `${corr}-too-big`, 0, 1_000_000_000),
+    { 'X-Correlation-Id': `${corr}-402` },
+  );
   expect('oversized call refused', big, 402);
   if (!DRY) {
     if (big.body.requiredCredits) ok(`requiredCredits = ${big.body.requiredCredits}`);
     else fail(`402 without requiredCredits: ${big.text}`);
-    check('balance unchanged by the refusal', norm((await http<Balance>('GET', '/v1/balance', t.user)).body.balance), norm(after));
+    check(
+      'balance unchanged by the refusal',
+      norm((await http<Balance>('GET', '/v1/balance', t.user)).body.balance),
+      norm(after),
+    );
   }
 }
 
@@ -190,31 +242,62 @@ async function fundByPurchase(userToken: string, userId: string, corr: string) {
   const secret = env.STRIPE_WEBHOOK_SECRET || (DRY ? 'whsec_dry_run' : '');
   if (!secret) return fail('SMOKE_STRIPE=1 needs STRIPE_WEBHOOK_SECRET');
   const before = (await http<Balance>('GET', '/v1/balance', userToken)).body.balance;
-  const started = await http<Started>('POST', '/v1/credits/purchase', userToken, '{"packageId":"starter"}',
-    { 'Idempotency-Key': `${corr}-purchase`, 'X-Correlation-Id': `${corr}-purchase` });
+  const started = await http<Started>('POST', '/v1/credits/purchase', userToken, '{"packageId":"starter"}', {
+    'Idempotency-Key': `${corr}-purchase`,
+    'X-Correlation-Id': `${corr}-purchase`,
+  });
   if (!expect('POST /v1/credits/purchase', started, 201)) return;
-  const p = DRY ? { purchaseId: '<purchaseId>', stripeCheckoutSessionId: '<stripeCheckoutSessionId>', totalCredits: '5000', priceUsd: '5' } : started.body;
-  if (!p.purchaseId || !p.stripeCheckoutSessionId) return fail(`purchase response without purchaseId or stripeCheckoutSessionId: ${started.text}`);
+  const p = DRY
+    ? {
+        purchaseId: '<purchaseId>',
+        stripeCheckoutSessionId: '<stripeCheckoutSessionId>',
+        totalCredits: '5000',
+        priceUsd: '5',
+      }
+    : started.body;
+  if (!p.purchaseId || !p.stripeCheckoutSessionId)
+    return fail(`purchase response without purchaseId or stripeCheckoutSessionId: ${started.text}`);
   // A self-signed "paid" event for a live session would credit money never received.
-  if (p.stripeCheckoutSessionId.startsWith('cs_live_')) return fail(`Checkout Session ${p.stripeCheckoutSessionId} is live mode: SMOKE_STRIPE=1 is for test mode only`);
+  if (p.stripeCheckoutSessionId.startsWith('cs_live_'))
+    return fail(`Checkout Session ${p.stripeCheckoutSessionId} is live mode: SMOKE_STRIPE=1 is for test mode only`);
   check('starter package credits', norm(p.totalCredits), '5000');
   const cents = new Decimal(p.priceUsd).times(100).toFixed(0);
   check('amount_total of the starter package (cents)', cents, '500');
   ok(`purchase ${p.purchaseId}, Checkout Session ${p.stripeCheckoutSessionId}`);
   const event = JSON.stringify({
-    id: `evt_smoke_${RUN}`, object: 'event', type: 'checkout.session.completed', livemode: false, created: Math.floor(Date.now() / 1000),
-    data: { object: { id: p.stripeCheckoutSessionId, object: 'checkout.session', mode: 'payment', livemode: false, payment_status: 'paid', status: 'complete',
-      amount_total: Number(cents), currency: 'usd', payment_intent: `pi_smoke_${RUN.replace(/[^A-Za-z0-9]/g, '_')}`, client_reference_id: userId,
-      metadata: { purchaseId: p.purchaseId, userId, packageId: 'starter' } } },
+    id: `evt_smoke_${RUN}`,
+    object: 'event',
+    type: 'checkout.session.completed',
+    livemode: false,
+    created: Math.floor(Date.now() / 1000),
+    data: {
+      object: {
+        id: p.stripeCheckoutSessionId,
+        object: 'checkout.session',
+        mode: 'payment',
+        livemode: false,
+        payment_status: 'paid',
+        status: 'complete',
+        amount_total: Number(cents),
+        currency: 'usd',
+        payment_intent: `pi_smoke_${RUN.replace(/[^A-Za-z0-9]/g, '_')}`,
+        client_reference_id: userId,
+        metadata: { purchaseId: p.purchaseId, userId, packageId: 'starter' },
+      },
+    },
   });
-  const delivered = await http<{ outcome?: string }>('POST', '/v1/webhooks/stripe', '', event, { 'Stripe-Signature': stripeSignature(event, secret), 'X-Correlation-Id': webhookCorr });
+  const delivered = await http<{ outcome?: string }>('POST', '/v1/webhooks/stripe', '', event, {
+    'Stripe-Signature': stripeSignature(event, secret),
+    'X-Correlation-Id': webhookCorr,
+  });
   if (!expect('signed checkout.session.completed', delivered, 200)) return;
   check('webhook outcome', delivered.body.outcome, 'processed');
   const purchase = await http<Purchase>('GET', `/v1/credits/purchases/${p.purchaseId}`, userToken);
   expect('GET /v1/credits/purchases/{id}', purchase, 200);
   check('purchase status', purchase.body.status, 'paid');
   const now = (await http<Balance>('GET', '/v1/balance', userToken)).body.balance;
-  if (!DRY && before) check('credits added by the purchase', new Decimal(now).minus(before).toFixed(), norm(p.totalCredits));
+  if (!DRY && before)
+    check('credits added by the purchase', new Decimal(now).minus(before).toFixed(), norm(p.totalCredits));
   const ledger = await http<{ data?: Entry[] }>('GET', '/v1/ledger?limit=50', userToken);
   expect('GET /v1/ledger', ledger, 200);
   if (!DRY) {
@@ -230,12 +313,26 @@ async function webhook() {
   const secret = env.STRIPE_WEBHOOK_SECRET || (DRY ? 'whsec_dry_run' : '');
   if (!secret) return fail('no STRIPE_WEBHOOK_SECRET');
   // An event type the service ignores (200, nothing moves): safe in live mode.
-  const event = JSON.stringify({ id: `evt_golive_${RUN}`, object: 'event', type: 'scholarlink.go_live.ping', livemode: false,
-    created: Math.floor(Date.now() / 1000), data: { object: { id: `golive_${RUN}`, object: 'ping' } } });
-  const send = (signature: string) => http('POST', '/v1/webhooks/stripe', '', event, { 'Stripe-Signature': signature, 'X-Correlation-Id': `smoke-${RUN}-webhook` });
+  const event = JSON.stringify({
+    id: `evt_golive_${RUN}`,
+    object: 'event',
+    type: 'scholarlink.go_live.ping',
+    livemode: false,
+    created: Math.floor(Date.now() / 1000),
+    data: { object: { id: `golive_${RUN}`, object: 'ping' } },
+  });
+  const send = (signature: string) =>
+    http('POST', '/v1/webhooks/stripe', '', event, {
+      'Stripe-Signature': signature,
+      'X-Correlation-Id': `smoke-${RUN}-webhook`,
+    });
   expect('signed test event acknowledged', await send(stripeSignature(event, secret)), 200);
   expect('same event redelivered: acknowledged, no second effect', await send(stripeSignature(event, secret)), 200);
-  expect('event with a bad signature refused', await send(`t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}`), 400);
+  expect(
+    'event with a bad signature refused',
+    await send(`t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}`),
+    400,
+  );
 }
 
 if (require.main === module) {
@@ -245,8 +342,11 @@ if (require.main === module) {
     console.error('usage: BASE_URL=… go-live-checks.ts smoke|webhook');
     process.exit(2);
   }
-  run().then(() => process.exit(failures === 0 ? 0 : 1), (error: Error) => {
-    console.error(`ERROR ${error.message}`);
-    process.exit(1);
-  });
+  run().then(
+    () => process.exit(failures === 0 ? 0 : 1),
+    (error: Error) => {
+      console.error(`ERROR ${error.message}`);
+      process.exit(1);
+    },
+  );
 }

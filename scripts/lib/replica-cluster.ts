@@ -25,7 +25,10 @@ export interface ReplicaCluster {
 function asPostgres(tool: string, args: string[], cwd: string) {
   const command = path.join(BIN, tool);
   const options = { encoding: 'utf8' as const, cwd };
-  const r = process.getuid?.() === 0 ? spawnSync('runuser', ['-u', 'postgres', '--', command, ...args], options) : spawnSync(command, args, options);
+  const r =
+    process.getuid?.() === 0
+      ? spawnSync('runuser', ['-u', 'postgres', '--', command, ...args], options)
+      : spawnSync(command, args, options);
   if (r.status !== 0) throw new Error(`${tool} failed (${r.status ?? r.error?.message}): ${r.stderr || r.stdout}`);
 }
 
@@ -50,7 +53,10 @@ function settings(port: number, socketDir: string) {
  */
 export async function startReplicaCluster(): Promise<ReplicaCluster> {
   const missing = TOOLS.filter((t) => !fs.existsSync(path.join(BIN, t)));
-  if (missing.length) throw new Error(`The replica tests need PostgreSQL 15 server binaries (Debian package postgresql-15): ${missing.join(', ')} not found in ${BIN}`);
+  if (missing.length)
+    throw new Error(
+      `The replica tests need PostgreSQL 15 server binaries (Debian package postgresql-15): ${missing.join(', ')} not found in ${BIN}`,
+    );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'billing-replica-'));
   const [primaryPort, standbyPort] = await freePorts(2);
   const primaryDir = path.join(dir, 'primary');
@@ -79,12 +85,35 @@ export async function startReplicaCluster(): Promise<ReplicaCluster> {
       const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout);
       fs.chownSync(dir, uid, gid);
     }
-    asPostgres('initdb', ['-D', primaryDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'], dir);
+    asPostgres(
+      'initdb',
+      ['-D', primaryDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'],
+      dir,
+    );
     fs.appendFileSync(path.join(primaryDir, 'postgresql.conf'), `\n${settings(primaryPort, dir)}\n`);
     asPostgres('pg_ctl', ['-D', primaryDir, '-l', path.join(dir, 'primary.log'), '-w', '-t', '60', 'start'], dir);
     started.push(primaryDir);
     // -R writes standby.signal and primary_conninfo; the copied settings then only need their own port.
-    asPostgres('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres', '-D', standbyDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], dir);
+    asPostgres(
+      'pg_basebackup',
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(primaryPort),
+        '-U',
+        'postgres',
+        '-D',
+        standbyDir,
+        '-R',
+        '-X',
+        'stream',
+        '-c',
+        'fast',
+        '--no-sync',
+      ],
+      dir,
+    );
     fs.appendFileSync(path.join(standbyDir, 'postgresql.conf'), `\nport = ${standbyPort}\n`);
     asPostgres('pg_ctl', ['-D', standbyDir, '-l', path.join(dir, 'standby.log'), '-w', '-t', '60', 'start'], dir);
     started.push(standbyDir);
@@ -96,11 +125,16 @@ export async function startReplicaCluster(): Promise<ReplicaCluster> {
 
   const pool = (server: 'primary' | 'standby') => {
     if (pools[server]) return pools[server];
-    const p = new pg.Pool({ connectionString: url(server === 'primary' ? primaryPort : standbyPort), max: 2, application_name: 'replica-test' });
+    const p = new pg.Pool({
+      connectionString: url(server === 'primary' ? primaryPort : standbyPort),
+      max: 2,
+      application_name: 'replica-test',
+    });
     p.on('error', () => undefined);
     return (pools[server] = p);
   };
-  const sql = async <T>(server: 'primary' | 'standby', text: string, params: unknown[] = []) => (await pool(server).query(text, params)).rows as T[];
+  const sql = async <T>(server: 'primary' | 'standby', text: string, params: unknown[] = []) =>
+    (await pool(server).query(text, params)).rows as T[];
   const cluster: ReplicaCluster = {
     primaryUrl: url(primaryPort),
     standbyUrl: url(standbyPort),
@@ -108,7 +142,10 @@ export async function startReplicaCluster(): Promise<ReplicaCluster> {
     async caughtUp() {
       const [{ lsn }] = await sql<{ lsn: string }>('primary', 'SELECT pg_current_wal_insert_lsn()::text AS lsn');
       for (let i = 0; i < 600; i++) {
-        const [{ replayed }] = await sql<{ replayed: string }>('standby', 'SELECT pg_last_wal_replay_lsn()::text AS replayed');
+        const [{ replayed }] = await sql<{ replayed: string }>(
+          'standby',
+          'SELECT pg_last_wal_replay_lsn()::text AS replayed',
+        );
         if (caughtUpWith(parseLsn(replayed), parseLsn(lsn))) return;
         await new Promise((r) => setTimeout(r, 50));
       }

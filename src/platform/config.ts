@@ -37,20 +37,35 @@ const schema = z
     SHUTDOWN_DRAIN_SECONDS: z.coerce.number().min(0).max(60).default(5),
     // Outbound events (docs/events.md): where they are posted, and the Standard Webhooks signing secret.
     EVENTS_WEBHOOK_URL: z.string().url().optional(),
-    EVENTS_WEBHOOK_SECRET: z.string().regex(/^whsec_[A-Za-z0-9+/]{24,}={0,2}$/, 'must be whsec_ followed by a base64 key').optional(),
+    EVENTS_WEBHOOK_SECRET: z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9+/]{24,}={0,2}$/, 'must be whsec_ followed by a base64 key')
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (env.DATABASE_POOL_MIN > env.DATABASE_POOL_MAX) {
       ctx.addIssue({ code: 'custom', path: ['DATABASE_POOL_MIN'], message: 'must not exceed DATABASE_POOL_MAX' });
     }
     if (env.DATABASE_READ_POOL_MIN > env.DATABASE_READ_POOL_MAX) {
-      ctx.addIssue({ code: 'custom', path: ['DATABASE_READ_POOL_MIN'], message: 'must not exceed DATABASE_READ_POOL_MAX' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DATABASE_READ_POOL_MIN'],
+        message: 'must not exceed DATABASE_READ_POOL_MAX',
+      });
     }
     if (env.SHUTDOWN_DRAIN_SECONDS >= env.SHUTDOWN_GRACE_SECONDS) {
-      ctx.addIssue({ code: 'custom', path: ['SHUTDOWN_DRAIN_SECONDS'], message: 'must be shorter than SHUTDOWN_GRACE_SECONDS' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SHUTDOWN_DRAIN_SECONDS'],
+        message: 'must be shorter than SHUTDOWN_GRACE_SECONDS',
+      });
     }
     if (env.EVENTS_WEBHOOK_URL && !env.EVENTS_WEBHOOK_SECRET) {
-      ctx.addIssue({ code: 'custom', path: ['EVENTS_WEBHOOK_SECRET'], message: 'is required when EVENTS_WEBHOOK_URL is set' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['EVENTS_WEBHOOK_SECRET'],
+        message: 'is required when EVENTS_WEBHOOK_URL is set',
+      });
     }
     if (env.NODE_ENV !== 'production') return;
     const required = ['DATABASE_URL', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'] as const;
@@ -58,7 +73,11 @@ const schema = z
       if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required in production' });
     }
     if (!env.JWT_PUBLIC_KEY && !env.JWT_JWKS_URL) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_PUBLIC_KEY'], message: 'JWT_PUBLIC_KEY or JWT_JWKS_URL is required in production' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['JWT_PUBLIC_KEY'],
+        message: 'JWT_PUBLIC_KEY or JWT_JWKS_URL is required in production',
+      });
     }
   });
 
@@ -84,7 +103,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     ...c,
     // Kubernetes secrets and .env files often carry PEMs with literal "\n".
     JWT_PUBLIC_KEY: c.JWT_PUBLIC_KEY?.replace(/\\n/g, '\n'),
-    CORS_ORIGINS: c.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean),
+    CORS_ORIGINS: c.CORS_ORIGINS.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
   };
 }
-

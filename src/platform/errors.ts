@@ -35,7 +35,8 @@ export class AppError extends Error {
   }
 }
 
-const problem = (status: number, code: string, title: string, options: ProblemOptions = {}) => new AppError({ status, code, title, ...options });
+const problem = (status: number, code: string, title: string, options: ProblemOptions = {}) =>
+  new AppError({ status, code, title, ...options });
 
 export interface FieldIssue {
   field: string;
@@ -47,11 +48,15 @@ export const badRequest = (detail: string, errors: FieldIssue[] = []) =>
 
 /** A body that could not be read; `status` is the 4xx the body parser chose (400 unless it knew better). */
 export const unreadableBody = (options: { detail?: string; status?: number } = {}) =>
-  problem(options.status ?? 400, 'bad_request', 'Bad request', { detail: options.detail ?? 'The request could not be read' });
+  problem(options.status ?? 400, 'bad_request', 'Bad request', {
+    detail: options.detail ?? 'The request could not be read',
+  });
 
-export const payloadTooLarge = () => problem(413, 'payload_too_large', 'Payload too large', { detail: 'The request body is too large' });
+export const payloadTooLarge = () =>
+  problem(413, 'payload_too_large', 'Payload too large', { detail: 'The request body is too large' });
 
-export const unsupportedMediaType = (detail: string) => problem(415, 'unsupported_media_type', 'Unsupported media type', { detail });
+export const unsupportedMediaType = (detail: string) =>
+  problem(415, 'unsupported_media_type', 'Unsupported media type', { detail });
 
 export const invalidSignature = (detail: string) => problem(400, 'invalid_signature', 'Invalid signature', { detail });
 
@@ -81,7 +86,10 @@ export const methodNotAllowed = (options: { method: string; allow: string }) =>
   });
 
 export const unauthorized = (detail: string) =>
-  problem(401, 'unauthorized', 'Unauthorized', { detail, headers: { 'WWW-Authenticate': 'Bearer realm="scholarlink-billing"' } });
+  problem(401, 'unauthorized', 'Unauthorized', {
+    detail,
+    headers: { 'WWW-Authenticate': 'Bearer realm="scholarlink-billing"' },
+  });
 
 /** A bearer token was sent but is not acceptable (RFC 6750 §3.1 error code invalid_token). */
 export const invalidToken = (detail: string) =>
@@ -95,14 +103,20 @@ export const forbidden = (detail: string) => problem(403, 'forbidden', 'Forbidde
 export const conflict = (code: string, detail: string) => problem(409, code, 'Conflict', { detail });
 
 export const rateLimited = (options: { retryAfterSeconds: number | string }) =>
-  problem(429, 'rate_limited', 'Too many requests', { detail: `Rate limit exceeded; retry in ${options.retryAfterSeconds} s.` });
+  problem(429, 'rate_limited', 'Too many requests', {
+    detail: `Rate limit exceeded; retry in ${options.retryAfterSeconds} s.`,
+  });
 
 /** 402: the charge, hold or take-back needs `required` credits and the wallet has `available`. */
 export const insufficientCredits = (options: { required: Decimal; available: Decimal }) => {
   const [required, available] = [formatCredits(options.required), formatCredits(options.available)];
   return problem(402, 'insufficient_credits', 'Insufficient credits', {
     detail: `This requires ${required} credits but ${available} are available.`,
-    extensions: { requiredCredits: required, availableCredits: available, shortfall: formatCredits(options.required.minus(options.available)) },
+    extensions: {
+      requiredCredits: required,
+      availableCredits: available,
+      shortfall: formatCredits(options.required.minus(options.available)),
+    },
   });
 };
 
@@ -114,10 +128,15 @@ export const stripeUnavailable = (options: { detail: string; cause?: unknown }) 
   problem(502, 'stripe_unavailable', 'Payment provider unavailable', options);
 
 export const webhookProcessingFailed = (cause: unknown) =>
-  problem(500, 'webhook_processing_failed', 'Webhook processing failed', { detail: 'The event was not applied; Stripe will retry it.', cause });
+  problem(500, 'webhook_processing_failed', 'Webhook processing failed', {
+    detail: 'The event was not applied; Stripe will retry it.',
+    cause,
+  });
 
 export const internalError = () =>
-  problem(500, 'internal_error', 'Internal server error', { detail: 'Something went wrong; retry with the same Idempotency-Key.' });
+  problem(500, 'internal_error', 'Internal server error', {
+    detail: 'Something went wrong; retry with the same Idempotency-Key.',
+  });
 
 /** Seconds a caller waits before retrying a database fault: a new connection is made on the next query. */
 export const DATABASE_RETRY_AFTER_SECONDS = 1;
@@ -125,7 +144,8 @@ export const DATABASE_RETRY_AFTER_SECONDS = 1;
 /** 503: the database could not be reached or dropped the connection; safe to retry with the same key. */
 export const databaseUnavailable = (options: { cause?: unknown } = {}) =>
   problem(503, 'database_unavailable', 'Database unavailable', {
-    detail: 'The database could not be reached or dropped the connection; retry with the same requestId or Idempotency-Key.',
+    detail:
+      'The database could not be reached or dropped the connection; retry with the same requestId or Idempotency-Key.',
     headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
     cause: options.cause,
   });

@@ -20,4 +20,7 @@ export function formatCredits(value: string | Decimal | null | undefined): strin
 }
 
 /** Exact USD from integer cents, two places: 1234 → "12.34". */
-export const usdFromCents = (cents: number | string | null | undefined): string => money(cents ?? 0).div(100).toFixed(2);
+export const usdFromCents = (cents: number | string | null | undefined): string =>
+  money(cents ?? 0)
+    .div(100)
+    .toFixed(2);

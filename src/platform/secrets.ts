@@ -6,7 +6,9 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
  * AWS_ENDPOINT_URL_SECRETS_MANAGER or AWS_ENDPOINT_URL), so a local endpoint works in tests.
  * Errors name the secret id, never its content.
  */
-export async function withSecrets(env: Record<string, string | undefined>): Promise<Record<string, string | undefined>> {
+export async function withSecrets(
+  env: Record<string, string | undefined>,
+): Promise<Record<string, string | undefined>> {
   const secretId = env.AWS_SECRETS_MANAGER_SECRET_ID;
   if (!secretId) return env;
   const client = new SecretsManagerClient({ maxAttempts: 3 });
@@ -27,7 +29,13 @@ export async function withSecrets(env: Record<string, string | undefined>): Prom
   } catch {
     throw new Error(`Secret "${secretId}" is not a JSON object`);
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`Secret "${secretId}" is not a JSON object`);
-  const overrides = Object.fromEntries(Object.entries(parsed as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new Error(`Secret "${secretId}" is not a JSON object`);
+  const overrides = Object.fromEntries(
+    Object.entries(parsed as Record<string, unknown>).map(([k, v]) => [
+      k,
+      typeof v === 'string' ? v : JSON.stringify(v),
+    ]),
+  );
   return { ...env, ...overrides };
 }

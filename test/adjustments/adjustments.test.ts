@@ -19,7 +19,9 @@ describe('POST /v1/admin/credits/adjustments', () => {
     const res = await adjust({ userId: 'adj-1', amount: '250.5', reason: 'promo' }, 'k-1');
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ userId: 'adj-1', amount: '250.5', balance: '250.5', reason: 'promo' });
-    const [tx] = await t.database.sql(`SELECT type, actor, reference FROM ledger_transactions WHERE id = $1`, [res.body.transactionId]);
+    const [tx] = await t.database.sql(`SELECT type, actor, reference FROM ledger_transactions WHERE id = $1`, [
+      res.body.transactionId,
+    ]);
     expect(tx).toEqual({ type: 'adjustment', actor: 'finance-admin', reference: 'promo' });
   });
 
@@ -33,7 +35,9 @@ describe('POST /v1/admin/credits/adjustments', () => {
   });
 
   it('when concurrent requests share a key, exactly one posts', async () => {
-    const responses = await Promise.all(Array.from({ length: 10 }, () => adjust({ userId: 'adj-c', amount: '7', reason: 'x' }, 'k-c')));
+    const responses = await Promise.all(
+      Array.from({ length: 10 }, () => adjust({ userId: 'adj-c', amount: '7', reason: 'x' }, 'k-c')),
+    );
     expect(responses.every((r) => [201, 409].includes(r.status))).toBe(true);
     expect((await balanceOf(t, 'adj-c')).balance).toBe('7');
   });

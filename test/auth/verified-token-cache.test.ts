@@ -1,4 +1,9 @@
-import { createTokenVerifier, TokenRejected, type Principal, type TokenVerifier } from '../../src/platform/auth/token-verifier';
+import {
+  createTokenVerifier,
+  TokenRejected,
+  type Principal,
+  type TokenVerifier,
+} from '../../src/platform/auth/token-verifier';
 import { withVerifiedTokenCache } from '../../src/platform/auth/verified-token-cache';
 import { makeKeyPair, signToken } from '../helpers/keys';
 

@@ -4,7 +4,12 @@ import { jsonAnswer, recordingServer } from '../helpers/recording-server';
 
 const numbered = () => {
   let seq = 0;
-  return (): HttpRequest => ({ method: 'POST', path: '/charge', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requestId: `r-${seq++}` }) });
+  return (): HttpRequest => ({
+    method: 'POST',
+    path: '/charge',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ requestId: `r-${seq++}` }),
+  });
 };
 
 describe('the bench load generator', () => {
@@ -44,7 +49,13 @@ describe('the bench load generator', () => {
         url: server.url,
         connections: 2,
         seconds: 0.3,
-        next: () => ({ method: 'POST', path: '/hold', body: '{}', then: (status) => (status === 201 ? { method: 'POST', path: '/settle', body: '{}', then: () => void settled++ } : undefined) }),
+        next: () => ({
+          method: 'POST',
+          path: '/hold',
+          body: '{}',
+          then: (status) =>
+            status === 201 ? { method: 'POST', path: '/settle', body: '{}', then: () => void settled++ } : undefined,
+        }),
       });
       expect(r.statuses['201']).toBe(settled);
       expect(r.statuses['200']).toBe(settled);
@@ -67,7 +78,9 @@ describe('the bench load generator', () => {
   });
 
   it('counts a request as an error when the server drops its socket, and carries on', async () => {
-    const server = await recordingServer((n, req, res) => (n % 3 === 0 ? req.socket.destroy() : jsonAnswer(res, 201, {})));
+    const server = await recordingServer((n, req, res) =>
+      n % 3 === 0 ? req.socket.destroy() : jsonAnswer(res, 201, {}),
+    );
     try {
       const r = await runLoad({ url: server.url, connections: 2, seconds: 0.5, next: numbered() });
       const lost = Object.values(r.errorKinds ?? {}).reduce((a, b) => a + b, 0);
@@ -115,8 +128,16 @@ describe('the bench load generator', () => {
   it('writes a request as one message with its length, and reads the length and status back', () => {
     const wire = serializeRequest({ method: 'POST', path: '/v1/x', headers: { a: 'b' }, body: '{"é":1}' }, 'h:1');
     expect(wire).toBe('POST /v1/x HTTP/1.1\r\nHost: h:1\r\na: b\r\nContent-Length: 8\r\n\r\n{"é":1}');
-    expect(parseResponseHead('HTTP/1.1 201 Created\r\nContent-Type: application/json\r\ncontent-length: 12')).toEqual({ status: 201, bodyLength: 12, close: false });
-    expect(parseResponseHead('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0')).toEqual({ status: 200, bodyLength: 0, close: true });
+    expect(parseResponseHead('HTTP/1.1 201 Created\r\nContent-Type: application/json\r\ncontent-length: 12')).toEqual({
+      status: 201,
+      bodyLength: 12,
+      close: false,
+    });
+    expect(parseResponseHead('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0')).toEqual({
+      status: 200,
+      bodyLength: 0,
+      close: true,
+    });
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nContent-Type: text/plain')).toEqual({ error: 'no content-length' });
     expect(parseResponseHead('garbage')).toEqual({ error: 'bad status line' });
   });

@@ -16,10 +16,20 @@ describe('the bench pacer (bench/pacer/pacer.c)', () => {
       expect(r.sent).toBeGreaterThan(0);
       expect(r.requests).toBe(r.sent);
       expect(server.seen).toHaveLength(sent);
-      expect(server.seen.every((s) => s.url === '/v1/usage/reconcile' && s.authorization === 'Bearer tok-gw')).toBe(true);
+      expect(server.seen.every((s) => s.url === '/v1/usage/reconcile' && s.authorization === 'Bearer tok-gw')).toBe(
+        true,
+      );
       expect(new Set(bodies.map((b) => b.requestId)).size).toBe(sent);
-      expect(bodies.every((b) => b.requestId.startsWith('run-paced-') && /^bench-([1-9]|[1-4]\d|50)$/.test(b.userId))).toBe(true);
-      expect(bodies[0]).toEqual({ userId: bodies[0].userId, requestId: 'run-paced-0', model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 });
+      expect(
+        bodies.every((b) => b.requestId.startsWith('run-paced-') && /^bench-([1-9]|[1-4]\d|50)$/.test(b.userId)),
+      ).toBe(true);
+      expect(bodies[0]).toEqual({
+        userId: bodies[0].userId,
+        requestId: 'run-paced-0',
+        model: 'gpt-4o-mini',
+        inputTokens: 100,
+        outputTokens: 50,
+      });
       const refused = server.seen.filter((_s, i) => (i + 1) % 4 === 0).length; // n counts from 1
       expect(r.statuses).toEqual({ '201': sent - refused, ...(refused ? { '402': refused } : {}) });
       expect(r.errors).toBe(refused);
@@ -30,7 +40,9 @@ describe('the bench pacer (bench/pacer/pacer.c)', () => {
 
   it('counts latency from the due time, so the requests that wait out a stall show in the percentiles', async () => {
     // one connection; the 20th answer comes 300 ms late, so the ~30 requests due meanwhile wait for it
-    const server = await recordingServer((n, _req, res) => (n === 20 ? setTimeout(() => jsonAnswer(res, 201), 300) : jsonAnswer(res, 201)));
+    const server = await recordingServer((n, _req, res) =>
+      n === 20 ? setTimeout(() => jsonAnswer(res, 201), 300) : jsonAnswer(res, 201),
+    );
     try {
       const r = await runPacer({ ...pace, url: server.url, connections: 1, seconds: 1, rate: 100 });
       expect(r.requests).toBe(r.sent);

@@ -18,7 +18,15 @@ describe('the pgbench floor', () => {
   afterAll(() => t.drop());
 
   const floor = (rate?: number) =>
-    runFloor({ databaseUrl: t.url, clients: 2, seconds: 1, wallets: 20, rateCardId: ids.card, revenueAccountId: ids.revenue, rate });
+    runFloor({
+      databaseUrl: t.url,
+      clients: 2,
+      seconds: 1,
+      wallets: 20,
+      rateCardId: ids.card,
+      revenueAccountId: ids.revenue,
+      rate,
+    });
 
   it('when it runs closed-loop, every logged transaction is a charge and none is counted as an error', async () => {
     const before = (await t.sql<{ n: number }>(`SELECT count(*)::int AS n FROM usages`))[0].n;

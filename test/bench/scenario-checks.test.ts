@@ -11,8 +11,14 @@ describe('the bench scenario checks', () => {
   beforeAll(async () => {
     t = await createTestDatabase({ poolMax: 2 });
     await seedWallets(t.db.pool, 3, '100');
-    for (const [user, requestId] of [['bench-1', 'run-1'], ['bench-2', 'run-2']]) {
-      await t.sql(`SELECT * FROM billing_charge_usage($1, $2, 'gpt-4o-mini', 'gpt-4o-mini', 100, 50, 0, 'h', 'c', NULL)`, [user, requestId]);
+    for (const [user, requestId] of [
+      ['bench-1', 'run-1'],
+      ['bench-2', 'run-2'],
+    ]) {
+      await t.sql(
+        `SELECT * FROM billing_charge_usage($1, $2, 'gpt-4o-mini', 'gpt-4o-mini', 100, 50, 0, 'h', 'c', NULL)`,
+        [user, requestId],
+      );
     }
   });
   afterAll(() => t.drop());

@@ -19,12 +19,23 @@ describeWithTool('wrk', 'wrk', 'the bench wrk runner (bench/wrk/requests.lua)', 
   it('sends first charges with a requestId of their own each, on wallets in range, and counts each status', async () => {
     const server = await localServer((n) => (n % 3 === 0 ? 402 : 201));
     try {
-      const r = await runWrk({ url: server.url, connections: 4, seconds: 1, args: ['charge', 'tok-gw', 'run-spread-', '50', '0'] });
+      const r = await runWrk({
+        url: server.url,
+        connections: 4,
+        seconds: 1,
+        args: ['charge', 'tok-gw', 'run-spread-', '50', '0'],
+      });
       const bodies = server.seen.map((s) => JSON.parse(s.body));
       expect(r.requests).toBeGreaterThan(20);
-      expect(server.seen.every((s) => s.method === 'POST' && s.url === '/v1/usage/reconcile' && s.authorization === 'Bearer tok-gw')).toBe(true);
+      expect(
+        server.seen.every(
+          (s) => s.method === 'POST' && s.url === '/v1/usage/reconcile' && s.authorization === 'Bearer tok-gw',
+        ),
+      ).toBe(true);
       expect(new Set(bodies.map((b) => b.requestId)).size).toBe(bodies.length);
-      expect(bodies.every((b) => b.requestId.startsWith('run-spread-') && /^bench-([1-9]|[1-4]\d|50)$/.test(b.userId))).toBe(true);
+      expect(
+        bodies.every((b) => b.requestId.startsWith('run-spread-') && /^bench-([1-9]|[1-4]\d|50)$/.test(b.userId)),
+      ).toBe(true);
       expect(new Set(bodies.map((b) => b.userId)).size).toBeGreaterThan(10);
       expect(bodies[0]).toMatchObject({ model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 });
       // wrk counts answers, the server counts requests: at most one per connection unanswered at the deadline
@@ -42,7 +53,13 @@ describeWithTool('wrk', 'wrk', 'the bench wrk runner (bench/wrk/requests.lua)', 
     const echo = (body: string) => JSON.stringify({ requestId: JSON.parse(body).requestId, credits: '0.18' });
     const server = await localServer((n) => (n % 4 === 0 ? 402 : 201), echo);
     try {
-      const r = await runWrk({ url: server.url, connections: 4, seconds: 1, answeredIds: true, args: ['charge', 'tok', 'run-ids-', '50', '0'] });
+      const r = await runWrk({
+        url: server.url,
+        connections: 4,
+        seconds: 1,
+        answeredIds: true,
+        args: ['charge', 'tok', 'run-ids-', '50', '0'],
+      });
       const sent = server.seen.map((s) => JSON.parse(s.body).requestId as string);
       const refused = new Set(sent.filter((_, i) => (i + 1) % 4 === 0));
       expect(r.answeredIds).toHaveLength(r.statuses['201']);

@@ -37,7 +37,10 @@ describe('prisma/sql/functions: one current definition per SQL function', () => 
 
   it('each file creates the function it is named after, with CREATE OR REPLACE', () => {
     for (const f of readFunctionFiles()) {
-      expect({ file: f.name, creates: [...f.sql.matchAll(/CREATE OR REPLACE FUNCTION "?(\w+)"?\(/g)].map((m) => m[1]) }).toEqual({
+      expect({
+        file: f.name,
+        creates: [...f.sql.matchAll(/CREATE OR REPLACE FUNCTION "?(\w+)"?\(/g)].map((m) => m[1]),
+      }).toEqual({
         file: f.name,
         creates: [f.name],
       });
@@ -45,7 +48,9 @@ describe('prisma/sql/functions: one current definition per SQL function', () => 
   });
 
   it('when a function is changed in the database by hand, the check names it and the next db:migrate restores the file', async () => {
-    await database.sql(`CREATE OR REPLACE FUNCTION billing_csv_text(v TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$ SELECT v $$`);
+    await database.sql(
+      `CREATE OR REPLACE FUNCTION billing_csv_text(v TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$ SELECT v $$`,
+    );
     expect(await drift()).toEqual(["billing_csv_text: the database's definition differs from its file"]);
     await migrate(database.url);
     expect(await drift()).toEqual([]);
@@ -54,7 +59,9 @@ describe('prisma/sql/functions: one current definition per SQL function', () => 
   });
 
   it('when an old overload or a function without a file is left in the database, the check names it', async () => {
-    await database.sql(`CREATE FUNCTION billing_csv_text(v TEXT, quote TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$ SELECT quote || v $$`);
+    await database.sql(
+      `CREATE FUNCTION billing_csv_text(v TEXT, quote TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$ SELECT quote || v $$`,
+    );
     await database.sql(`CREATE FUNCTION billing_orphan() RETURNS INT LANGUAGE sql AS $$ SELECT 1 $$`);
     try {
       expect(await drift()).toEqual([

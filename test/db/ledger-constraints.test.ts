@@ -5,7 +5,9 @@ let wallet: string;
 let revenue: string;
 beforeAll(async () => {
   database = await createTestDatabase();
-  const [w] = await database.sql<{ id: string }>(`INSERT INTO accounts (kind, user_id) VALUES ('wallet', 'sql-user') RETURNING id::text`);
+  const [w] = await database.sql<{ id: string }>(
+    `INSERT INTO accounts (kind, user_id) VALUES ('wallet', 'sql-user') RETURNING id::text`,
+  );
   const [r] = await database.sql<{ id: string }>(`SELECT id::text FROM accounts WHERE code = 'usage_revenue'`);
   wallet = w.id;
   revenue = r.id;
@@ -27,13 +29,17 @@ async function inTransaction(statements: string[]) {
   }
 }
 
-const tx = (id: string, key: string) => `INSERT INTO ledger_transactions (id, type, business_key) VALUES ('${id}', 'adjustment', '${key}')`;
+const tx = (id: string, key: string) =>
+  `INSERT INTO ledger_transactions (id, type, business_key) VALUES ('${id}', 'adjustment', '${key}')`;
 
 describe('the database itself refuses what the ledger forbids', () => {
   it('a transaction whose postings do not sum to zero cannot commit', async () => {
     const id = '00000000-0000-4000-8000-000000000001';
     await expect(
-      inTransaction([tx(id, 'bad-sum'), `INSERT INTO postings (transaction_id, account_id, amount, balance_after) VALUES ('${id}', ${wallet}, 10, 10)`]),
+      inTransaction([
+        tx(id, 'bad-sum'),
+        `INSERT INTO postings (transaction_id, account_id, amount, balance_after) VALUES ('${id}', ${wallet}, 10, 10)`,
+      ]),
     ).rejects.toThrow(/does not balance/);
     expect(await database.sql(`SELECT 1 FROM ledger_transactions WHERE id = '${id}'`)).toEqual([]);
   });
@@ -62,11 +68,15 @@ describe('the database itself refuses what the ledger forbids', () => {
     await expect(database.sql(`UPDATE postings SET amount = amount * 2`)).rejects.toThrow(/append-only/);
     await expect(database.sql(`UPDATE ledger_transactions SET reference = 'x'`)).rejects.toThrow(/append-only/);
     await expect(database.sql(`DELETE FROM postings`)).rejects.toThrow(/append-only/);
-    await expect(database.sql(`UPDATE rate_cards SET input_usd_per_1m = 0 WHERE model = 'gpt-4o'`)).rejects.toThrow(/append-only/);
+    await expect(database.sql(`UPDATE rate_cards SET input_usd_per_1m = 0 WHERE model = 'gpt-4o'`)).rejects.toThrow(
+      /append-only/,
+    );
   });
 
   it('system accounts keep no cached balance, so no charge ever locks a shared row', async () => {
-    await expect(database.sql(`UPDATE accounts SET balance = 1 WHERE code = 'usage_revenue'`)).rejects.toThrow(/accounts_system_balance_check/);
+    await expect(database.sql(`UPDATE accounts SET balance = 1 WHERE code = 'usage_revenue'`)).rejects.toThrow(
+      /accounts_system_balance_check/,
+    );
   });
 
   it('a new price is a new card: the one in force is the latest effective_from that has passed', async () => {

@@ -15,15 +15,25 @@ afterEach(() => database.drop());
 describe('npm run db:migrate (src/platform/db/migrator.ts)', () => {
   it('records every migration with prisma migrate deploy bookkeeping: sha256 checksum, finished_at, one step', async () => {
     const applied = await migrate(database.url);
-    const onDisk = fs.readdirSync(MIGRATIONS_DIR).filter((d) => fs.existsSync(path.join(MIGRATIONS_DIR, d, 'migration.sql'))).sort();
+    const onDisk = fs
+      .readdirSync(MIGRATIONS_DIR)
+      .filter((d) => fs.existsSync(path.join(MIGRATIONS_DIR, d, 'migration.sql')))
+      .sort();
     expect(applied).toEqual(onDisk);
-    const rows = await database.sql<{ migration_name: string; checksum: string; finished: boolean; applied_steps_count: number }>(
+    const rows = await database.sql<{
+      migration_name: string;
+      checksum: string;
+      finished: boolean;
+      applied_steps_count: number;
+    }>(
       `SELECT migration_name, checksum, finished_at IS NOT NULL AS finished, applied_steps_count FROM _prisma_migrations ORDER BY migration_name`,
     );
     expect(rows).toEqual(
       onDisk.map((name) => ({
         migration_name: name,
-        checksum: createHash('sha256').update(fs.readFileSync(path.join(MIGRATIONS_DIR, name, 'migration.sql'))).digest('hex'),
+        checksum: createHash('sha256')
+          .update(fs.readFileSync(path.join(MIGRATIONS_DIR, name, 'migration.sql')))
+          .digest('hex'),
         finished: true,
         applied_steps_count: 1,
       })),

@@ -7,7 +7,10 @@ beforeAll(async () => {
 afterAll(() => database.drop());
 
 const post = (user: string, key: string, amount: string) =>
-  database.sql<{ outcome: string }>(`SELECT outcome FROM billing_post_wallet($1, 'adjustment', $2, 'promotions', $3::numeric, false, NULL, 'r', NULL, NULL)`, [user, key, amount]);
+  database.sql<{ outcome: string }>(
+    `SELECT outcome FROM billing_post_wallet($1, 'adjustment', $2, 'promotions', $3::numeric, false, NULL, 'r', NULL, NULL)`,
+    [user, key, amount],
+  );
 
 const charge = (user: string, request: string) =>
   database.sql<{ outcome: string; balance: string }>(
@@ -39,7 +42,10 @@ describe('billing_charge_usage and a hold released at the same moment', () => {
     const releaser = await database.db.pool.connect();
     try {
       await releaser.query('BEGIN');
-      await releaser.query(`UPDATE holds SET status = 'released', ended_at = now() WHERE id = $1 AND status = 'active'`, [hold.id]);
+      await releaser.query(
+        `UPDATE holds SET status = 'released', ended_at = now() WHERE id = $1 AND status = 'active'`,
+        [hold.id],
+      );
       const settle = charge('race-hold', 'call-1'); // blocks on the hold row
       await new Promise((r) => setTimeout(r, 300));
       await releaser.query('COMMIT');

@@ -15,11 +15,16 @@ beforeEach(() => {
 afterEach(() => pipe.close());
 afterAll(() => t.drop());
 
-const backends = async () => (await t.sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [APP])).map((r) => r.pid);
+const backends = async () =>
+  (await t.sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [APP])).map(
+    (r) => r.pid,
+  );
 
 describe('pipelined connection', () => {
   it('when queries are sent together on one connection, each gets its own answer, in order', async () => {
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => pipe.query<{ n: number }>({ text: 'SELECT $1::int AS n', values: [i] })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => pipe.query<{ n: number }>({ text: 'SELECT $1::int AS n', values: [i] })),
+    );
     expect(answers.map((a) => a.rows[0].n)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     expect(await backends()).toHaveLength(1);
   });
@@ -27,7 +32,11 @@ describe('pipelined connection', () => {
   it('when one named statement of the pipeline fails, only its own writes roll back and the ones behind it commit', async () => {
     // named and with parameters, like the charges: Parse/Bind/Execute/Sync, not the simple protocol
     const insert = (k: string, divisor: number) =>
-      pipe.query({ name: 'pipe-insert', text: `WITH w AS (INSERT INTO pipe_rows VALUES ($1) RETURNING k) SELECT 1 / $2::int FROM w`, values: [k, divisor] });
+      pipe.query({
+        name: 'pipe-insert',
+        text: `WITH w AS (INSERT INTO pipe_rows VALUES ($1) RETURNING k) SELECT 1 / $2::int FROM w`,
+        values: [k, divisor],
+      });
     const results = await Promise.allSettled([insert('a', 1), insert('b', 0), insert('c', 1)]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect((await t.sql<{ k: string }>(`SELECT k FROM pipe_rows ORDER BY k`)).map((r) => r.k)).toEqual(['a', 'c']);

@@ -32,7 +32,12 @@ async function appWith(maxLagSeconds: number | undefined, cacheMs = 0): Promise<
 beforeAll(async () => {
   cluster = await startReplicaCluster();
   const db = createDatabase(cluster.primaryUrl, { min: 0, max: 10 });
-  primary = { url: cluster.primaryUrl, db, sql: async (text, params = []) => (await db.pool.query(text, params)).rows, drop: async () => undefined };
+  primary = {
+    url: cluster.primaryUrl,
+    db,
+    sql: async (text, params = []) => (await db.pool.query(text, params)).rows,
+    drop: async () => undefined,
+  };
   apps.strict = await appWith(1);
   apps.lenient = await appWith(3600);
   apps.cached = await appWith(3600, 60_000);
@@ -51,7 +56,14 @@ const get = (t: TestApp, path: string) => request(t.app).get(path).set('Authoriz
 const exportRows = async (t: TestApp) => {
   const res = await get(t, '/v1/ledger/export.csv');
   expect(res.status).toBe(200);
-  return { res, users: res.text.split('\n').slice(1).filter(Boolean).map((line) => line.split(',')[2]) };
+  return {
+    res,
+    users: res.text
+      .split('\n')
+      .slice(1)
+      .filter(Boolean)
+      .map((line) => line.split(',')[2]),
+  };
 };
 async function fallbacks(t: TestApp, reason: string): Promise<number> {
   const text = (await request(t.app).get('/metrics')).text;
@@ -59,7 +71,12 @@ async function fallbacks(t: TestApp, reason: string): Promise<number> {
   return line ? Number(line.split(' ')[1]) : 0;
 }
 const readsOnStandby = async () =>
-  (await cluster.sql<{ n: number }>('standby', "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'scholarlink-billing-reads'"))[0].n;
+  (
+    await cluster.sql<{ n: number }>(
+      'standby',
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'scholarlink-billing-reads'",
+    )
+  )[0].n;
 
 describe('reads on a streaming replica', () => {
   it('serves the export and the reports from the standby, with X-Data-As-Of, and a row appears once replayed', async () => {
@@ -81,7 +98,10 @@ describe('reads on a streaming replica', () => {
       const usage = await get(apps.lenient, '/v1/admin/reports/usage');
       expect(usage.headers['x-data-as-of']).toBe(asOf.toISOString());
       expect(await readsOnStandby()).toBeGreaterThan(0);
-      const onPrimary = await cluster.sql<{ n: number }>('primary', "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'scholarlink-billing-reads'");
+      const onPrimary = await cluster.sql<{ n: number }>(
+        'primary',
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'scholarlink-billing-reads'",
+      );
       expect(onPrimary[0].n).toBe(0);
     } finally {
       await cluster.sql('standby', 'SELECT pg_wal_replay_resume()');
@@ -105,7 +125,10 @@ describe('reads on a streaming replica', () => {
   it('still uses the idle standby after the primary switched to a new WAL segment', async () => {
     // The primary's insert position then sits past the new page's header, where the standby's replay stops short.
     const [{ end }] = await cluster.sql<{ end: string }>('primary', 'SELECT pg_switch_wal()::text AS "end"');
-    while (!(await cluster.sql<{ ok: boolean }>('standby', 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [end]))[0].ok) {
+    while (
+      !(await cluster.sql<{ ok: boolean }>('standby', 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [end]))[0]
+        .ok
+    ) {
       await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 1500));
@@ -150,15 +173,27 @@ describe('reads on a streaming replica', () => {
   it('charges and balances stay on the primary: a charge shows in the balance at once, on no standby connection', async () => {
     await cluster.sql('standby', 'SELECT pg_wal_replay_pause()');
     try {
-      const charged = await reconcile(apps.lenient, { userId: 'rr-alice', requestId: 'rr-charge-1', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 });
+      const charged = await reconcile(apps.lenient, {
+        userId: 'rr-alice',
+        requestId: 'rr-charge-1',
+        model: 'gpt-4o',
+        inputTokens: 1000,
+        outputTokens: 500,
+      });
       expect(charged.status).toBe(201);
       expect((await balanceOf(apps.lenient, 'rr-alice')).balance).toBe('50');
       // History still comes from the paused standby, which has not seen the charge.
       const history = await get(apps.lenient, '/v1/ledger?userId=rr-alice');
       expect(history.headers['x-data-as-of']).toBeDefined();
       expect(history.body.data.map((e: { type: string }) => e.type)).toEqual(['adjustment']);
-      const names = await cluster.sql<{ name: string }>('standby', "SELECT DISTINCT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'scholarlink-billing%'");
-      expect(names.map((r) => r.name).sort()).toEqual(['scholarlink-billing-reads', 'scholarlink-billing-replica-check']);
+      const names = await cluster.sql<{ name: string }>(
+        'standby',
+        "SELECT DISTINCT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'scholarlink-billing%'",
+      );
+      expect(names.map((r) => r.name).sort()).toEqual([
+        'scholarlink-billing-reads',
+        'scholarlink-billing-replica-check',
+      ]);
     } finally {
       await cluster.sql('standby', 'SELECT pg_wal_replay_resume()');
     }
@@ -183,7 +218,13 @@ describe('reads on a streaming replica', () => {
     expect((await get(apps.cached, '/v1/admin/reports/usage')).status).toBe(200);
 
     expect((await request(apps.strict.app).get('/readyz')).status).toBe(200);
-    const charged = await reconcile(apps.strict, { userId: 'rr-alice', requestId: 'rr-charge-2', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 });
+    const charged = await reconcile(apps.strict, {
+      userId: 'rr-alice',
+      requestId: 'rr-charge-2',
+      model: 'gpt-4o',
+      inputTokens: 1000,
+      outputTokens: 500,
+    });
     expect(charged.status).toBe(201);
   });
 });

@@ -31,9 +31,14 @@ describe('schema.prisma and prisma/migrations', () => {
        FROM information_schema.columns c WHERE c.table_schema = 'public' AND c.table_name <> '_prisma_migrations'`,
     );
     for (const model of models) {
-      const actual = rows.filter((r) => r.table_name === model.table).map((r) => ({ column: r.column_name, type: r.type, nullable: r.nullable }));
+      const actual = rows
+        .filter((r) => r.table_name === model.table)
+        .map((r) => ({ column: r.column_name, type: r.type, nullable: r.nullable }));
       const sort = (a: { column: string }, b: { column: string }) => a.column.localeCompare(b.column);
-      expect({ table: model.table, columns: actual.sort(sort) }).toEqual({ table: model.table, columns: [...model.columns].sort(sort) });
+      expect({ table: model.table, columns: actual.sort(sort) }).toEqual({
+        table: model.table,
+        columns: [...model.columns].sort(sort),
+      });
     }
   });
 
@@ -50,10 +55,19 @@ describe('schema.prisma and prisma/migrations', () => {
     const key = (cols: string[]) => cols.join(',');
     for (const model of models) {
       const mine = rows.filter((r) => r.table === model.table);
-      expect({ table: model.table, pk: mine.find((r) => r.primary)?.columns }).toEqual({ table: model.table, pk: model.primaryKey });
-      const uniques = mine.filter((r) => r.unique && !r.primary).map((r) => key(r.columns)).sort();
+      expect({ table: model.table, pk: mine.find((r) => r.primary)?.columns }).toEqual({
+        table: model.table,
+        pk: model.primaryKey,
+      });
+      const uniques = mine
+        .filter((r) => r.unique && !r.primary)
+        .map((r) => key(r.columns))
+        .sort();
       expect({ table: model.table, uniques }).toEqual({ table: model.table, uniques: model.uniques.map(key).sort() });
-      const indexes = mine.filter((r) => !r.unique).map((r) => key(r.columns)).sort();
+      const indexes = mine
+        .filter((r) => !r.unique)
+        .map((r) => key(r.columns))
+        .sort();
       expect({ table: model.table, indexes }).toEqual({ table: model.table, indexes: model.indexes.map(key).sort() });
     }
   });

@@ -21,7 +21,10 @@ function promtool(...args: string[]) {
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'billing-rules-'));
   objects = render(OVERLAY_DIR);
-  fs.writeFileSync(path.join(dir, 'rules.yaml'), YAML.stringify({ groups: one(objects, 'PrometheusRule').spec.groups }));
+  fs.writeFileSync(
+    path.join(dir, 'rules.yaml'),
+    YAML.stringify({ groups: one(objects, 'PrometheusRule').spec.groups }),
+  );
   fs.copyFileSync(TESTS_FILE, path.join(dir, 'billing-alerts.test.yaml'));
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -41,14 +44,25 @@ describeWithTool('promtool', 'prometheus', 'alert rules (promtool)', () => {
   });
 
   it('have a unit test for every alert, firing at least once', () => {
-    const tests = YAML.parse(fs.readFileSync(TESTS_FILE, 'utf8')).tests as Array<{ alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }> }>;
-    const firing = new Set(tests.flatMap((t) => t.alert_rule_test.filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)));
-    const alerts = one(objects, 'PrometheusRule').spec.groups.flatMap((g: K8sObject) => g.rules.map((r: K8sObject) => r.alert));
+    const tests = YAML.parse(fs.readFileSync(TESTS_FILE, 'utf8')).tests as Array<{
+      alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }>;
+    }>;
+    const firing = new Set(
+      tests.flatMap((t) => t.alert_rule_test.filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)),
+    );
+    const alerts = one(objects, 'PrometheusRule').spec.groups.flatMap((g: K8sObject) =>
+      g.rules.map((r: K8sObject) => r.alert),
+    );
     expect([...firing].sort()).toEqual([...alerts].sort());
   });
 
   it('fail when an expectation is wrong (the unit tests can fail)', () => {
-    const broken = fs.readFileSync(TESTS_FILE, 'utf8').replace('exp_labels: { severity: critical, service: scholarlink-billing }', 'exp_labels: { severity: warning, service: scholarlink-billing }');
+    const broken = fs
+      .readFileSync(TESTS_FILE, 'utf8')
+      .replace(
+        'exp_labels: { severity: critical, service: scholarlink-billing }',
+        'exp_labels: { severity: warning, service: scholarlink-billing }',
+      );
     fs.writeFileSync(path.join(dir, 'broken.test.yaml'), broken);
     const r = promtool('test', 'rules', 'broken.test.yaml');
     expect(r.status).not.toBe(0);
@@ -58,11 +72,18 @@ describeWithTool('promtool', 'prometheus', 'alert rules (promtool)', () => {
 
 describeWithTool('promtool', 'prometheus', 'PromQL of the canary gates and the dashboard', () => {
   it('parses (each query checked by promtool as a recording rule, template args filled in)', () => {
-    const args = (t: K8sObject) => Object.fromEntries((t.spec.args ?? []).map((a: K8sObject) => [a.name, a.value ?? 'abcdef1234']));
+    const args = (t: K8sObject) =>
+      Object.fromEntries((t.spec.args ?? []).map((a: K8sObject) => [a.name, a.value ?? 'abcdef1234']));
     const gates = byKind(objects, 'AnalysisTemplate').flatMap((t) =>
-      t.spec.metrics.filter((m: K8sObject) => m.provider.prometheus).map((m: K8sObject) => (m.provider.prometheus.query as string).replace(/\{\{args\.([a-z-]+)\}\}/g, (_s, n: string) => args(t)[n])),
+      t.spec.metrics
+        .filter((m: K8sObject) => m.provider.prometheus)
+        .map((m: K8sObject) =>
+          (m.provider.prometheus.query as string).replace(/\{\{args\.([a-z-]+)\}\}/g, (_s, n: string) => args(t)[n]),
+        ),
     );
-    const dashboard = JSON.parse(one(objects, 'ConfigMap', 'scholarlink-billing-dashboard').data['scholarlink-billing.json']);
+    const dashboard = JSON.parse(
+      one(objects, 'ConfigMap', 'scholarlink-billing-dashboard').data['scholarlink-billing.json'],
+    );
     const panels = dashboard.panels.flatMap((p: K8sObject) => p.targets.map((t: K8sObject) => t.expr as string));
     const rules = [...gates, ...panels].map((expr, i) => ({ record: `scholarlink:query_${i}`, expr }));
     fs.writeFileSync(path.join(dir, 'queries.yaml'), YAML.stringify({ groups: [{ name: 'queries', rules }] }));
@@ -70,8 +91,12 @@ describeWithTool('promtool', 'prometheus', 'PromQL of the canary gates and the d
     expect(r.output).toContain(`SUCCESS: ${rules.length} rules found`);
     expect(gates).toHaveLength(6);
     // And a broken query is caught.
-    fs.writeFileSync(path.join(dir, 'bad.yaml'), YAML.stringify({ groups: [{ name: 'q', rules: [{ record: 'x:y', expr: 'sum(rate(http_requests_total[5m])' }] }] }));
+    fs.writeFileSync(
+      path.join(dir, 'bad.yaml'),
+      YAML.stringify({
+        groups: [{ name: 'q', rules: [{ record: 'x:y', expr: 'sum(rate(http_requests_total[5m])' }] }],
+      }),
+    );
     expect(promtool('check', 'rules', 'bad.yaml').status).not.toBe(0);
   });
 });
-

@@ -5,12 +5,19 @@ import { REPO_ROOT } from './support/k8s-manifests';
 describe('Dockerfile and .dockerignore', () => {
   const dockerfile = fs.readFileSync(`${REPO_ROOT}/Dockerfile`, 'utf8');
   const lines = dockerfile.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
-  const stages = lines.reduce<string[][]>((acc, l) => (l.startsWith('FROM ') ? [...acc, [l]] : (acc[acc.length - 1]?.push(l), acc)), []);
+  const stages = lines.reduce<string[][]>(
+    (acc, l) => (l.startsWith('FROM ') ? [...acc, [l]] : (acc[acc.length - 1]?.push(l), acc)),
+    [],
+  );
   const runtime = stages[stages.length - 1];
 
   it('builds in stages from an exactly pinned Node 20 base', () => {
     expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20\.\d+\.\d+-bookworm-slim(@sha256:[0-9a-f]{64})?$/m);
-    expect(stages.map((s) => s[0])).toEqual(['FROM ${NODE_IMAGE} AS build', 'FROM ${NODE_IMAGE} AS deps', 'FROM ${NODE_IMAGE} AS runtime']);
+    expect(stages.map((s) => s[0])).toEqual([
+      'FROM ${NODE_IMAGE} AS build',
+      'FROM ${NODE_IMAGE} AS deps',
+      'FROM ${NODE_IMAGE} AS runtime',
+    ]);
     expect(stages[0].join('\n')).toMatch(/RUN npm ci[^\n]*\n[\s\S]*RUN npm run build/);
     expect(stages[1].join('\n')).toContain('npm ci --omit=dev --omit=optional --ignore-scripts');
   });
@@ -28,7 +35,9 @@ describe('Dockerfile and .dockerignore', () => {
     expect(runtime[runtime.length - 1]).toBe('CMD ["node", "dist/src/server.js"]');
     expect(runtime.filter((l) => /^(RUN|ENTRYPOINT)/.test(l))).toEqual([]);
     // No .env file copied, no secret passed as a build argument or baked in as an environment variable.
-    expect(lines.filter((l) => /^(COPY|ADD)\b.*\.env|^(ARG|ENV)\b.*(SECRET|TOKEN|PASSWORD|_KEY|DATABASE_URL)/i.test(l))).toEqual([]);
+    expect(
+      lines.filter((l) => /^(COPY|ADD)\b.*\.env|^(ARG|ENV)\b.*(SECRET|TOKEN|PASSWORD|_KEY|DATABASE_URL)/i.test(l)),
+    ).toEqual([]);
   });
 
   it('caps the heap exactly as the Kubernetes configmap does, so the image alone behaves as in the cluster', () => {
@@ -39,7 +48,22 @@ describe('Dockerfile and .dockerignore', () => {
   });
 
   it('keeps secrets, local data and build output out of the build context', () => {
-    const ignored = fs.readFileSync(`${REPO_ROOT}/.dockerignore`, 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
-    expect(ignored).toEqual(expect.arrayContaining(['.env', '.env.*', '*.pem', '*.key', '.data', 'node_modules', 'dist', '.git', 'src/generated']));
+    const ignored = fs
+      .readFileSync(`${REPO_ROOT}/.dockerignore`, 'utf8')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
+    expect(ignored).toEqual(
+      expect.arrayContaining([
+        '.env',
+        '.env.*',
+        '*.pem',
+        '*.key',
+        '.data',
+        'node_modules',
+        'dist',
+        '.git',
+        'src/generated',
+      ]),
+    );
   });
 });

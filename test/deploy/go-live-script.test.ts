@@ -12,13 +12,25 @@ const SCRIPT = path.join(REPO_ROOT, 'deployment/billing/go-live-commands.sh');
 let logDir: string;
 
 function goLive(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync('bash', [SCRIPT, ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000, env: cleanEnv({ NO_COLOR: '1', GO_LIVE_LOG_DIR: logDir, ...env }) });
+  const r = spawnSync('bash', [SCRIPT, ...args], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: cleanEnv({ NO_COLOR: '1', GO_LIVE_LOG_DIR: logDir, ...env }),
+  });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
 /** Like goLive, without blocking this process: the Stripe double the server calls runs here. */
-function goLiveAsync(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; out: string }> {
-  const child = spawn('bash', [SCRIPT, ...args], { cwd: REPO_ROOT, timeout: 120_000, env: cleanEnv({ NO_COLOR: '1', GO_LIVE_LOG_DIR: logDir, ...env }) });
+function goLiveAsync(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ status: number | null; out: string }> {
+  const child = spawn('bash', [SCRIPT, ...args], {
+    cwd: REPO_ROOT,
+    timeout: 120_000,
+    env: cleanEnv({ NO_COLOR: '1', GO_LIVE_LOG_DIR: logDir, ...env }),
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -28,7 +40,11 @@ function goLiveAsync(args: string[], env: Record<string, string> = {}): Promise<
   });
 }
 
-const failedChecks = (out: string) => out.split('\n').filter((line) => /\bFAIL\b/.test(line)).map((line) => line.trim());
+const failedChecks = (out: string) =>
+  out
+    .split('\n')
+    .filter((line) => /\bFAIL\b/.test(line))
+    .map((line) => line.trim());
 
 beforeAll(() => {
   logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'go-live-logs-'));
@@ -53,13 +69,20 @@ describe('go-live-commands.sh offline', () => {
   it('--help names every command and exits 0; an unknown command exits non-zero', () => {
     const help = goLive(['--help']);
     expect(help.status).toBe(0);
-    for (const c of ['full', 'preflight', 'smoke', 'webhook', 'canary', 'rollback', '--dry-run']) expect(help.out).toContain(c);
+    for (const c of ['full', 'preflight', 'smoke', 'webhook', 'canary', 'rollback', '--dry-run'])
+      expect(help.out).toContain(c);
     expect(goLive(['deploy-everything']).status).not.toBe(0);
     expect(goLive([]).status).not.toBe(0);
   });
 
   it('--dry-run full prints every command in order, runs none, never prints a credential, and logs the run', () => {
-    const secrets = { USER_TOKEN: 'user.token.secret1', GATEWAY_TOKEN: 'gw.token.secret2', ADMIN_TOKEN: 'admin.token.secret3', STRIPE_SECRET_KEY: 'sk_live_secret4', STRIPE_WEBHOOK_SECRET: 'whsec_secret5' };
+    const secrets = {
+      USER_TOKEN: 'user.token.secret1',
+      GATEWAY_TOKEN: 'gw.token.secret2',
+      ADMIN_TOKEN: 'admin.token.secret3',
+      STRIPE_SECRET_KEY: 'sk_live_secret4',
+      STRIPE_WEBHOOK_SECRET: 'whsec_secret5',
+    };
     const r = goLive(['--dry-run', 'full'], { IMAGE: 'ghcr.io/scholarlink/billing:1.0.1', ...secrets });
     expect(r.status).toBe(0);
     const expected = [
@@ -96,7 +119,13 @@ describe('go-live-commands.sh offline', () => {
   it('--dry-run rollback aborts, undoes, promotes the old revision and checks the stable pods within 5 minutes', () => {
     const r = goLive(['--dry-run', 'rollback']);
     expect(r.status).toBe(0);
-    for (const c of ['kubectl argo rollouts abort scholarlink-billing', 'kubectl argo rollouts undo scholarlink-billing', 'kubectl argo rollouts promote --full', '--timeout 300s', 'wait --for=condition=Ready pod']) {
+    for (const c of [
+      'kubectl argo rollouts abort scholarlink-billing',
+      'kubectl argo rollouts undo scholarlink-billing',
+      'kubectl argo rollouts promote --full',
+      '--timeout 300s',
+      'wait --for=condition=Ready pod',
+    ]) {
       expect(r.out).toContain(c);
     }
   });
@@ -105,7 +134,9 @@ describe('go-live-commands.sh offline', () => {
     const digest = `sha256:${'ab'.repeat(32)}`;
     const r = goLive(['--dry-run', 'canary'], { IMAGE: `ghcr.io/scholarlink/billing:1.0.2@${digest}` });
     expect(r.status).toBe(0);
-    expect(r.out).toContain(`ok   renders with image ghcr.io/scholarlink/billing@${digest} (Rollout and migration Job)`);
+    expect(r.out).toContain(
+      `ok   renders with image ghcr.io/scholarlink/billing@${digest} (Rollout and migration Job)`,
+    );
   });
 
   it('smoke and webhook refuse to run without an explicit BASE_URL, and name the target they check', () => {
@@ -123,7 +154,9 @@ describe('go-live-commands.sh offline', () => {
 
   it('--help names the log directory a run writes to', () => {
     const help = goLive(['--help'], { GO_LIVE_LOG_DIR: '', XDG_STATE_HOME: '/tmp/state-x' });
-    expect(help.out).toContain('GO_LIVE_LOG_DIR              where run logs go [/tmp/state-x/scholarlink-billing/go-live]');
+    expect(help.out).toContain(
+      'GO_LIVE_LOG_DIR              where run logs go [/tmp/state-x/scholarlink-billing/go-live]',
+    );
   });
 
   it('refuses a canary without an image', () => {
@@ -150,10 +183,24 @@ describe('go-live-commands.sh smoke against a local `npm start`', () => {
     const [port, pgPort] = await freePorts(2);
     baseUrl = `http://127.0.0.1:${port}`;
     // What `npm start` runs, with no DATABASE_URL: the embedded PostgreSQL and printed dev tokens.
-    server = startProcess(process.execPath, ['dist/src/server.js'], cleanEnv({ PORT: String(port), HOST: '127.0.0.1', BILLING_DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn',
-      STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_API_BASE_URL: stripeUrl, STRIPE_WEBHOOK_SECRET: webhookSecret }));
+    server = startProcess(
+      process.execPath,
+      ['dist/src/server.js'],
+      cleanEnv({
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        BILLING_DATA_DIR: dataDir,
+        EMBEDDED_PG_PORT: String(pgPort),
+        LOG_LEVEL: 'warn',
+        STRIPE_SECRET_KEY: stripe.secretKey,
+        STRIPE_API_BASE_URL: stripeUrl,
+        STRIPE_WEBHOOK_SECRET: webhookSecret,
+      }),
+    );
     await server.waitFor(/ADMIN_TOKEN=\S+/, 90_000);
-    tokens = Object.fromEntries([...server.output().matchAll(/\b(USER_TOKEN|GATEWAY_TOKEN|ADMIN_TOKEN)=(\S+)/g)].map((m) => [m[1], m[2]]));
+    tokens = Object.fromEntries(
+      [...server.output().matchAll(/\b(USER_TOKEN|GATEWAY_TOKEN|ADMIN_TOKEN)=(\S+)/g)].map((m) => [m[1], m[2]]),
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -182,15 +229,24 @@ describe('go-live-commands.sh smoke against a local `npm start`', () => {
       'ok   header row names correlation_id',
       'ok   oversized call refused: 402',
       'ok   requiredCredits = 60000000',
-    ]) expect(r.out).toContain(line);
+    ])
+      expect(r.out).toContain(line);
     expect(r.out).not.toContain('FAIL');
   });
 
   it('with SMOKE_STRIPE=1, funds through a $5 starter purchase and a signed webhook, credited once with its correlation id', async () => {
-    const api = async <T>(p: string) => (await fetch(`${baseUrl}${p}`, { headers: { Authorization: `Bearer ${tokens.USER_TOKEN}` } })).json() as Promise<T>;
+    const api = async <T>(p: string) =>
+      (
+        await fetch(`${baseUrl}${p}`, { headers: { Authorization: `Bearer ${tokens.USER_TOKEN}` } })
+      ).json() as Promise<T>;
     const balance = async () => money((await api<{ balance: string }>('/v1/balance')).balance);
     const before = await balance();
-    const r = await goLiveAsync(['smoke'], { BASE_URL: baseUrl, SMOKE_STRIPE: '1', STRIPE_WEBHOOK_SECRET: webhookSecret, ...tokens });
+    const r = await goLiveAsync(['smoke'], {
+      BASE_URL: baseUrl,
+      SMOKE_STRIPE: '1',
+      STRIPE_WEBHOOK_SECRET: webhookSecret,
+      ...tokens,
+    });
     // The failed checks first: a run's full output is long, and CI logs keep only its ends.
     expect(failedChecks(r.out)).toEqual([]);
     expect(r.out).toContain('smoke passed');
@@ -206,12 +262,22 @@ describe('go-live-commands.sh smoke against a local `npm start`', () => {
     const session = stripe.sessions.at(-1)!;
     const purchaseId = session.metadata.purchaseId as string;
     const purchase = await api<Record<string, string>>(`/v1/credits/purchases/${purchaseId}`);
-    expect([purchase.status, purchase.stripeCheckoutSessionId, purchase.totalCredits]).toEqual(['paid', session.id, '5000']);
+    expect([purchase.status, purchase.stripeCheckoutSessionId, purchase.totalCredits]).toEqual([
+      'paid',
+      session.id,
+      '5000',
+    ]);
 
     // Exactly one purchase entry for that session: 5,000 credits under the webhook's correlation id.
-    const ledger = (await api<{ data: { type: string; amount: string; reference: string; correlationId: string }[] }>('/v1/ledger?limit=200')).data;
+    const ledger = (
+      await api<{ data: { type: string; amount: string; reference: string; correlationId: string }[] }>(
+        '/v1/ledger?limit=200',
+      )
+    ).data;
     const entries = ledger.filter((e) => e.type === 'purchase' && e.reference === session.id);
-    expect(entries.map((e) => [money(e.amount).toFixed(), e.correlationId])).toEqual([['5000', `smoke-${runId}-purchase-webhook`]]);
+    expect(entries.map((e) => [money(e.amount).toFixed(), e.correlationId])).toEqual([
+      ['5000', `smoke-${runId}-purchase-webhook`],
+    ]);
     expect(r.out).toContain('ok   purchase ledger entry amount = 5000');
     expect(r.out).toContain(`ok   purchase ledger entry correlationId = smoke-${runId}-purchase-webhook`);
     // Funded by 5,000, charged 50 by the reference call.

@@ -28,9 +28,17 @@ const RESTRICTED_CONTAINER = {
 describe('namespace and identity', () => {
   it('puts every namespaced object in scholarlink-prod and the cluster-scoped ones nowhere', () => {
     const clusterScoped = objects.filter((o) => ['Namespace', 'ClusterIssuer'].includes(o.kind));
-    expect(clusterScoped.map((o) => `${o.kind} ${o.metadata.namespace ?? '(cluster)'}`).sort()).toEqual(['ClusterIssuer (cluster)', 'Namespace (cluster)']);
-    expect(objects.filter((o) => !clusterScoped.includes(o) && o.metadata.namespace !== NAMESPACE).map((o) => o.kind)).toEqual([]);
-    expect(one(objects, 'Namespace').metadata).toMatchObject({ name: NAMESPACE, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } });
+    expect(clusterScoped.map((o) => `${o.kind} ${o.metadata.namespace ?? '(cluster)'}`).sort()).toEqual([
+      'ClusterIssuer (cluster)',
+      'Namespace (cluster)',
+    ]);
+    expect(
+      objects.filter((o) => !clusterScoped.includes(o) && o.metadata.namespace !== NAMESPACE).map((o) => o.kind),
+    ).toEqual([]);
+    expect(one(objects, 'Namespace').metadata).toMatchObject({
+      name: NAMESPACE,
+      labels: { 'pod-security.kubernetes.io/enforce': 'restricted' },
+    });
   });
 
   it('mounts no service-account token anywhere', () => {
@@ -42,7 +50,12 @@ describe('namespace and identity', () => {
 
 describe('pods', () => {
   it('runs the API as uid 10001, non-root, read-only root, no escalation, no capabilities, seccomp RuntimeDefault', () => {
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(container.securityContext).toMatchObject(RESTRICTED_CONTAINER);
   });
 
@@ -64,7 +77,9 @@ describe('pods', () => {
     expect(Object.keys(container.resources.requests).sort()).toEqual(['cpu', 'memory']);
     expect(Object.keys(container.resources.limits).sort()).toEqual(['cpu', 'memory']);
     expect(container.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
-    expect(pod.volumes).toEqual([{ name: 'tmp', emptyDir: expect.objectContaining({ sizeLimit: expect.any(String) }) }]);
+    expect(pod.volumes).toEqual([
+      { name: 'tmp', emptyDir: expect.objectContaining({ sizeLimit: expect.any(String) }) },
+    ]);
   });
 
   it('lets the app drain: grace period above SHUTDOWN_GRACE_SECONDS plus the preStop pause', () => {
@@ -75,7 +90,11 @@ describe('pods', () => {
 
   it('scales between 2 and 10 replicas on CPU and memory, with at most one pod disrupted at a time', () => {
     const hpa = one(objects, 'HorizontalPodAutoscaler');
-    expect(hpa.spec).toMatchObject({ minReplicas: 2, maxReplicas: 10, scaleTargetRef: { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: rollout.metadata.name } });
+    expect(hpa.spec).toMatchObject({
+      minReplicas: 2,
+      maxReplicas: 10,
+      scaleTargetRef: { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', name: rollout.metadata.name },
+    });
     expect(hpa.spec.metrics.map((m: K8sObject) => m.resource.name).sort()).toEqual(['cpu', 'memory']);
     expect(rollout.spec.replicas).toBeUndefined(); // the HPA owns the count
     const pdb = one(objects, 'PodDisruptionBudget');
@@ -92,7 +111,11 @@ describe('configuration', () => {
     expect(external.spec.target.name).toBe(container.envFrom[1].secretRef.name);
     expect(container.envFrom[0].configMapRef.name).toBe('scholarlink-billing-config');
     const dummy = (k: string) =>
-      k.endsWith('_URL') ? 'postgresql://u@db.internal:5432/billing' : k === 'EVENTS_WEBHOOK_SECRET' ? `whsec_${'A'.repeat(32)}` : 'secret';
+      k.endsWith('_URL')
+        ? 'postgresql://u@db.internal:5432/billing'
+        : k === 'EVENTS_WEBHOOK_SECRET'
+          ? `whsec_${'A'.repeat(32)}`
+          : 'secret';
     const dummySecrets = Object.fromEntries(secretKeys.map((k) => [k, dummy(k)]));
     expect(() => parseConfig({ ...config, ...dummySecrets })).not.toThrow();
     expect(parseConfig({ ...config, ...dummySecrets }).NODE_ENV).toBe('production');
@@ -105,7 +128,13 @@ describe('configuration', () => {
     const config = one(objects, 'ConfigMap', 'scholarlink-billing-config').data as Record<string, string>;
     const read = one(objects, 'ExternalSecret').spec.data.find((d: K8sObject) => d.secretKey === 'DATABASE_READ_URL');
     expect(read.remoteRef).toEqual({ key: 'scholarlink/billing/production', property: 'DATABASE_READ_URL' });
-    const parsed = parseConfig({ ...config, DATABASE_URL: 'postgresql://u@db:5432/b', DATABASE_READ_URL: 'postgresql://u@replica:5432/b', STRIPE_SECRET_KEY: 's', STRIPE_WEBHOOK_SECRET: 's' });
+    const parsed = parseConfig({
+      ...config,
+      DATABASE_URL: 'postgresql://u@db:5432/b',
+      DATABASE_READ_URL: 'postgresql://u@replica:5432/b',
+      STRIPE_SECRET_KEY: 's',
+      STRIPE_WEBHOOK_SECRET: 's',
+    });
     expect(parsed.DATABASE_READ_POOL_MAX).toBeGreaterThan(0);
     // Pods at the HPA's maximum plus two canary pods, each with its pool and one charge connection.
     const pods = one(objects, 'HorizontalPodAutoscaler').spec.maxReplicas + 2;
@@ -117,8 +146,13 @@ describe('configuration', () => {
   it('reads the secret from AWS Secrets Manager through a namespaced store', () => {
     const store = one(objects, 'SecretStore');
     expect(store.spec.provider.aws.service).toBe('SecretsManager');
-    expect(one(objects, 'ExternalSecret').spec.secretStoreRef).toEqual({ kind: 'SecretStore', name: store.metadata.name });
-    expect(byKind(objects, 'ServiceAccount').map((s) => s.metadata.name)).toContain(store.spec.provider.aws.auth.jwt.serviceAccountRef.name);
+    expect(one(objects, 'ExternalSecret').spec.secretStoreRef).toEqual({
+      kind: 'SecretStore',
+      name: store.metadata.name,
+    });
+    expect(byKind(objects, 'ServiceAccount').map((s) => s.metadata.name)).toContain(
+      store.spec.provider.aws.auth.jwt.serviceAccountRef.name,
+    );
   });
 });
 
@@ -127,7 +161,9 @@ describe('canary rollout', () => {
 
   it('migrates first, then goes 5% -> 25% -> 50% -> 100% with a pause and the gates after each weight', () => {
     expect(steps()[0].analysis.templates).toEqual([{ templateName: 'scholarlink-billing-db-migrate' }]);
-    const weights = steps().filter((s) => s.setWeight !== undefined).map((s) => s.setWeight);
+    const weights = steps()
+      .filter((s) => s.setWeight !== undefined)
+      .map((s) => s.setWeight);
     expect(weights).toEqual([5, 25, 50, 100]);
     steps().forEach((s, i) => {
       if (s.setWeight === undefined) return;
@@ -141,8 +177,12 @@ describe('canary rollout', () => {
     const plugin = canary.trafficRouting.plugins['argoproj-labs/gatewayAPI'];
     const route = one(objects, 'HTTPRoute', plugin.httpRoute);
     expect(plugin.namespace).toBe(NAMESPACE);
-    expect(route.spec.rules[0].backendRefs.map((b: K8sObject) => b.name)).toEqual([canary.stableService, canary.canaryService]);
-    for (const name of [canary.stableService, canary.canaryService]) expect(one(objects, 'Service', name).spec.ports[0].targetPort).toBe('http');
+    expect(route.spec.rules[0].backendRefs.map((b: K8sObject) => b.name)).toEqual([
+      canary.stableService,
+      canary.canaryService,
+    ]);
+    for (const name of [canary.stableService, canary.canaryService])
+      expect(one(objects, 'Service', name).spec.ports[0].targetPort).toBe('http');
   });
 
   it('encodes the go-live gates: errors < 0.5%, p95 < 2x stable, webhooks > 95%, DB CPU and connections < 80%', () => {
@@ -168,12 +208,15 @@ describe('canary rollout', () => {
     const service = one(objects, 'Service', 'scholarlink-billing-metrics');
     expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
     expect(service.spec.ports.map((p: K8sObject) => p.name)).toContain(monitor.spec.endpoints[0].port);
-    expect(monitor.spec.endpoints[0].relabelings).toContainEqual({ sourceLabels: ['__meta_kubernetes_pod_label_rollouts_pod_template_hash'], targetLabel: 'rollouts_pod_template_hash' });
+    expect(monitor.spec.endpoints[0].relabelings).toContainEqual({
+      sourceLabels: ['__meta_kubernetes_pod_label_rollouts_pod_template_hash'],
+      targetLabel: 'rollouts_pod_template_hash',
+    });
   });
 });
 
 describe('public edge', () => {
-  it('terminates TLS on 443 for billing.scholarlink.app with a Let\'s Encrypt certificate from cert-manager', () => {
+  it("terminates TLS on 443 for billing.scholarlink.app with a Let's Encrypt certificate from cert-manager", () => {
     const gateway = one(objects, 'Gateway');
     const https = gateway.spec.listeners.find((l: K8sObject) => l.port === 443);
     expect(https).toMatchObject({ protocol: 'HTTPS', hostname: HOST, tls: { mode: 'Terminate' } });
@@ -186,7 +229,9 @@ describe('public edge', () => {
 
   it('adds the hardened headers to every API response and does not route /metrics', () => {
     const rule = one(objects, 'HTTPRoute', 'scholarlink-billing').spec.rules[0];
-    const headers = Object.fromEntries(rule.filters[0].responseHeaderModifier.set.map((h: K8sObject) => [h.name, h.value]));
+    const headers = Object.fromEntries(
+      rule.filters[0].responseHeaderModifier.set.map((h: K8sObject) => [h.name, h.value]),
+    );
     expect(rule.filters[0].type).toBe('ResponseHeaderModifier');
     expect(headers).toEqual({
       'Strict-Transport-Security': 'max-age=63072000; includeSubDomains; preload',
@@ -201,12 +246,18 @@ describe('public edge', () => {
   it('redirects HTTP to HTTPS with a 301', () => {
     const redirect = one(objects, 'HTTPRoute', 'scholarlink-billing-https-redirect');
     expect(redirect.spec.parentRefs).toEqual([{ name: 'scholarlink-billing', sectionName: 'http' }]);
-    expect(redirect.spec.rules[0].filters).toEqual([{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }]);
+    expect(redirect.spec.rules[0].filters).toEqual([
+      { type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } },
+    ]);
   });
 
   it('limits request bodies at the Gateway (NGINX Gateway Fabric ClientSettingsPolicy)', () => {
     const policy = one(objects, 'ClientSettingsPolicy');
-    expect(policy.spec.targetRef).toEqual({ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: one(objects, 'Gateway').metadata.name });
+    expect(policy.spec.targetRef).toEqual({
+      group: 'gateway.networking.k8s.io',
+      kind: 'Gateway',
+      name: one(objects, 'Gateway').metadata.name,
+    });
     expect(policy.spec.body.maxSize).toMatch(/^\d+k$/);
   });
 
@@ -215,13 +266,20 @@ describe('public edge', () => {
     expect(policy.spec.podSelector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'scholarlink-billing' });
     const sources = policy.spec.ingress.flatMap((r: K8sObject) => r.from.map((f: K8sObject) => JSON.stringify(f)));
     expect(sources).toEqual([
-      JSON.stringify({ podSelector: { matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'scholarlink-billing' } } }),
+      JSON.stringify({
+        podSelector: { matchLabels: { 'gateway.networking.k8s.io/gateway-name': 'scholarlink-billing' } },
+      }),
       JSON.stringify({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'nginx-gateway' } } }),
       JSON.stringify({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }),
     ]);
     expect(policy.spec.ingress.flatMap((r: K8sObject) => r.ports.map((p: K8sObject) => p.port))).toEqual([3000, 3000]);
-    expect(policy.spec.egress.flatMap((r: K8sObject) => r.ports.map((p: K8sObject) => `${p.port}/${p.protocol}`))).toEqual(['53/UDP', '53/TCP', '5432/TCP', '6379/TCP', '443/TCP']);
-    expect(one(objects, 'NetworkPolicy', 'default-deny-all').spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    expect(
+      policy.spec.egress.flatMap((r: K8sObject) => r.ports.map((p: K8sObject) => `${p.port}/${p.protocol}`)),
+    ).toEqual(['53/UDP', '53/TCP', '5432/TCP', '6379/TCP', '443/TCP']);
+    expect(one(objects, 'NetworkPolicy', 'default-deny-all').spec).toEqual({
+      podSelector: {},
+      policyTypes: ['Ingress', 'Egress'],
+    });
   });
 });
 
@@ -241,25 +299,45 @@ describe('observability', () => {
 
   it('queries only metrics the service exports (rules, gates and dashboard)', () => {
     const names = known();
-    const rules = one(objects, 'PrometheusRule').spec.groups.flatMap((g: K8sObject) => g.rules.map((r: K8sObject) => r.expr));
-    const gates = byKind(objects, 'AnalysisTemplate').flatMap((t) => t.spec.metrics.filter((m: K8sObject) => m.provider.prometheus).map((m: K8sObject) => m.provider.prometheus.query));
-    const dashboard = JSON.parse(one(objects, 'ConfigMap', 'scholarlink-billing-dashboard').data['scholarlink-billing.json']);
+    const rules = one(objects, 'PrometheusRule').spec.groups.flatMap((g: K8sObject) =>
+      g.rules.map((r: K8sObject) => r.expr),
+    );
+    const gates = byKind(objects, 'AnalysisTemplate').flatMap((t) =>
+      t.spec.metrics.filter((m: K8sObject) => m.provider.prometheus).map((m: K8sObject) => m.provider.prometheus.query),
+    );
+    const dashboard = JSON.parse(
+      one(objects, 'ConfigMap', 'scholarlink-billing-dashboard').data['scholarlink-billing.json'],
+    );
     const panels = dashboard.panels.flatMap((p: K8sObject) => p.targets.map((t: K8sObject) => t.expr));
     const used = [...rules, ...gates, ...panels].flatMap(selectors);
     expect(used.length).toBeGreaterThan(30);
     expect([...new Set(used.filter((n) => !names.has(n) && !external(n)))]).toEqual([]);
-    expect(selectors('rate(no_such_metric_total{a="b"}[5m])').filter((n) => !names.has(n))).toEqual(['no_such_metric_total']);
+    expect(selectors('rate(no_such_metric_total{a="b"}[5m])').filter((n) => !names.has(n))).toEqual([
+      'no_such_metric_total',
+    ]);
   });
 
   it('alerts on errors, latency, webhooks, pool saturation, auth and rate-limit spikes, ledger invariants and leaking holds', () => {
     const rules = one(objects, 'PrometheusRule').spec.groups.flatMap((g: K8sObject) => g.rules) as K8sObject[];
-    expect(rules.map((r) => r.alert)).toEqual(expect.arrayContaining([
-      'BillingHighErrorRate', 'BillingHighLatencyP95', 'BillingStripeWebhookFailures', 'BillingDbPoolSaturated',
-      'BillingAuthFailureSpike', 'BillingRateLimitSpike', 'BillingLedgerInvariantBroken', 'BillingHoldsLeaking',
-    ]));
-    expect(rules.find((r) => r.alert === 'BillingLedgerInvariantBroken')!.expr).toContain('billing_ledger_invariants_ok');
+    expect(rules.map((r) => r.alert)).toEqual(
+      expect.arrayContaining([
+        'BillingHighErrorRate',
+        'BillingHighLatencyP95',
+        'BillingStripeWebhookFailures',
+        'BillingDbPoolSaturated',
+        'BillingAuthFailureSpike',
+        'BillingRateLimitSpike',
+        'BillingLedgerInvariantBroken',
+        'BillingHoldsLeaking',
+      ]),
+    );
+    expect(rules.find((r) => r.alert === 'BillingLedgerInvariantBroken')!.expr).toContain(
+      'billing_ledger_invariants_ok',
+    );
     expect(rules.find((r) => r.alert === 'BillingHoldsLeaking')!.expr).toContain('billing_holds_expired_unsettled');
-    expect(rules.find((r) => r.alert === 'BillingStripeLookupRefused')!.expr).toContain('billing_webhook_lookups_refused_total');
+    expect(rules.find((r) => r.alert === 'BillingStripeLookupRefused')!.expr).toContain(
+      'billing_webhook_lookups_refused_total',
+    );
     for (const r of rules) expect(['critical', 'warning']).toContain(r.labels.severity);
   });
 
@@ -272,7 +350,9 @@ describe('observability', () => {
   });
 
   it('the dashboard shows charge batch retries and refused Stripe lookups, the series their alerts fire on', () => {
-    const dashboard = JSON.parse(one(objects, 'ConfigMap', 'scholarlink-billing-dashboard').data['scholarlink-billing.json']);
+    const dashboard = JSON.parse(
+      one(objects, 'ConfigMap', 'scholarlink-billing-dashboard').data['scholarlink-billing.json'],
+    );
     const exprs: string[] = dashboard.panels.flatMap((p: K8sObject) => p.targets.map((t: K8sObject) => t.expr));
     expect(exprs.some((e) => e.includes('billing_charge_batch_retries_total'))).toBe(true);
     expect(exprs.some((e) => e.includes('billing_webhook_lookups_refused_total'))).toBe(true);

@@ -1,6 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { BASE_DIR, OVERLAY_DIR, baseObjects, readKustomization, readYamlDocuments, render, validateWithModels, yamlFiles, type K8sObject, type ValidationResult } from './support/k8s-manifests';
+import {
+  BASE_DIR,
+  OVERLAY_DIR,
+  baseObjects,
+  readKustomization,
+  readYamlDocuments,
+  render,
+  validateWithModels,
+  yamlFiles,
+  type K8sObject,
+  type ValidationResult,
+} from './support/k8s-manifests';
 
 /**
  * Kinds whose apiVersion no kubernetes-models package ships a schema for. Each is named with the
@@ -43,8 +54,22 @@ function validateEverything() {
   badHpa.spec.maxReplicas = '10';
   const results = validateWithModels([
     ...objects.map((object) => ({ object, schemaApiVersion: SCHEMA_FALLBACK[object.apiVersion] })),
-    { object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'rollout-template' }, spec: { selector: rollout.spec.selector, template: rollout.spec.template } } },
-    { object: { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'db-migrate', ...job.metadata }, spec: job.spec } },
+    {
+      object: {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'rollout-template' },
+        spec: { selector: rollout.spec.selector, template: rollout.spec.template },
+      },
+    },
+    {
+      object: {
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name: 'db-migrate', ...job.metadata },
+        spec: job.spec,
+      },
+    },
     { object: badRollout },
     { object: badHpa },
     { object: misspelt },
@@ -64,7 +89,10 @@ beforeAll(() => {
 describe('kustomize layout', () => {
   it('lists every base manifest file as a resource, and every listed resource exists', () => {
     const listed = (readKustomization(BASE_DIR).resources ?? []).slice().sort();
-    const files = yamlFiles(BASE_DIR).map((f) => path.basename(f)).filter((f) => f !== 'kustomization.yaml').sort();
+    const files = yamlFiles(BASE_DIR)
+      .map((f) => path.basename(f))
+      .filter((f) => f !== 'kustomization.yaml')
+      .sort();
     expect(listed).toEqual(files);
   });
 
@@ -92,17 +120,24 @@ describe('kustomize layout', () => {
       if (Array.isArray(content)) {
         // JSON 6902: the target is named in the kustomization; each replace/remove path must exist.
         const t = patch.target!;
-        const target = objects.filter((o) => o.kind === t.kind && o.metadata.name === t.name && o.apiVersion === `${t.group}/${t.version}`);
+        const target = objects.filter(
+          (o) => o.kind === t.kind && o.metadata.name === t.name && o.apiVersion === `${t.group}/${t.version}`,
+        );
         expect(target).toHaveLength(1);
         for (const op of content as Array<{ op: string; path: string }>) {
           const segments = op.path.split('/').slice(1);
-          const parent = segments.slice(0, -1).reduce<unknown>((v, s) => (v as Record<string, unknown>)?.[s], target[0]);
+          const parent = segments
+            .slice(0, -1)
+            .reduce<unknown>((v, s) => (v as Record<string, unknown>)?.[s], target[0]);
           expect(parent).toBeDefined();
           if (op.op !== 'add') expect((parent as Record<string, unknown>)[segments[segments.length - 1]]).toBeDefined();
         }
       } else {
         const p = content as K8sObject;
-        const target = objects.filter((o) => o.kind === p.kind && o.metadata.name === p.metadata.name && o.metadata.namespace === p.metadata.namespace);
+        const target = objects.filter(
+          (o) =>
+            o.kind === p.kind && o.metadata.name === p.metadata.name && o.metadata.namespace === p.metadata.namespace,
+        );
         expect(target).toHaveLength(1);
       }
     }
@@ -120,7 +155,9 @@ describe('schemas (kubernetes-models)', () => {
   it('validates every rendered object of the base and the overlay; only the declared kinds lack a schema', () => {
     const objects = [...base, ...overlay];
     const results = rendered;
-    const failures = results.flatMap((r, i) => r.errors.map((e) => `${typeOf(objects[i])} ${objects[i].metadata.name}: ${e}`));
+    const failures = results.flatMap((r, i) =>
+      r.errors.map((e) => `${typeOf(objects[i])} ${objects[i].metadata.name}: ${e}`),
+    );
     expect(failures).toEqual([]);
     const withoutSchema = [...new Set(results.flatMap((r, i) => (r.schema ? [] : [typeOf(objects[i])])))].sort();
     expect(withoutSchema).toEqual(Object.keys(UNVALIDATED).sort());
@@ -130,7 +167,10 @@ describe('schemas (kubernetes-models)', () => {
 
   it('validates the pod template of the Rollout and the migration Job with the core schemas', () => {
     const results = [embedded.rolloutTemplate, embedded.migrationJob];
-    expect(results.map((r) => r.schema)).toEqual(['kubernetes-models/apps/v1/Deployment', 'kubernetes-models/batch/v1/Job']);
+    expect(results.map((r) => r.schema)).toEqual([
+      'kubernetes-models/apps/v1/Deployment',
+      'kubernetes-models/batch/v1/Job',
+    ]);
     expect(results.flatMap((r) => r.errors)).toEqual([]);
   });
 

@@ -11,7 +11,12 @@ afterAll(() => t.close());
 const expectProblem = (res: request.Response, status: number) => {
   expect(res.status).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ status, type: expect.stringMatching(/^https:\/\//), title: expect.any(String), detail: expect.any(String) });
+  expect(res.body).toMatchObject({
+    status,
+    type: expect.stringMatching(/^https:\/\//),
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
   expect(res.body.correlationId).toBe(res.headers['x-correlation-id']);
 };
 
@@ -59,12 +64,17 @@ describe('CORS', () => {
     expect(res.headers['access-control-allow-origin']).toBe(FRONTEND);
     expect(res.headers['access-control-allow-methods']).toContain(method);
     const allowed = res.headers['access-control-allow-headers'].toLowerCase().split(/,\s*/);
-    expect(allowed).toEqual(expect.arrayContaining(['authorization', 'content-type', 'idempotency-key', 'x-correlation-id']));
+    expect(allowed).toEqual(
+      expect.arrayContaining(['authorization', 'content-type', 'idempotency-key', 'x-correlation-id']),
+    );
     expect(res.headers['access-control-max-age']).toBe('600');
   });
 
   it('answers a preflight from an unlisted origin without allowing it', async () => {
-    const res = await request(t.app).options('/v1/balance').set('Origin', 'https://evil.example').set('Access-Control-Request-Method', 'GET');
+    const res = await request(t.app)
+      .options('/v1/balance')
+      .set('Origin', 'https://evil.example')
+      .set('Access-Control-Request-Method', 'GET');
     expect(res.headers['access-control-allow-origin']).toBeUndefined();
   });
 });
@@ -83,19 +93,31 @@ describe('security headers and edge errors', () => {
 
   it('answers a body over 64 kB with a 413 problem', async () => {
     const big = JSON.stringify({ userId: 'u', requestId: 'r', metadata: { blob: 'x'.repeat(70 * 1024) } });
-    const res = await request(t.app).post('/v1/usage/reconcile').set('Authorization', `Bearer ${t.gateway}`).set('Content-Type', 'application/json').send(big);
+    const res = await request(t.app)
+      .post('/v1/usage/reconcile')
+      .set('Authorization', `Bearer ${t.gateway}`)
+      .set('Content-Type', 'application/json')
+      .send(big);
     expectProblem(res, 413);
     expectSecurityHeaders(res);
   });
 
   it('answers malformed JSON with a 400 problem that does not echo a parser stack', async () => {
-    const res = await request(t.app).post('/v1/usage/reconcile').set('Authorization', `Bearer ${t.gateway}`).set('Content-Type', 'application/json').send('{"userId": "u",');
+    const res = await request(t.app)
+      .post('/v1/usage/reconcile')
+      .set('Authorization', `Bearer ${t.gateway}`)
+      .set('Content-Type', 'application/json')
+      .send('{"userId": "u",');
     expectProblem(res, 400);
     expect(res.text).not.toMatch(/SyntaxError|at JSON\.parse|node_modules/);
   });
 
   it('answers a non-JSON body with a 415 problem', async () => {
-    const res = await request(t.app).post('/v1/usage/reconcile').set('Authorization', `Bearer ${t.gateway}`).set('Content-Type', 'text/plain').send('userId=u');
+    const res = await request(t.app)
+      .post('/v1/usage/reconcile')
+      .set('Authorization', `Bearer ${t.gateway}`)
+      .set('Content-Type', 'text/plain')
+      .send('userId=u');
     expectProblem(res, 415);
   });
 
@@ -105,7 +127,9 @@ describe('security headers and edge errors', () => {
   });
 
   it('answers a known route called with the wrong method with a 405 problem and Allow', async () => {
-    const res = await request(t.app).delete('/v1/balance').set('Authorization', `Bearer ${t.token('someone')}`);
+    const res = await request(t.app)
+      .delete('/v1/balance')
+      .set('Authorization', `Bearer ${t.token('someone')}`);
     expectProblem(res, 405);
     expect(res.headers['allow']).toMatch(/GET/);
   });

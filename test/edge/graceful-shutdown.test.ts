@@ -5,7 +5,8 @@ import { makeKeyPair, signToken } from '../helpers/keys';
 import { listeningPort, spawnServer, type ServerProcess } from '../helpers/ts-node-server';
 import { AUDIENCE, ISSUER } from '../helpers/test-app';
 
-type Outcome = { requestId: string; status: number; body: Record<string, unknown> } | { requestId: string; error: string };
+type Outcome =
+  { requestId: string; status: number; body: Record<string, unknown> } | { requestId: string; error: string };
 
 let database: TestDatabase;
 let server: ServerProcess | undefined;
@@ -21,15 +22,36 @@ afterAll(async () => {
 });
 
 /** One request on a fresh connection (no keep-alive reuse), so every outcome belongs to exactly one request. */
-function call(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; text: string }> {
+function call(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent: false, headers: { ...headers, ...(body ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } : {}) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (text += d));
-      res.on('end', () => (res.complete ? resolve({ status: res.statusCode!, text }) : reject(new Error('incomplete response'))));
-      res.on('aborted', () => reject(new Error('response aborted half-way')));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        agent: false,
+        headers: {
+          ...headers,
+          ...(body ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (text += d));
+        res.on('end', () =>
+          res.complete ? resolve({ status: res.statusCode!, text }) : reject(new Error('incomplete response')),
+        );
+        res.on('aborted', () => reject(new Error('response aborted half-way')));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -60,13 +82,20 @@ describe('graceful shutdown of the real server process', () => {
     const users = ['drain-a', 'drain-b', 'drain-c', 'drain-d'];
     const admin = token('ops-admin', 'billing:admin');
     for (const userId of users) {
-      const res = await call(port, 'POST', '/v1/admin/credits/adjustments', { Authorization: `Bearer ${admin}`, 'Idempotency-Key': `fund-${userId}` }, JSON.stringify({ userId, amount: '1000000', reason: 'load test' }));
+      const res = await call(
+        port,
+        'POST',
+        '/v1/admin/credits/adjustments',
+        { Authorization: `Bearer ${admin}`, 'Idempotency-Key': `fund-${userId}` },
+        JSON.stringify({ userId, amount: '1000000', reason: 'load test' }),
+      );
       expect(res.status).toBe(201);
     }
     expect((await call(port, 'GET', '/readyz')).status).toBe(200);
 
     const gateway = { Authorization: `Bearer ${token('llm-gateway', 'usage:write')}` };
-    const charge = (requestId: string, userId: string) => JSON.stringify({ userId, requestId, model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 });
+    const charge = (requestId: string, userId: string) =>
+      JSON.stringify({ userId, requestId, model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 });
     const outcomes: Outcome[] = [];
     let sent = 0;
     let signalled = false;
@@ -75,7 +104,13 @@ describe('graceful shutdown of the real server process', () => {
       for (;;) {
         const requestId = `load-${w}-${sent++}`;
         try {
-          const res = await call(port, 'POST', '/v1/usage/reconcile', gateway, charge(requestId, users[w % users.length]));
+          const res = await call(
+            port,
+            'POST',
+            '/v1/usage/reconcile',
+            gateway,
+            charge(requestId, users[w % users.length]),
+          );
           outcomes.push({ requestId, status: res.status, body: JSON.parse(res.text) });
           if (signalled) completedAfterSignal++;
         } catch (e) {
@@ -91,7 +126,9 @@ describe('graceful shutdown of the real server process', () => {
     const slow = net.connect(port, '127.0.0.1');
     await new Promise((r) => slow.once('connect', r));
     const slowBody = charge('slow-request', 'drain-a');
-    slow.write(`POST /v1/usage/reconcile HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${gateway.Authorization}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(slowBody)}\r\n\r\n${slowBody.slice(0, 10)}`);
+    slow.write(
+      `POST /v1/usage/reconcile HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${gateway.Authorization}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(slowBody)}\r\n\r\n${slowBody.slice(0, 10)}`,
+    );
     let slowResponse = '';
     slow.on('data', (d) => (slowResponse += d));
     const slowEnded = new Promise((r) => slow.once('close', r));
@@ -136,7 +173,9 @@ describe('graceful shutdown of the real server process', () => {
     expect(failed.filter((f) => f.error !== 'ECONNREFUSED' && f.error !== 'ECONNRESET')).toEqual([]);
     expect(failed.some((f) => f.error === 'ECONNREFUSED')).toBe(true);
 
-    const charged = await database.sql<{ request_id: string; transaction_id: string | null }>(`SELECT request_id, transaction_id FROM usages`);
+    const charged = await database.sql<{ request_id: string; transaction_id: string | null }>(
+      `SELECT request_id, transaction_id FROM usages`,
+    );
     const chargedIds = new Set(charged.map((r) => r.request_id));
     expect([...chargedIds].sort()).toEqual([...answered.map((o) => o.requestId), 'slow-request'].sort());
     expect(charged.every((r) => r.transaction_id !== null)).toBe(true);
@@ -151,7 +190,13 @@ describe('graceful shutdown of the real server process', () => {
     server = spawnServer(productionEnv({ SHUTDOWN_DRAIN_SECONDS: '0', SHUTDOWN_GRACE_SECONDS: '30' }));
     const port = await listeningPort(server, 90_000); // ts-node compiles the server first: slow on a busy machine
     const admin = token('ops-admin', 'billing:admin');
-    const funded = await call(port, 'POST', '/v1/admin/credits/adjustments', { Authorization: `Bearer ${admin}`, 'Idempotency-Key': 'fund-stuck' }, JSON.stringify({ userId: 'stuck-user', amount: '1000', reason: 'stuck test' }));
+    const funded = await call(
+      port,
+      'POST',
+      '/v1/admin/credits/adjustments',
+      { Authorization: `Bearer ${admin}`, 'Idempotency-Key': 'fund-stuck' },
+      JSON.stringify({ userId: 'stuck-user', amount: '1000', reason: 'stuck test' }),
+    );
     expect(funded.status).toBe(201);
 
     const locker = await database.db.pool.connect();
@@ -159,9 +204,23 @@ describe('graceful shutdown of the real server process', () => {
       await locker.query('BEGIN');
       await locker.query(`SELECT 1 FROM accounts WHERE user_id = 'stuck-user' FOR UPDATE`);
       const gateway = { Authorization: `Bearer ${token('llm-gateway', 'usage:write')}` };
-      const stuck = call(port, 'POST', '/v1/usage/reconcile', gateway, JSON.stringify({ userId: 'stuck-user', requestId: 'stuck-call', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 }));
+      const stuck = call(
+        port,
+        'POST',
+        '/v1/usage/reconcile',
+        gateway,
+        JSON.stringify({
+          userId: 'stuck-user',
+          requestId: 'stuck-call',
+          model: 'gpt-4o',
+          inputTokens: 1000,
+          outputTokens: 500,
+        }),
+      );
       for (let i = 0; i < 400; i++) {
-        const waiting = await database.sql(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+        const waiting = await database.sql(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
         if (waiting.length > 0) break;
         await new Promise((r) => setTimeout(r, 25));
       }

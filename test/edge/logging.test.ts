@@ -25,9 +25,18 @@ describe('request logs', () => {
       .set('Cookie', SECRETS.cookie)
       .set('Stripe-Signature', SECRETS.signature)
       .set('X-Correlation-Id', 'corr-log-1')
-      .send({ userId: 'u', requestId: 'r', password: SECRETS.password, token: SECRETS.token, nested: { apiKey: SECRETS.apiKey } });
+      .send({
+        userId: 'u',
+        requestId: 'r',
+        password: SECRETS.password,
+        token: SECRETS.token,
+        nested: { apiKey: SECRETS.apiKey },
+      });
     expect(res.status).toBe(400);
-    const failing = await request(t.app).get('/v1/balance').set('Authorization', 'Bearer eyJhbGciOiJIUzI1NiJ9.e30.forged-token-c0ffee').set('X-Correlation-Id', 'corr-log-2');
+    const failing = await request(t.app)
+      .get('/v1/balance')
+      .set('Authorization', 'Bearer eyJhbGciOiJIUzI1NiJ9.e30.forged-token-c0ffee')
+      .set('X-Correlation-Id', 'corr-log-2');
     expect(failing.status).toBe(401);
 
     const raw = logs.raw();
@@ -38,7 +47,14 @@ describe('request logs', () => {
     const lines = logs.lines();
     const first = lines.filter((l) => l.correlationId === 'corr-log-1' && l.msg === 'request');
     expect(first).toHaveLength(1);
-    expect(first[0]).toMatchObject({ level: 'info', service: 'scholarlink-billing', userId: 'llm-gateway', route: '/v1/usage/reconcile', method: 'POST', status: 400 });
+    expect(first[0]).toMatchObject({
+      level: 'info',
+      service: 'scholarlink-billing',
+      userId: 'llm-gateway',
+      route: '/v1/usage/reconcile',
+      method: 'POST',
+      status: 400,
+    });
     expect(typeof first[0].durationMs).toBe('number');
     expect(typeof first[0].time).toBe('string');
 
@@ -50,9 +66,17 @@ describe('request logs', () => {
 
   it('redacts credential fields wherever a line carries them', () => {
     const capture = captureLogs('info');
-    capture.logger.info({ req: { headers: { authorization: 'Bearer abc.def.ghi', cookie: 'a=b', 'stripe-signature': 'v1=zzz' } }, config: { STRIPE_SECRET_KEY: 'sk_test_zzz', DATABASE_URL: 'postgresql://u:pw@h/db' }, body: { password: 'pw1', token: 'tk1', secret: 's1' } }, 'probe');
+    capture.logger.info(
+      {
+        req: { headers: { authorization: 'Bearer abc.def.ghi', cookie: 'a=b', 'stripe-signature': 'v1=zzz' } },
+        config: { STRIPE_SECRET_KEY: 'sk_test_zzz', DATABASE_URL: 'postgresql://u:pw@h/db' },
+        body: { password: 'pw1', token: 'tk1', secret: 's1' },
+      },
+      'probe',
+    );
     const text = capture.raw();
-    for (const value of ['abc.def.ghi', 'a=b', 'v1=zzz', 'sk_test_zzz', 'u:pw@h', 'pw1', 'tk1', '"s1"']) expect(text).not.toContain(value);
+    for (const value of ['abc.def.ghi', 'a=b', 'v1=zzz', 'sk_test_zzz', 'u:pw@h', 'pw1', 'tk1', '"s1"'])
+      expect(text).not.toContain(value);
     expect(text).toContain('[redacted]');
   });
 });

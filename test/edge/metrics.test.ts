@@ -27,8 +27,28 @@ const sample = (text: string, series: string) => {
 describe('GET /metrics', () => {
   it('exposes every named series after traffic, labelled by route template', async () => {
     await grant(t, 'metered-user', '1000');
-    expect((await reconcile(t, { userId: 'metered-user', requestId: 'm-1', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 })).status).toBe(201);
-    expect((await reconcile(t, { userId: 'broke-user', requestId: 'm-2', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 })).status).toBe(402);
+    expect(
+      (
+        await reconcile(t, {
+          userId: 'metered-user',
+          requestId: 'm-1',
+          model: 'gpt-4o',
+          inputTokens: 1000,
+          outputTokens: 500,
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await reconcile(t, {
+          userId: 'broke-user',
+          requestId: 'm-2',
+          model: 'gpt-4o',
+          inputTokens: 1000,
+          outputTokens: 500,
+        })
+      ).status,
+    ).toBe(402);
     await request(t.app).get('/v1/ledger?limit=5&userId=metered-user').set('Authorization', `Bearer ${t.admin}`);
     await request(t.app).get('/v1/balance').set('Authorization', 'Bearer nope');
     await request(t.app).get('/v1/no-such-thing/8c7e1d0a-1111-2222-3333-444455556666');
@@ -53,8 +73,14 @@ describe('GET /metrics', () => {
     expect(text).toMatch(/^process_cpu_seconds_total \d/m);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
     for (const name of [
-      'billing_credits_purchased_total', 'billing_credits_bonus_total', 'billing_credits_refunded_total', 'billing_credits_disputed_total',
-      'billing_webhook_events_total', 'billing_rate_limited_total', 'billing_ledger_invariants_ok', 'billing_holds_active',
+      'billing_credits_purchased_total',
+      'billing_credits_bonus_total',
+      'billing_credits_refunded_total',
+      'billing_credits_disputed_total',
+      'billing_webhook_events_total',
+      'billing_rate_limited_total',
+      'billing_ledger_invariants_ok',
+      'billing_holds_active',
     ]) {
       expect(text).toContain(`# TYPE ${name} `);
     }

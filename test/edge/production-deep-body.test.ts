@@ -24,9 +24,17 @@ afterAll(async () => {
 });
 
 /** One raw request on its own connection: chunked, or with a Content-Length. */
-function post(baseUrl: string, path: string, body: string, chunked: boolean): Promise<{ status: number; body: Record<string, unknown> }> {
+function post(
+  baseUrl: string,
+  path: string,
+  body: string,
+  chunked: boolean,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const headers = { 'Content-Type': 'application/json', ...(chunked ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(Buffer.byteLength(body)) }) };
+    const headers = {
+      'Content-Type': 'application/json',
+      ...(chunked ? { 'Transfer-Encoding': 'chunked' } : { 'Content-Length': String(Buffer.byteLength(body)) }),
+    };
     const req = http.request(`${baseUrl}${path}`, { method: 'POST', headers, agent: false }, (res) => {
       let text = '';
       res.setEncoding('utf8');

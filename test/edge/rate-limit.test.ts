@@ -68,7 +68,11 @@ describe.each<Store>(['memory', 'redis'])('rate limits with the %s store', (stor
     const res = await balance(t, token);
     expect(res.status).toBe(429);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(res.body).toMatchObject({ status: 429, code: 'rate_limited', correlationId: res.headers['x-correlation-id'] });
+    expect(res.body).toMatchObject({
+      status: 429,
+      code: 'rate_limited',
+      correlationId: res.headers['x-correlation-id'],
+    });
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(res.headers['ratelimit']).toMatch(/^"user"; r=0; t=\d+$/);
@@ -117,7 +121,8 @@ describe.each<Store>(['memory', 'redis'])('rate limits with the %s store', (stor
 
   it('counts rejected tokens against their address, so tokens cannot be guessed at full speed', async () => {
     const t = await appWith({ store, env: { RATE_LIMIT_PER_MINUTE: '3' } });
-    const forged = (ip: string) => request(t.app).get('/v1/balance').set('Authorization', 'Bearer not.a.token').set('X-Forwarded-For', ip);
+    const forged = (ip: string) =>
+      request(t.app).get('/v1/balance').set('Authorization', 'Bearer not.a.token').set('X-Forwarded-For', ip);
     for (let i = 0; i < 3; i++) expect((await forged('192.0.2.50')).status).toBe(401);
     const res = await forged('192.0.2.50');
     expect(res.status).toBe(429);
@@ -134,10 +139,11 @@ describe.each<Store>(['memory', 'redis'])('rate limits with the %s store', (stor
     const statusOf = (target: string, ip: string, authorization?: string) =>
       new Promise<number>((resolve, reject) => {
         const headers = { 'X-Forwarded-For': ip, ...(authorization ? { Authorization: authorization } : {}) };
-        http.request({ port, host: '127.0.0.1', path: target, headers, agent: false }, (res) => {
-          res.resume();
-          resolve(res.statusCode!);
-        })
+        http
+          .request({ port, host: '127.0.0.1', path: target, headers, agent: false }, (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          })
           .on('error', reject)
           .end();
       });
@@ -168,7 +174,11 @@ describe.each<Store>(['memory', 'redis'])('rate limits with the %s store', (stor
       }
     }
     for (let i = 0; i < 3; i++) {
-      const res = await request(t.app).post('/v1/webhooks/stripe').set('X-Forwarded-For', '192.0.2.99').set('Content-Type', 'application/json').send('{}');
+      const res = await request(t.app)
+        .post('/v1/webhooks/stripe')
+        .set('X-Forwarded-For', '192.0.2.99')
+        .set('Content-Type', 'application/json')
+        .send('{}');
       expect(res.status).not.toBe(429);
       expect(res.headers['ratelimit']).toBeUndefined();
     }
@@ -194,7 +204,12 @@ describe('rate limits shared through Redis', () => {
     const logs = captureLogs('info');
     const unreachable = createRedisClient('redis://127.0.0.1:1', logs.logger);
     try {
-      const t = await appWith({ store: 'redis', redisClient: unreachable, env: { RATE_LIMIT_PER_MINUTE: '2' }, logger: logs.logger });
+      const t = await appWith({
+        store: 'redis',
+        redisClient: unreachable,
+        env: { RATE_LIMIT_PER_MINUTE: '2' },
+        logger: logs.logger,
+      });
       const token = t.token('outage-user');
       for (let i = 0; i < 5; i++) expect((await balance(t, token)).status).toBe(200);
       const warnings = logs.lines().filter((l) => l.level === 'warn');
@@ -225,11 +240,22 @@ describe('rate limits shared through Redis', () => {
     const logs = captureLogs('info');
     const client = createRedisClient(proxy.url, logs.logger);
     try {
-      const t = await appWith({ store: 'redis', redisClient: client, env: { RATE_LIMIT_PER_MINUTE: '2' }, logger: logs.logger });
+      const t = await appWith({
+        store: 'redis',
+        redisClient: client,
+        env: { RATE_LIMIT_PER_MINUTE: '2' },
+        logger: logs.logger,
+      });
       for (let i = 0; i < 4; i++) expect((await balance(t, t.token('down-at-start'))).status).toBe(200);
       await proxy.start();
       for (let i = 0; i < 100; i++) {
-        if (await client.sendCommand(['PING']).then(() => true, () => false)) break;
+        if (
+          await client.sendCommand(['PING']).then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
         await new Promise((r) => setTimeout(r, 100));
       }
       const token = t.token('after-recovery');
@@ -237,7 +263,9 @@ describe('rate limits shared through Redis', () => {
       for (let i = 0; i < 4; i++) statuses.push((await balance(t, token)).status);
       // The script failed to load at start; the first call after recovery loads it and is counted.
       expect(statuses).toEqual([200, 200, 429, 429]);
-      expect(logs.lines().some((l) => l.msg === 'redis reachable again: rate limits shared across replicas')).toBe(true);
+      expect(logs.lines().some((l) => l.msg === 'redis reachable again: rate limits shared across replicas')).toBe(
+        true,
+      );
     } finally {
       await closeRedisClient(client);
       await proxy.stop();

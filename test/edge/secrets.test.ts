@@ -12,17 +12,35 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     const target = req.headers['x-amz-target'] as string | undefined;
     const { SecretId } = JSON.parse(body) as { SecretId: string };
-    calls.push({ target, secretId: SecretId, signed: /^AWS4-HMAC-SHA256 Credential=AKIDTEST/.test(req.headers.authorization ?? '') });
+    calls.push({
+      target,
+      secretId: SecretId,
+      signed: /^AWS4-HMAC-SHA256 Credential=AKIDTEST/.test(req.headers.authorization ?? ''),
+    });
     const reply = (status: number, payload: object, errorType?: string) => {
-      res.writeHead(status, { 'Content-Type': 'application/x-amz-json-1.1', ...(errorType ? { 'x-amzn-ErrorType': errorType } : {}) });
+      res.writeHead(status, {
+        'Content-Type': 'application/x-amz-json-1.1',
+        ...(errorType ? { 'x-amzn-ErrorType': errorType } : {}),
+      });
       res.end(JSON.stringify(payload));
     };
-    if (req.method !== 'POST' || target !== 'secretsmanager.GetSecretValue') return reply(400, { __type: 'UnknownOperationException' }, 'UnknownOperationException');
+    if (req.method !== 'POST' || target !== 'secretsmanager.GetSecretValue')
+      return reply(400, { __type: 'UnknownOperationException' }, 'UnknownOperationException');
     const value = secrets.get(SecretId);
     if (value === undefined) {
-      return reply(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." }, 'ResourceNotFoundException');
+      return reply(
+        400,
+        { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." },
+        'ResourceNotFoundException',
+      );
     }
-    reply(200, { ARN: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${SecretId}`, Name: SecretId, SecretString: value, VersionId: 'v1', CreatedDate: 1700000000 });
+    reply(200, {
+      ARN: `arn:aws:secretsmanager:eu-west-1:123456789012:secret:${SecretId}`,
+      Name: SecretId,
+      SecretString: value,
+      VersionId: 'v1',
+      CreatedDate: 1700000000,
+    });
   });
 });
 
@@ -53,7 +71,11 @@ const PRODUCTION_SECRET = JSON.stringify({
 describe('secrets from AWS Secrets Manager', () => {
   it('reads the JSON secret through the real SDK and lets its keys override the environment', async () => {
     secrets.set('billing/prod', PRODUCTION_SECRET);
-    const env = await withSecrets({ AWS_SECRETS_MANAGER_SECRET_ID: 'billing/prod', STRIPE_SECRET_KEY: 'sk_from_env', LOG_LEVEL: 'warn' });
+    const env = await withSecrets({
+      AWS_SECRETS_MANAGER_SECRET_ID: 'billing/prod',
+      STRIPE_SECRET_KEY: 'sk_from_env',
+      LOG_LEVEL: 'warn',
+    });
     expect(env).toMatchObject({
       STRIPE_SECRET_KEY: 'sk_live_from_secret_8d1f',
       STRIPE_WEBHOOK_SECRET: 'whsec_from_secret_77aa',
@@ -72,11 +94,16 @@ describe('secrets from AWS Secrets Manager', () => {
   });
 
   it('stops with a message naming a missing secret', async () => {
-    await expect(withSecrets({ AWS_SECRETS_MANAGER_SECRET_ID: 'billing/absent' })).rejects.toThrow(/"billing\/absent".*ResourceNotFoundException/);
+    await expect(withSecrets({ AWS_SECRETS_MANAGER_SECRET_ID: 'billing/absent' })).rejects.toThrow(
+      /"billing\/absent".*ResourceNotFoundException/,
+    );
   });
 
   it('stops with a message naming the secret, and never quoting it, when it is not a JSON object', async () => {
-    for (const [id, value] of [['billing/broken', '{"STRIPE_SECRET_KEY": "sk_live_leaky_3c3c", '], ['billing/array', '["sk_live_leaky_3c3c"]']]) {
+    for (const [id, value] of [
+      ['billing/broken', '{"STRIPE_SECRET_KEY": "sk_live_leaky_3c3c", '],
+      ['billing/array', '["sk_live_leaky_3c3c"]'],
+    ]) {
       secrets.set(id, value);
       const error = (await withSecrets({ AWS_SECRETS_MANAGER_SECRET_ID: id }).catch((e: Error) => e)) as Error;
       expect(error.message).toContain(`"${id}"`);
@@ -88,7 +115,12 @@ describe('secrets from AWS Secrets Manager', () => {
 
 describe('starting the server', () => {
   it('exits non-zero in production when a required variable is missing, naming the variable', async () => {
-    const server = spawnServer({ NODE_ENV: 'production', STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_WEBHOOK_SECRET: 'whsec_x', JWT_JWKS_URL: 'https://auth.example/jwks.json' });
+    const server = spawnServer({
+      NODE_ENV: 'production',
+      STRIPE_SECRET_KEY: 'sk_test_x',
+      STRIPE_WEBHOOK_SECRET: 'whsec_x',
+      JWT_JWKS_URL: 'https://auth.example/jwks.json',
+    });
     expect(await server.exited).toBe(1);
     expect(server.stderr()).toMatch(/DATABASE_URL: is required in production/);
     expect(server.stderr()).not.toMatch(/sk_test_x|whsec_x|\n\s+at /);

@@ -16,10 +16,18 @@ afterAll(() => redis.quit());
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const counter = (prefix: string, o: { batch?: number; maxDelayMs?: number; windowMs?: number } = {}) => {
   const errors: unknown[] = [];
-  const c = new BatchedRedisCounter({ send: (args) => redis.sendCommand(args), prefix, windowMs: o.windowMs ?? 60_000, batch: o.batch, maxDelayMs: o.maxDelayMs, onError: (e) => errors.push(e) });
+  const c = new BatchedRedisCounter({
+    send: (args) => redis.sendCommand(args),
+    prefix,
+    windowMs: o.windowMs ?? 60_000,
+    batch: o.batch,
+    maxDelayMs: o.maxDelayMs,
+    onError: (e) => errors.push(e),
+  });
   return Object.assign(c, { errors });
 };
-const allowed = async (c: BatchedRedisCounter, key: string, limit: number) => (await c.increment(key)).totalHits <= limit;
+const allowed = async (c: BatchedRedisCounter, key: string, limit: number) =>
+  (await c.increment(key)).totalHits <= limit;
 
 describe('batched service-limit counter', () => {
   it('one replica alone allows exactly the limit', async () => {
@@ -46,10 +54,13 @@ describe('batched service-limit counter', () => {
 
   it("a replica sees another's flushed hits with its own next flush, so together they pass the limit by at most its batch", async () => {
     const prefix = uniquePrefix();
-    const [a, b] = [counter(prefix, { batch: 4, maxDelayMs: 10_000 }), counter(prefix, { batch: 4, maxDelayMs: 10_000 })];
+    const [a, b] = [
+      counter(prefix, { batch: 4, maxDelayMs: 10_000 }),
+      counter(prefix, { batch: 4, maxDelayMs: 10_000 }),
+    ];
     const shared = async () => Number(await redis.sendCommand(['GET', `${prefix}gateway`]));
     const until = async (n: number) => {
-      for (const started = Date.now(); (await shared()) !== n && Date.now() - started < 2000; ) await sleep(5);
+      for (const started = Date.now(); (await shared()) !== n && Date.now() - started < 2000;) await sleep(5);
     };
     for (let i = 0; i < 8; i++) expect(await allowed(b, 'gateway', 10)).toBe(true);
     await until(8); // B's two batches are in Redis
@@ -74,7 +85,13 @@ describe('batched service-limit counter', () => {
     const unreachable = createRedisClient('redis://127.0.0.1:1', logs.logger);
     try {
       const errors: unknown[] = [];
-      const c = new BatchedRedisCounter({ send: (args) => unreachable.sendCommand(args), prefix: uniquePrefix(), windowMs: 60_000, batch: 2, onError: (e) => errors.push(e) });
+      const c = new BatchedRedisCounter({
+        send: (args) => unreachable.sendCommand(args),
+        prefix: uniquePrefix(),
+        windowMs: 60_000,
+        batch: 2,
+        onError: (e) => errors.push(e),
+      });
       const answers = [];
       for (let i = 0; i < 4; i++) answers.push((await c.increment('gateway')).totalHits);
       await sleep(20);
@@ -95,7 +112,11 @@ describe('batched service-limit counter', () => {
         sent.push(args);
         return sent.length === 1 ? new Promise(() => undefined) : redis.sendCommand(args); // the first flush hangs
       },
-      prefix: uniquePrefix(), windowMs: 60_000, batch: 2, flushTimeoutMs: 30, onError: (e) => errors.push(e),
+      prefix: uniquePrefix(),
+      windowMs: 60_000,
+      batch: 2,
+      flushTimeoutMs: 30,
+      onError: (e) => errors.push(e),
     });
     for (let i = 0; i < 2; i++) await c.increment('gateway');
     await sleep(60);

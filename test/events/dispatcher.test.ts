@@ -25,18 +25,34 @@ afterEach(() => receiver.stop());
 
 function dispatcher(o: Partial<DispatcherOptions> = {}) {
   return new EventDispatcher(new EventsRepository(t.database.db), t.metrics.events, createLogger('silent'), {
-    url, secret, baseDelayMs: 50, maxDelayMs: 200, timeoutMs: 2_000, ...o,
+    url,
+    secret,
+    baseDelayMs: 50,
+    maxDelayMs: 200,
+    timeoutMs: 2_000,
+    ...o,
   });
 }
 
-async function addEvent(userId: string, type = 'balance.low', data: object = { available: '950', thresholdCredits: '1000' }): Promise<string> {
-  const [row] = await t.database.sql<{ id: string }>(`INSERT INTO events (type, user_id, data) VALUES ($1, $2, $3) RETURNING id`, [type, userId, JSON.stringify(data)]);
+async function addEvent(
+  userId: string,
+  type = 'balance.low',
+  data: object = { available: '950', thresholdCredits: '1000' },
+): Promise<string> {
+  const [row] = await t.database.sql<{ id: string }>(
+    `INSERT INTO events (type, user_id, data) VALUES ($1, $2, $3) RETURNING id`,
+    [type, userId, JSON.stringify(data)],
+  );
   return row.id;
 }
 
 const eventRow = async (id: string) =>
-  (await t.database.sql<{ status: string; attempts: number; next_attempt_at: Date; last_status_code: number | null }>(
-    `SELECT status, attempts, next_attempt_at, last_status_code FROM events WHERE id = $1`, [id]))[0];
+  (
+    await t.database.sql<{ status: string; attempts: number; next_attempt_at: Date; last_status_code: number | null }>(
+      `SELECT status, attempts, next_attempt_at, last_status_code FROM events WHERE id = $1`,
+      [id],
+    )
+  )[0];
 
 /** Runs the dispatcher until `done` holds (each round is what the service's loop does every poll). */
 async function runUntil(d: EventDispatcher, done: () => Promise<boolean> | boolean, rounds = 400): Promise<void> {
@@ -56,7 +72,13 @@ describe('event delivery', () => {
     const [got] = receiver.received;
     expect(got.verified).toBe(true);
     expect(got.id).toBe(id);
-    expect(got.body).toEqual({ id, type: 'balance.low', createdAt: expect.any(String), userId: 'alice', data: { available: '950', thresholdCredits: '1000' } });
+    expect(got.body).toEqual({
+      id,
+      type: 'balance.low',
+      createdAt: expect.any(String),
+      userId: 'alice',
+      data: { available: '950', thresholdCredits: '1000' },
+    });
     expect(await eventRow(id)).toMatchObject({ status: 'delivered', attempts: 1, last_status_code: 200 });
   });
 
@@ -99,7 +121,9 @@ describe('event delivery', () => {
     await runUntil(d, async () => (await eventRow(second)).status === 'delivered');
     const erin = receiver.received.filter((r) => r.body.userId === 'erin').map((r) => r.id);
     expect(erin).toEqual([first, first, second]);
-    expect(receiver.received.findIndex((r) => r.id === other)).toBeLessThan(receiver.received.findIndex((r) => r.id === second));
+    expect(receiver.received.findIndex((r) => r.id === other)).toBeLessThan(
+      receiver.received.findIndex((r) => r.id === second),
+    );
   });
 
   it('two dispatchers running at once never deliver the same event concurrently, and each event is delivered once', async () => {
@@ -108,7 +132,8 @@ describe('event delivery', () => {
     for (let i = 0; i < 40; i++) ids.push(await addEvent(`user-${i % 10}`, 'balance.low', { i }));
     const a = dispatcher();
     const b = dispatcher();
-    const pending = async () => Number((await t.database.sql<{ n: string }>(`SELECT count(*) AS n FROM events WHERE status = 'pending'`))[0].n);
+    const pending = async () =>
+      Number((await t.database.sql<{ n: string }>(`SELECT count(*) AS n FROM events WHERE status = 'pending'`))[0].n);
     while ((await pending()) > 0) await Promise.all([a.runOnce(), b.runOnce(), a.runOnce()]);
     expect(receiver.maxConcurrentPerId).toBe(1);
     expect(receiver.idsInOrder().sort()).toEqual([...ids].sort());
@@ -148,9 +173,14 @@ describe('event delivery', () => {
 
 describe('admin events', () => {
   it('lists events with filters and a cursor, and redeliver sends the same id again', async () => {
-    const ids = [await addEvent('ivy'), await addEvent('ivy', 'balance.depleted', { available: '0', requiredCredits: '5' }), await addEvent('jack')];
+    const ids = [
+      await addEvent('ivy'),
+      await addEvent('ivy', 'balance.depleted', { available: '0', requiredCredits: '5' }),
+      await addEvent('jack'),
+    ];
     await dispatcher().runOnce();
-    const list = (q: Record<string, string>) => request(t.app).get('/v1/admin/events').query(q).set('Authorization', `Bearer ${t.admin}`);
+    const list = (q: Record<string, string>) =>
+      request(t.app).get('/v1/admin/events').query(q).set('Authorization', `Bearer ${t.admin}`);
     const page1 = await list({ limit: '2' }).expect(200);
     expect(page1.body.data.map((e: { eventId: string }) => e.eventId)).toEqual([ids[2], ids[1]]);
     const page2 = await list({ limit: '2', cursor: page1.body.nextCursor }).expect(200);
@@ -158,19 +188,33 @@ describe('admin events', () => {
     expect(page2.body.nextCursor).toBeNull();
     const ivy = await list({ userId: 'ivy', type: 'balance.depleted', status: 'pending' }).expect(200);
     expect(ivy.body.data.map((e: { eventId: string }) => e.eventId)).toEqual([ids[1]]);
-    expect(ivy.body.data[0]).toMatchObject({ status: 'pending', attempts: 0, lastAttemptAt: null, nextAttemptAt: expect.any(String) });
+    expect(ivy.body.data[0]).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      lastAttemptAt: null,
+      nextAttemptAt: expect.any(String),
+    });
     const delivered = await list({ status: 'delivered' }).expect(200);
     expect(delivered.body.data.map((e: { eventId: string }) => e.eventId).sort()).toEqual([ids[0], ids[2]].sort());
     expect(delivered.body.data[0]).toMatchObject({ attempts: 1, lastStatusCode: 200, nextAttemptAt: null });
 
-    const again = await request(t.app).post(`/v1/admin/events/${ids[0]}/redeliver`).set('Authorization', `Bearer ${t.admin}`).expect(202);
+    const again = await request(t.app)
+      .post(`/v1/admin/events/${ids[0]}/redeliver`)
+      .set('Authorization', `Bearer ${t.admin}`)
+      .expect(202);
     expect(again.body).toMatchObject({ eventId: ids[0], status: 'pending' });
     await dispatcher().runOnce();
     expect(receiver.idsInOrder().filter((id) => id === ids[0])).toHaveLength(2);
 
-    await request(t.app).post(`/v1/admin/events/evt_${'0'.repeat(32)}/redeliver`).set('Authorization', `Bearer ${t.admin}`).expect(404);
+    await request(t.app)
+      .post(`/v1/admin/events/evt_${'0'.repeat(32)}/redeliver`)
+      .set('Authorization', `Bearer ${t.admin}`)
+      .expect(404);
     await request(t.app).post(`/v1/admin/events/nope/redeliver`).set('Authorization', `Bearer ${t.admin}`).expect(400);
-    await request(t.app).get('/v1/admin/events').set('Authorization', `Bearer ${t.token('ivy')}`).expect(403);
+    await request(t.app)
+      .get('/v1/admin/events')
+      .set('Authorization', `Bearer ${t.token('ivy')}`)
+      .expect(403);
     await list({ status: 'lost' }).expect(400);
   });
 });

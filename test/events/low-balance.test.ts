@@ -16,7 +16,10 @@ const eventsOf = (userId: string) =>
   t.database.sql<EventRow>(`SELECT type, data FROM events WHERE user_id = $1 ORDER BY seq`, [userId]);
 
 const setThreshold = (userId: string, thresholdCredits: string | null) =>
-  request(t.app).put('/v1/billing/settings').set('Authorization', `Bearer ${t.token(userId)}`).send({ lowBalance: { thresholdCredits } });
+  request(t.app)
+    .put('/v1/billing/settings')
+    .set('Authorization', `Bearer ${t.token(userId)}`)
+    .send({ lowBalance: { thresholdCredits } });
 
 // gpt-4o, 1,000 in + 500 out: 50 credits
 const charge50 = (userId: string, requestId: string) =>
@@ -25,11 +28,23 @@ const charge50 = (userId: string, requestId: string) =>
 describe('billing settings', () => {
   it('stores the low-balance threshold, shows auto top-up off, and clears it with null', async () => {
     const put = await setThreshold('settings-user', '1000.5').expect(200);
-    expect(put.body).toMatchObject({ userId: 'settings-user', lowBalance: { thresholdCredits: '1000.5' }, paymentMethod: null, autoTopUp: { enabled: false, status: 'off' } });
-    const got = await request(t.app).get('/v1/billing/settings').set('Authorization', `Bearer ${t.token('settings-user')}`).expect(200);
+    expect(put.body).toMatchObject({
+      userId: 'settings-user',
+      lowBalance: { thresholdCredits: '1000.5' },
+      paymentMethod: null,
+      autoTopUp: { enabled: false, status: 'off' },
+    });
+    const got = await request(t.app)
+      .get('/v1/billing/settings')
+      .set('Authorization', `Bearer ${t.token('settings-user')}`)
+      .expect(200);
     expect(got.body.lowBalance.thresholdCredits).toBe('1000.5');
     await setThreshold('settings-user', null).expect(200);
-    const cleared = await request(t.app).get('/v1/billing/settings').query({ userId: 'settings-user' }).set('Authorization', `Bearer ${t.admin}`).expect(200);
+    const cleared = await request(t.app)
+      .get('/v1/billing/settings')
+      .query({ userId: 'settings-user' })
+      .set('Authorization', `Bearer ${t.admin}`)
+      .expect(200);
     expect(cleared.body.lowBalance.thresholdCredits).toBeNull();
   });
 
@@ -37,10 +52,17 @@ describe('billing settings', () => {
     const negative = await setThreshold('settings-user', '-1').expect(400);
     expect(negative.body.errors[0].field).toBe('lowBalance.thresholdCredits');
     await setThreshold('settings-user', '1e3').expect(400);
-    const auto = await request(t.app).put('/v1/billing/settings').set('Authorization', `Bearer ${t.token('settings-user')}`)
-      .send({ autoTopUp: { enabled: true, thresholdCredits: '500', packageId: 'starter', monthlyLimitUsd: '50.00' } }).expect(409);
+    const auto = await request(t.app)
+      .put('/v1/billing/settings')
+      .set('Authorization', `Bearer ${t.token('settings-user')}`)
+      .send({ autoTopUp: { enabled: true, thresholdCredits: '500', packageId: 'starter', monthlyLimitUsd: '50.00' } })
+      .expect(409);
     expect(auto.body.code).toBe('payment_method_required');
-    await request(t.app).get('/v1/billing/settings').query({ userId: 'someone-else' }).set('Authorization', `Bearer ${t.token('settings-user')}`).expect(403);
+    await request(t.app)
+      .get('/v1/billing/settings')
+      .query({ userId: 'someone-else' })
+      .set('Authorization', `Bearer ${t.token('settings-user')}`)
+      .expect(403);
   });
 });
 
@@ -51,7 +73,9 @@ describe('balance.low', () => {
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => charge50('burst', `burst-${i}`)));
     expect(results.filter((r) => r.status === 201)).toHaveLength(30);
     const events = await eventsOf('burst');
-    expect(events.filter((e) => e.type === 'balance.low')).toEqual([{ type: 'balance.low', data: { available: '950', thresholdCredits: '1000' } }]);
+    expect(events.filter((e) => e.type === 'balance.low')).toEqual([
+      { type: 'balance.low', data: { available: '950', thresholdCredits: '1000' } },
+    ]);
     expect(events.filter((e) => e.type === 'balance.depleted')).toHaveLength(1);
   });
 
@@ -71,9 +95,18 @@ describe('balance.low', () => {
   it('a hold that takes available below the threshold sends it; the settle below it sends nothing more', async () => {
     await grant(t, 'holder', '1050'); // the hold reserves 100
     await setThreshold('holder', '1000').expect(200);
-    await request(t.app).post('/v1/usage/holds').set('Authorization', `Bearer ${t.gateway}`)
-      .send({ userId: 'holder', requestId: 'stream-1', model: 'gpt-4o', maxInputTokens: 2000, maxOutputTokens: 1000 }).expect(201);
-    await reconcile(t, { userId: 'holder', requestId: 'stream-1', model: 'gpt-4o', inputTokens: 2000, outputTokens: 1000 }).expect(201);
+    await request(t.app)
+      .post('/v1/usage/holds')
+      .set('Authorization', `Bearer ${t.gateway}`)
+      .send({ userId: 'holder', requestId: 'stream-1', model: 'gpt-4o', maxInputTokens: 2000, maxOutputTokens: 1000 })
+      .expect(201);
+    await reconcile(t, {
+      userId: 'holder',
+      requestId: 'stream-1',
+      model: 'gpt-4o',
+      inputTokens: 2000,
+      outputTokens: 1000,
+    }).expect(201);
     const lows = (await eventsOf('holder')).filter((e) => e.type === 'balance.low');
     expect(lows).toHaveLength(1);
   });
@@ -108,8 +141,17 @@ describe('balance.depleted', () => {
 
 describe('the set-based charge batch (one wallet per item)', () => {
   const item = (i: number, userId: string) => ({
-    i, user_id: userId, request_id: `batch-${i}`, model: 'gpt-4o', family: 'gpt-4o', input_tokens: 1000, output_tokens: 500, cached_tokens: 0,
-    payload_hash: 'h', correlation_id: null, metadata: null,
+    i,
+    user_id: userId,
+    request_id: `batch-${i}`,
+    model: 'gpt-4o',
+    family: 'gpt-4o',
+    input_tokens: 1000,
+    output_tokens: 500,
+    cached_tokens: 0,
+    payload_hash: 'h',
+    correlation_id: null,
+    metadata: null,
   });
 
   it('writes balance.low for the item that crosses, balance.depleted for the armed 402, and nothing for the others', async () => {
@@ -118,14 +160,27 @@ describe('the set-based charge batch (one wallet per item)', () => {
     await grant(t, 'set-poor', '10');
     await grant(t, 'set-rich', '5000');
     await setThreshold('set-rich', '1000').expect(200);
-    const rows = await t.database.sql<{ idx: number; outcome: string }>(`SELECT idx, outcome FROM billing_charge_usage_batch($1::jsonb) ORDER BY idx`,
-      [JSON.stringify([item(0, 'set-cross'), item(1, 'set-poor'), item(2, 'set-rich')])]);
+    const rows = await t.database.sql<{ idx: number; outcome: string }>(
+      `SELECT idx, outcome FROM billing_charge_usage_batch($1::jsonb) ORDER BY idx`,
+      [JSON.stringify([item(0, 'set-cross'), item(1, 'set-poor'), item(2, 'set-rich')])],
+    );
     expect(rows.map((r) => r.outcome)).toEqual(['charged', 'insufficient', 'charged']);
-    expect(await eventsOf('set-cross')).toEqual([{ type: 'balance.low', data: { available: '970', thresholdCredits: '1000' } }]);
-    expect(await eventsOf('set-poor')).toEqual([{ type: 'balance.depleted', data: { available: '10', requiredCredits: '50' } }]);
+    expect(await eventsOf('set-cross')).toEqual([
+      { type: 'balance.low', data: { available: '970', thresholdCredits: '1000' } },
+    ]);
+    expect(await eventsOf('set-poor')).toEqual([
+      { type: 'balance.depleted', data: { available: '10', requiredCredits: '50' } },
+    ]);
     expect(await eventsOf('set-rich')).toEqual([]);
-    const again = await t.database.sql<{ outcome: string }>(`SELECT outcome FROM billing_charge_usage_batch($1::jsonb) ORDER BY idx`,
-      [JSON.stringify([{ ...item(3, 'set-cross'), request_id: 'batch-3' }, { ...item(4, 'set-poor'), request_id: 'batch-4' }])]);
+    const again = await t.database.sql<{ outcome: string }>(
+      `SELECT outcome FROM billing_charge_usage_batch($1::jsonb) ORDER BY idx`,
+      [
+        JSON.stringify([
+          { ...item(3, 'set-cross'), request_id: 'batch-3' },
+          { ...item(4, 'set-poor'), request_id: 'batch-4' },
+        ]),
+      ],
+    );
     expect(again.map((r) => r.outcome)).toEqual(['charged', 'insufficient']);
     expect(await eventsOf('set-cross')).toHaveLength(1);
     expect(await eventsOf('set-poor')).toHaveLength(1);
@@ -139,9 +194,13 @@ describe('no event for a fact that rolled back', () => {
     const c = await t.database.db.pool.connect();
     try {
       await c.query('BEGIN');
-      const { rows } = await c.query(`SELECT outcome FROM billing_charge_usage('rolled', 'r1', 'gpt-4o', 'gpt-4o', 1000, 500, 0, 'h', NULL, NULL)`);
+      const { rows } = await c.query(
+        `SELECT outcome FROM billing_charge_usage('rolled', 'r1', 'gpt-4o', 'gpt-4o', 1000, 500, 0, 'h', NULL, NULL)`,
+      );
       expect(rows[0].outcome).toBe('charged');
-      expect(await c.query(`SELECT count(*)::int AS n FROM events WHERE user_id = 'rolled'`).then((r) => r.rows[0].n)).toBe(1);
+      expect(
+        await c.query(`SELECT count(*)::int AS n FROM events WHERE user_id = 'rolled'`).then((r) => r.rows[0].n),
+      ).toBe(1);
       await c.query('ROLLBACK');
     } finally {
       c.release();
@@ -162,7 +221,9 @@ describe('no event for a fact that rolled back', () => {
     await t.database.sql('SELECT pg_terminate_backend($1)', [pid]);
     c.release(true);
     expect(await eventsOf('killed')).toEqual([]);
-    const [wallet] = await t.database.sql<{ balance: string }>(`SELECT balance::text FROM accounts WHERE user_id = 'killed'`);
+    const [wallet] = await t.database.sql<{ balance: string }>(
+      `SELECT balance::text FROM accounts WHERE user_id = 'killed'`,
+    );
     expect(Number(wallet.balance)).toBe(1010);
   });
 });

@@ -7,7 +7,10 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const eventsOf = (userId: string) =>
-  t.database.sql<{ type: string; data: Record<string, string> }>(`SELECT type, data FROM events WHERE user_id = $1 ORDER BY seq`, [userId]);
+  t.database.sql<{ type: string; data: Record<string, string> }>(
+    `SELECT type, data FROM events WHERE user_id = $1 ORDER BY seq`,
+    [userId],
+  );
 
 describe('events for purchases and take-backs', () => {
   it('a purchase credited by eight concurrent deliveries of its webhook emits one purchase.completed', async () => {
@@ -16,7 +19,10 @@ describe('events for purchases and take-backs', () => {
     const results = await Promise.all(Array.from({ length: 8 }, () => t.deliver(event)));
     expect(results.every((r) => r.status === 200)).toBe(true);
     expect(await eventsOf('buyer')).toEqual([
-      { type: 'purchase.completed', data: { purchaseId, packageId: 'basic', credits: '10000', bonusCredits: '500', balance: '10500' } },
+      {
+        type: 'purchase.completed',
+        data: { purchaseId, packageId: 'basic', credits: '10000', bonusCredits: '500', balance: '10500' },
+      },
     ]);
   });
 
@@ -27,6 +33,8 @@ describe('events for purchases and take-backs', () => {
     await t.deliver(refund).expect(200);
     await t.deliver(refund).expect(200);
     const reversed = (await eventsOf('refundee')).filter((e) => e.type === 'credits.reversed');
-    expect(reversed).toEqual([{ type: 'credits.reversed', data: { reason: 'refund', purchaseId, credits: '2625', balance: '7875' } }]);
+    expect(reversed).toEqual([
+      { type: 'credits.reversed', data: { reason: 'refund', purchaseId, credits: '2625', balance: '7875' } },
+    ]);
   });
 });

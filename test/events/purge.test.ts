@@ -23,10 +23,12 @@ async function addEvents(n: number, status: 'pending' | 'delivered' | 'failed', 
 
 const counts = async () =>
   Object.fromEntries(
-    (await t.database.sql<{ status: string; old: boolean; n: string }>(
-      `SELECT status, delivered_at < now() - interval '${KEEP_DELIVERED_DAYS} days' AS old, count(*)::text AS n
+    (
+      await t.database.sql<{ status: string; old: boolean; n: string }>(
+        `SELECT status, delivered_at < now() - interval '${KEEP_DELIVERED_DAYS} days' AS old, count(*)::text AS n
        FROM events GROUP BY 1, 2`,
-    )).map((r) => [`${r.status}${r.old ? ':old' : ''}`, Number(r.n)]),
+      )
+    ).map((r) => [`${r.status}${r.old ? ':old' : ''}`, Number(r.n)]),
   );
 
 describe('delivered events purge', () => {
@@ -43,8 +45,7 @@ describe('delivered events purge', () => {
 });
 
 describe('dispatcher gauge', () => {
-  const enabled = async () =>
-    (await t.metrics.events.dispatcherEnabled.get()).values[0]?.value;
+  const enabled = async () => (await t.metrics.events.dispatcherEnabled.get()).values[0]?.value;
 
   it('reads 0 where no receiver is configured (the stalled-delivery alert then stays quiet) and 1 where one is', async () => {
     const logger = createLogger('silent');
@@ -52,7 +53,11 @@ describe('dispatcher gauge', () => {
     expect(await enabled()).toBe(0);
     await stopOff();
     const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
-    const stopOn = startEventDispatcher(t.services.eventsRepository, t.metrics, logger, { url: 'http://127.0.0.1:9/none', secret, pollMs: 60_000 });
+    const stopOn = startEventDispatcher(t.services.eventsRepository, t.metrics, logger, {
+      url: 'http://127.0.0.1:9/none',
+      secret,
+      pollMs: 60_000,
+    });
     expect(await enabled()).toBe(1);
     await stopOn();
   });

@@ -28,17 +28,34 @@ afterAll(async () => {
 
 async function replica(): Promise<ServerProcess> {
   const s = await startServer({
-    NODE_ENV: 'test', DATABASE_URL: database.url, DATABASE_POOL_MIN: '0', JWT_PUBLIC_KEY: keys.publicKey, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE,
-    EVENTS_WEBHOOK_URL: url, EVENTS_WEBHOOK_SECRET: secret, LOG_LEVEL: 'warn', RATE_LIMIT_PER_MINUTE: '1000000', SERVICE_RATE_LIMIT_PER_MINUTE: '1000000',
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    DATABASE_POOL_MIN: '0',
+    JWT_PUBLIC_KEY: keys.publicKey,
+    JWT_ISSUER: ISSUER,
+    JWT_AUDIENCE: AUDIENCE,
+    EVENTS_WEBHOOK_URL: url,
+    EVENTS_WEBHOOK_SECRET: secret,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    SERVICE_RATE_LIMIT_PER_MINUTE: '1000000',
   });
   servers.push(s);
   return s;
 }
 
 const post = (s: ServerProcess, path: string, auth: string, body: object, method = 'POST') =>
-  fetch(`${s.baseUrl}${path}`, { method, headers: { Authorization: `Bearer ${auth}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${s.baseUrl}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${auth}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
-const eventsOf = (userId: string) => database.sql<{ id: string; type: string; status: string }>(`SELECT id, type, status FROM events WHERE user_id = $1 ORDER BY seq`, [userId]);
+const eventsOf = (userId: string) =>
+  database.sql<{ id: string; type: string; status: string }>(
+    `SELECT id, type, status FROM events WHERE user_id = $1 ORDER BY seq`,
+    [userId],
+  );
 
 async function until(check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (await check()) return;
@@ -48,11 +65,24 @@ async function until(check: () => Promise<boolean> | boolean, ms = 30_000): Prom
 describe('two server processes on one database', () => {
   it('50 concurrent charges crossing the threshold through both write one balance.low, delivered once, signed', async () => {
     const [a, b] = [await replica(), await replica()];
-    await database.sql(`SELECT billing_post_wallet('twin', 'adjustment', 'fund:twin', 'promotions', 1500, false, NULL, NULL, 'test', NULL)`);
-    expect((await post(a, '/v1/billing/settings', token('twin'), { lowBalance: { thresholdCredits: '1000' } }, 'PUT')).status).toBe(200);
-    const charges = await Promise.all(Array.from({ length: 50 }, (_, i) =>
-      post(i % 2 ? a : b, '/v1/usage/reconcile', token('llm-gateway', 'usage:write'),
-        { userId: 'twin', requestId: `twin-${i}`, model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 })));
+    await database.sql(
+      `SELECT billing_post_wallet('twin', 'adjustment', 'fund:twin', 'promotions', 1500, false, NULL, NULL, 'test', NULL)`,
+    );
+    expect(
+      (await post(a, '/v1/billing/settings', token('twin'), { lowBalance: { thresholdCredits: '1000' } }, 'PUT'))
+        .status,
+    ).toBe(200);
+    const charges = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        post(i % 2 ? a : b, '/v1/usage/reconcile', token('llm-gateway', 'usage:write'), {
+          userId: 'twin',
+          requestId: `twin-${i}`,
+          model: 'gpt-4o',
+          inputTokens: 1000,
+          outputTokens: 500,
+        }),
+      ),
+    );
     expect(charges.filter((r) => r.status === 201)).toHaveLength(30);
     const events = await eventsOf('twin');
     expect(events.map((e) => e.type)).toEqual(['balance.low', 'balance.depleted']);
@@ -67,11 +97,33 @@ describe('two server processes on one database', () => {
     const port = receiver.port;
     await receiver.stop(); // the first attempt fails and is scheduled again
     const a = await replica();
-    await database.sql(`SELECT billing_post_wallet('crash', 'adjustment', 'fund:crash', 'promotions', 60, false, NULL, NULL, 'test', NULL)`);
-    await post(a, '/v1/usage/reconcile', token('llm-gateway', 'usage:write'), { userId: 'crash', requestId: 'c1', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 });
-    expect((await post(a, '/v1/usage/reconcile', token('llm-gateway', 'usage:write'), { userId: 'crash', requestId: 'c2', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 })).status).toBe(402);
+    await database.sql(
+      `SELECT billing_post_wallet('crash', 'adjustment', 'fund:crash', 'promotions', 60, false, NULL, NULL, 'test', NULL)`,
+    );
+    await post(a, '/v1/usage/reconcile', token('llm-gateway', 'usage:write'), {
+      userId: 'crash',
+      requestId: 'c1',
+      model: 'gpt-4o',
+      inputTokens: 1000,
+      outputTokens: 500,
+    });
+    expect(
+      (
+        await post(a, '/v1/usage/reconcile', token('llm-gateway', 'usage:write'), {
+          userId: 'crash',
+          requestId: 'c2',
+          model: 'gpt-4o',
+          inputTokens: 1000,
+          outputTokens: 500,
+        })
+      ).status,
+    ).toBe(402);
     const [event] = await eventsOf('crash');
-    await until(async () => (await database.sql<{ attempts: number }>(`SELECT attempts FROM events WHERE id = $1`, [event.id]))[0].attempts > 0);
+    await until(
+      async () =>
+        (await database.sql<{ attempts: number }>(`SELECT attempts FROM events WHERE id = $1`, [event.id]))[0]
+          .attempts > 0,
+    );
     a.child.kill('SIGKILL');
     await receiver.start(port);
     await replica();

@@ -61,7 +61,10 @@ describe('database faults under load', () => {
   it('when the service backends are terminated three times mid-load, no charge answers 500, retries charge each request exactly once and readiness recovers without a restart', async () => {
     const users = Array.from({ length: 30 }, (_, i) => `fault-user-${i}`);
     for (const u of users) await grant(t, u, '1000');
-    const calls = Array.from({ length: 300 }, (_, i) => ({ userId: users[i % users.length], requestId: `fault-call-${i}` }));
+    const calls = Array.from({ length: 300 }, (_, i) => ({
+      userId: users[i % users.length],
+      requestId: `fault-call-${i}`,
+    }));
     const attempts: Attempt[] = [];
     let done = 0;
     let next = 0;
@@ -93,13 +96,20 @@ describe('database faults under load', () => {
     expect(killed.every((n) => n > 0)).toBe(true);
     const failures = attempts.filter((a) => a.status < 200 || a.status >= 300);
     expect(failures.filter((a) => a.status >= 500 && a.status !== 503)).toEqual([]);
-    for (const f of failures) expect(f).toMatchObject({ status: 503, code: 'database_unavailable', retryAfter: expect.stringMatching(/^\d+$/) });
+    for (const f of failures)
+      expect(f).toMatchObject({
+        status: 503,
+        code: 'database_unavailable',
+        retryAfter: expect.stringMatching(/^\d+$/),
+      });
 
     const [usages] = await t.database.sql<{ n: number; distinct: number }>(
       `SELECT count(*)::int AS n, count(DISTINCT request_id)::int AS distinct FROM usages WHERE user_id LIKE 'fault-user-%'`,
     );
     expect(usages).toEqual({ n: 300, distinct: 300 });
-    const balances = await t.database.sql<{ balance: string }>(`SELECT balance::text FROM accounts WHERE user_id LIKE 'fault-user-%'`);
+    const balances = await t.database.sql<{ balance: string }>(
+      `SELECT balance::text FROM accounts WHERE user_id LIKE 'fault-user-%'`,
+    );
     expect(balances).toHaveLength(30);
     for (const b of balances) expect(Number(b.balance)).toBe(1000 - 10 * 50);
     expect(await ledgerViolations(t.database)).toEqual(NO_VIOLATIONS);
@@ -128,12 +138,29 @@ describe('an unreachable database', () => {
   });
 
   const routes = (a: TestApp) => [
-    request(a.app).post('/v1/usage/reconcile').set('Authorization', `Bearer ${a.gateway}`).send({ userId: 'down-user', requestId: 'down-1', model: 'gpt-4o', inputTokens: 10, outputTokens: 10 }),
-    request(a.app).post('/v1/usage/holds').set('Authorization', `Bearer ${a.gateway}`).send({ userId: 'down-user', requestId: 'down-2', model: 'gpt-4o', maxInputTokens: 10, maxOutputTokens: 10 }),
-    request(a.app).post('/v1/usage/holds/00000000-0000-4000-8000-000000000000/release').set('Authorization', `Bearer ${a.gateway}`).send(),
-    request(a.app).get('/v1/balance').set('Authorization', `Bearer ${a.token('down-user')}`),
-    request(a.app).get('/v1/ledger').set('Authorization', `Bearer ${a.token('down-user')}`),
-    request(a.app).post('/v1/admin/credits/adjustments').set('Authorization', `Bearer ${a.admin}`).set('Idempotency-Key', 'down-adjustment').send({ userId: 'down-user', amount: '5', reason: 'outage test' }),
+    request(a.app)
+      .post('/v1/usage/reconcile')
+      .set('Authorization', `Bearer ${a.gateway}`)
+      .send({ userId: 'down-user', requestId: 'down-1', model: 'gpt-4o', inputTokens: 10, outputTokens: 10 }),
+    request(a.app)
+      .post('/v1/usage/holds')
+      .set('Authorization', `Bearer ${a.gateway}`)
+      .send({ userId: 'down-user', requestId: 'down-2', model: 'gpt-4o', maxInputTokens: 10, maxOutputTokens: 10 }),
+    request(a.app)
+      .post('/v1/usage/holds/00000000-0000-4000-8000-000000000000/release')
+      .set('Authorization', `Bearer ${a.gateway}`)
+      .send(),
+    request(a.app)
+      .get('/v1/balance')
+      .set('Authorization', `Bearer ${a.token('down-user')}`),
+    request(a.app)
+      .get('/v1/ledger')
+      .set('Authorization', `Bearer ${a.token('down-user')}`),
+    request(a.app)
+      .post('/v1/admin/credits/adjustments')
+      .set('Authorization', `Bearer ${a.admin}`)
+      .set('Idempotency-Key', 'down-adjustment')
+      .send({ userId: 'down-user', amount: '5', reason: 'outage test' }),
     request(a.app).get('/v1/admin/reports/credits').set('Authorization', `Bearer ${a.admin}`),
   ];
 
@@ -143,7 +170,11 @@ describe('an unreachable database', () => {
 
     await proxy.stop();
     for (const res of await Promise.all(routes(proxied))) {
-      expect({ status: res.status, code: res.body.code, retryAfter: res.headers['retry-after'] }).toEqual({ status: 503, code: 'database_unavailable', retryAfter: '1' });
+      expect({ status: res.status, code: res.body.code, retryAfter: res.headers['retry-after'] }).toEqual({
+        status: 503,
+        code: 'database_unavailable',
+        retryAfter: '1',
+      });
       expect(JSON.stringify(res.body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|stack/);
     }
     expect((await request(proxied.app).get('/readyz')).status).toBe(503);
@@ -153,7 +184,9 @@ describe('an unreachable database', () => {
     expect((await request(proxied.app).get('/readyz')).status).toBe(200);
     const statuses = (await Promise.all(routes(proxied))).map((r) => r.status);
     expect(statuses).toEqual([201, 201, 404, 200, 200, 201, 200]);
-    const [usage] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM usages WHERE user_id = 'down-user'`);
+    const [usage] = await t.database.sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM usages WHERE user_id = 'down-user'`,
+    );
     expect(usage.n).toBe(1);
   });
 });

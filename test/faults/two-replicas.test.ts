@@ -45,7 +45,11 @@ async function startReplicas(): Promise<string[]> {
 }
 
 const post = (url: string, auth: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(url, { method: 'POST', headers: { Authorization: `Bearer ${auth}`, 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  fetch(url, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${auth}`, 'Content-Type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 
 describe('two fresh replicas on one database and one Redis', () => {
   it("counts a user's requests from the very first on each replica: the 101st across the two is refused; and 150 concurrent charges on 5,000 credits charge exactly 100", async () => {
@@ -63,16 +67,30 @@ describe('two fresh replicas on one database and one Redis', () => {
 
     const wallet = `replica-wallet-${run}`;
     const admin = token(`replica-admin-${run}`, 'billing:admin');
-    const funded = await post(`${a}/v1/admin/credits/adjustments`, admin, { userId: wallet, amount: '5000', reason: 'replica test' }, { 'Idempotency-Key': `fund-${run}` });
+    const funded = await post(
+      `${a}/v1/admin/credits/adjustments`,
+      admin,
+      { userId: wallet, amount: '5000', reason: 'replica test' },
+      { 'Idempotency-Key': `fund-${run}` },
+    );
     expect(funded.status).toBe(201);
 
     const gateway = token(`replica-gateway-${run}`, 'usage:write');
     const charges = await Promise.all(
       Array.from({ length: 150 }, (_, i) =>
-        post(`${i % 2 === 0 ? a : b}/v1/usage/reconcile`, gateway, { userId: wallet, requestId: `call-${i}`, model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 }),
+        post(`${i % 2 === 0 ? a : b}/v1/usage/reconcile`, gateway, {
+          userId: wallet,
+          requestId: `call-${i}`,
+          model: 'gpt-4o',
+          inputTokens: 1000,
+          outputTokens: 500,
+        }),
       ),
     );
-    const byStatus = charges.reduce<Record<number, number>>((n, r) => ({ ...n, [r.status]: (n[r.status] ?? 0) + 1 }), {});
+    const byStatus = charges.reduce<Record<number, number>>(
+      (n, r) => ({ ...n, [r.status]: (n[r.status] ?? 0) + 1 }),
+      {},
+    );
     expect(byStatus).toEqual({ 201: 100, 402: 50 });
     const [account] = await database.sql<{ balance: string; usages: number }>(
       `SELECT a.balance::text, (SELECT count(*)::int FROM usages u WHERE u.user_id = a.user_id) AS usages FROM accounts a WHERE a.user_id = $1`,

@@ -39,7 +39,11 @@ export function ensureBuilt(): string {
     // scripts/ counts too: the CLIs (db:migrate, report:revenue) run from the same dist/.
     const newest = Math.max(newestSource(path.join(ROOT, 'src')), newestSource(path.join(ROOT, 'scripts')));
     const fresh = fs.existsSync(SERVER_JS) && fs.statSync(SERVER_JS).mtimeMs >= newest;
-    if (!fresh) execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
+    if (!fresh)
+      execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+        cwd: ROOT,
+        stdio: 'pipe',
+      });
   } finally {
     fs.rmdirSync(lock);
   }

@@ -24,7 +24,9 @@ export function withDatabase(url: string, name: string): string {
 }
 
 /** A fresh, migrated database of its own for one test file. */
-export async function createTestDatabase(options: { poolMax?: number; migrated?: boolean } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { poolMax?: number; migrated?: boolean } = {},
+): Promise<TestDatabase> {
   const name = `billing_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();

@@ -13,7 +13,10 @@ export function placeHold(t: TestApp, body: Record<string, unknown>, headers: Re
 }
 
 export function releaseHold(t: TestApp, holdId: string) {
-  return request(t.app).post(`/v1/usage/holds/${encodeURIComponent(holdId)}/release`).set('Authorization', `Bearer ${t.gateway}`).send();
+  return request(t.app)
+    .post(`/v1/usage/holds/${encodeURIComponent(holdId)}/release`)
+    .set('Authorization', `Bearer ${t.gateway}`)
+    .send();
 }
 
 export async function holdRow(t: TestApp, holdId: string) {

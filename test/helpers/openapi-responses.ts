@@ -8,7 +8,12 @@ import supertest from 'supertest';
  * documented for that operation and its body must match that status's schema. Mismatches fail the
  * test file in an afterAll, each named by method, path and status. Loaded for every file by jest.config.ts.
  */
-type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
+type Doc = {
+  paths: Record<
+    string,
+    Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>
+  >;
+};
 
 let doc: Doc | undefined;
 let ajv: Ajv2020 | undefined;
@@ -39,7 +44,13 @@ function findPath(paths: Doc['paths'], actual: string): string | undefined {
 }
 
 /** Why this answer differs from the document, or undefined when it matches (or is not JSON). */
-export function responseMismatch(method: string, url: string, status: number, contentType: string | undefined, body: unknown): string | undefined {
+export function responseMismatch(
+  method: string,
+  url: string,
+  status: number,
+  contentType: string | undefined,
+  body: unknown,
+): string | undefined {
   const mediaType = (contentType ?? '').split(';')[0].trim();
   if (!/^application\/(.+\+)?json$/.test(mediaType) || method === 'HEAD' || method === 'OPTIONS') return undefined;
   const paths = loadDocument().paths;
@@ -62,8 +73,13 @@ export function responseMismatch(method: string, url: string, status: number, co
 }
 
 const mismatches: string[] = [];
-const Test = (supertest as unknown as { Test: { prototype: { end(fn?: (err: unknown, res: unknown) => void): unknown } } }).Test;
-const patched = Test.prototype as { end(fn?: (err: unknown, res: unknown) => void): unknown; __openapiChecked?: boolean };
+const Test = (
+  supertest as unknown as { Test: { prototype: { end(fn?: (err: unknown, res: unknown) => void): unknown } } }
+).Test;
+const patched = Test.prototype as {
+  end(fn?: (err: unknown, res: unknown) => void): unknown;
+  __openapiChecked?: boolean;
+};
 if (!patched.__openapiChecked) {
   patched.__openapiChecked = true;
   const end = patched.end;

@@ -31,7 +31,13 @@ export function readPrismaModels(file = path.resolve(__dirname, '../../prisma/sc
   const models: Model[] = [];
   for (const [, name, body] of text.matchAll(/^model (\w+) \{([\s\S]*?)^\}/gm)) {
     const fieldToColumn = new Map<string, string>();
-    const model: Model = { table: /@@map\("(\w+)"\)/.exec(body)?.[1] ?? name, columns: [], primaryKey: [], uniques: [], indexes: [] };
+    const model: Model = {
+      table: /@@map\("(\w+)"\)/.exec(body)?.[1] ?? name,
+      columns: [],
+      primaryKey: [],
+      uniques: [],
+      indexes: [],
+    };
     for (const raw of body.split('\n')) {
       const line = raw.trim();
       const m = /^(\w+)\s+(\w+)(\?|\[\])?\s*(.*)$/.exec(line);

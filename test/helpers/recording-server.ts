@@ -12,7 +12,9 @@ export interface Seen {
  * A loopback HTTP server for the load generators' tests: records every request and lets the test
  * answer each one (`n` counts from 1, this request included).
  */
-export async function recordingServer(answer: (n: number, req: http.IncomingMessage, res: http.ServerResponse, body: string) => void) {
+export async function recordingServer(
+  answer: (n: number, req: http.IncomingMessage, res: http.ServerResponse, body: string) => void,
+) {
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
     let body = '';

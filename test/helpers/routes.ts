@@ -17,7 +17,8 @@ export function expressRoutes(app: Express): string[] {
         for (const p of paths) {
           if (typeof p !== 'string') throw new Error('routes must be string paths to be documented');
           const openApiPath = `${prefix}${p}`.replace(/:(\w+)/g, '{$1}');
-          for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') found.push(`${method.toUpperCase()} ${openApiPath}`);
+          for (const [method, on] of Object.entries(layer.route.methods))
+            if (on && method !== '_all') found.push(`${method.toUpperCase()} ${openApiPath}`);
         }
       } else if (layer.handle?.stack) {
         walk(layer.handle.stack, layer.slash || !layer.rawPath ? prefix : `${prefix}${layer.rawPath}`);
@@ -32,6 +33,10 @@ export function expressRoutes(app: Express): string[] {
 export function documentedRoutes(doc: { paths: Record<string, Record<string, unknown>> }): string[] {
   const methods = new Set(['get', 'put', 'post', 'delete', 'patch', 'options', 'head']);
   return Object.entries(doc.paths)
-    .flatMap(([path, item]) => Object.keys(item).filter((m) => methods.has(m)).map((m) => `${m.toUpperCase()} ${path}`))
+    .flatMap(([path, item]) =>
+      Object.keys(item)
+        .filter((m) => methods.has(m))
+        .map((m) => `${m.toUpperCase()} ${path}`),
+    )
     .sort();
 }

@@ -32,5 +32,11 @@ export async function tcpProxy(targetHost: string, targetPort: number) {
       server = undefined;
     });
   await start();
-  return { get url() { return `redis://127.0.0.1:${port}`; }, start, stop };
+  return {
+    get url() {
+      return `redis://127.0.0.1:${port}`;
+    },
+    start,
+    stop,
+  };
 }

@@ -29,21 +29,39 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(options: { env?: Record<string, string>; deps?: TestDeps; database?: TestDatabase } = {}): Promise<TestApp> {
+export async function createTestApp(
+  options: { env?: Record<string, string>; deps?: TestDeps; database?: TestDatabase } = {},
+): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
   const keys = makeKeyPair();
   // Rate limits are tested on their own (test/edge/rate-limit.test.ts); elsewhere they would only
   // turn a busy test's requests into 429s.
   const unlimited = { RATE_LIMIT_PER_MINUTE: '1000000', SERVICE_RATE_LIMIT_PER_MINUTE: '1000000' };
-  const config = parseConfig({ NODE_ENV: 'test', DATABASE_URL: database.url, JWT_ISSUER: ISSUER, JWT_AUDIENCE: AUDIENCE, LOG_LEVEL: 'silent', ...unlimited, ...options.env });
+  const config = parseConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    JWT_ISSUER: ISSUER,
+    JWT_AUDIENCE: AUDIENCE,
+    LOG_LEVEL: 'silent',
+    ...unlimited,
+    ...options.env,
+  });
   const metrics = createMetrics();
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const verifier = createTokenVerifier({ publicKey: keys.publicKey, issuer: ISSUER, audience: AUDIENCE });
   const { db, reads, stripe, ...appOptions } = options.deps ?? {};
   const appDeps = { config, logger, verifier, metrics, ...appOptions };
-  const services = buildServices({ config, db: db ?? database.db, metrics: appDeps.metrics, logger: appDeps.logger, reads, stripe });
+  const services = buildServices({
+    config,
+    db: db ?? database.db,
+    metrics: appDeps.metrics,
+    logger: appDeps.logger,
+    reads,
+    stripe,
+  });
   const app = createApp({ ...appDeps, services });
-  const token = (sub: string, o: TokenOptions = {}) => signToken(keys, sub, { issuer: ISSUER, audience: AUDIENCE, ...o });
+  const token = (sub: string, o: TokenOptions = {}) =>
+    signToken(keys, sub, { issuer: ISSUER, audience: AUDIENCE, ...o });
   return {
     app,
     services,

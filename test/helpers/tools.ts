@@ -11,7 +11,9 @@ export function describeWithTool(cmd: string, debianPackage: string, name: strin
   if (hasTool(cmd)) return describe(name, body);
   describe(name, () => {
     it(`needs ${cmd}`, () => {
-      throw new Error(`${cmd} is not installed: apt-get install ${debianPackage} (npm test installs it when run as root on Debian)`);
+      throw new Error(
+        `${cmd} is not installed: apt-get install ${debianPackage} (npm test installs it when run as root on Debian)`,
+      );
     });
   });
 }

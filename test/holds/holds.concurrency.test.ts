@@ -12,19 +12,24 @@ describe('holds under concurrency', () => {
   it('100 concurrent holds of 100 credits on a 5,000-credit wallet: exactly 50 succeed; settling each at 40 frees the rest', async () => {
     await grant(t, 'c-wallet', '5000');
     const attempts = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => placeHold(t, { userId: 'c-wallet', requestId: `stream-${i}`, ...HUNDRED_CREDITS })),
+      Array.from({ length: 100 }, (_, i) =>
+        placeHold(t, { userId: 'c-wallet', requestId: `stream-${i}`, ...HUNDRED_CREDITS }),
+      ),
     );
     const held = attempts.filter((r) => r.status === 201);
     const refused = attempts.filter((r) => r.status === 402);
     expect(held).toHaveLength(50);
     expect(refused).toHaveLength(50);
-    for (const r of refused) expect(r.body).toMatchObject({ requiredCredits: '100', availableCredits: '0', shortfall: '100' });
+    for (const r of refused)
+      expect(r.body).toMatchObject({ requiredCredits: '100', availableCredits: '0', shortfall: '100' });
     // Each successful hold saw a distinct availability: they were serialised, none reserved twice.
     const availabilities = held.map((r) => Number(r.body.availableCredits)).sort((a, b) => a - b);
     expect(availabilities).toEqual(Array.from({ length: 50 }, (_, i) => i * 100));
     expect(await balanceOf(t, 'c-wallet')).toMatchObject({ balance: '5000', held: '5000', available: '0' });
 
-    const settles = await Promise.all(held.map((r) => reconcile(t, { userId: 'c-wallet', requestId: r.body.requestId, ...FORTY_CREDITS })));
+    const settles = await Promise.all(
+      held.map((r) => reconcile(t, { userId: 'c-wallet', requestId: r.body.requestId, ...FORTY_CREDITS })),
+    );
     expect(settles.every((s) => s.status === 201 && s.body.credits === '40')).toBe(true);
     expect(await balanceOf(t, 'c-wallet')).toMatchObject({ balance: '3000', held: '0', available: '3000' }); // 5,000 − 50 × 40
   });
@@ -36,7 +41,13 @@ describe('holds under concurrency', () => {
       Array.from({ length: 20 }, (_, i) =>
         i % 2 === 0
           ? placeHold(t, { userId: 'c-mixed', requestId: `h-${i}`, ...HUNDRED_CREDITS })
-          : reconcile(t, { userId: 'c-mixed', requestId: `u-${i}`, model: 'gpt-4o', inputTokens: 2000, outputTokens: 1000 }),
+          : reconcile(t, {
+              userId: 'c-mixed',
+              requestId: `u-${i}`,
+              model: 'gpt-4o',
+              inputTokens: 2000,
+              outputTokens: 1000,
+            }),
       ),
     );
     const ok = calls.filter((r) => r.status === 201);
@@ -46,13 +57,17 @@ describe('holds under concurrency', () => {
     const charges = ok.length - holds;
     const after = await balanceOf(t, 'c-mixed');
     expect(after).toMatchObject({ balance: String(1000 - 100 * charges), held: String(100 * holds), available: '0' });
-    const negative = await t.database.sql(`SELECT count(*)::int AS n FROM usages WHERE user_id = 'c-mixed' AND balance_after < 0`);
+    const negative = await t.database.sql(
+      `SELECT count(*)::int AS n FROM usages WHERE user_id = 'c-mixed' AND balance_after < 0`,
+    );
     expect(negative[0]).toEqual({ n: 0 });
   });
 
   it('the same hold sent 20 times at once reserves once; one is 201, the rest replay it', async () => {
     await grant(t, 'c-dup', '1000');
-    const calls = await Promise.all(Array.from({ length: 20 }, () => placeHold(t, { userId: 'c-dup', requestId: 'same', ...HUNDRED_CREDITS })));
+    const calls = await Promise.all(
+      Array.from({ length: 20 }, () => placeHold(t, { userId: 'c-dup', requestId: 'same', ...HUNDRED_CREDITS })),
+    );
     expect(calls.filter((r) => r.status === 201)).toHaveLength(1);
     expect(calls.filter((r) => r.status === 200)).toHaveLength(19);
     expect(new Set(calls.map((r) => r.body.holdId)).size).toBe(1);
@@ -61,9 +76,16 @@ describe('holds under concurrency', () => {
 
   it('a settle racing a release of the same hold: the charge and the hold end agree, whichever wins', async () => {
     await grant(t, 'c-race', '2000');
-    const holds = await Promise.all(Array.from({ length: 10 }, (_, i) => placeHold(t, { userId: 'c-race', requestId: `race-${i}`, ...HUNDRED_CREDITS })));
+    const holds = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        placeHold(t, { userId: 'c-race', requestId: `race-${i}`, ...HUNDRED_CREDITS }),
+      ),
+    );
     await Promise.all(
-      holds.flatMap((h) => [releaseHold(t, h.body.holdId), reconcile(t, { userId: 'c-race', requestId: h.body.requestId, ...FORTY_CREDITS })]),
+      holds.flatMap((h) => [
+        releaseHold(t, h.body.holdId),
+        reconcile(t, { userId: 'c-race', requestId: h.body.requestId, ...FORTY_CREDITS }),
+      ]),
     );
     const rows = await t.database.sql<{ status: string; charged: boolean }>(
       `SELECT h.status, COALESCE(u.hold_id = h.id, false) AS charged FROM holds h

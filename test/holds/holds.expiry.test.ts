@@ -13,7 +13,10 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const walletState = (userId: string) =>
-  t.database.sql(`SELECT a.balance::text, (SELECT count(*)::int FROM postings p WHERE p.account_id = a.id) AS postings FROM accounts a WHERE a.user_id = $1`, [userId]);
+  t.database.sql(
+    `SELECT a.balance::text, (SELECT count(*)::int FROM postings p WHERE p.account_id = a.id) AS postings FROM accounts a WHERE a.user_id = $1`,
+    [userId],
+  );
 
 describe('hold expiry', () => {
   it('a hold that expires stops counting with no job run', async () => {
@@ -33,7 +36,13 @@ describe('hold expiry', () => {
     await grant(t, 'e-settle', '100');
     const h = await placeHold(t, { userId: 'e-settle', requestId: 'slow-stream', ...HUNDRED_CREDITS });
     await backdateExpiry(t, h.body.holdId);
-    const settle = await reconcile(t, { userId: 'e-settle', requestId: 'slow-stream', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 });
+    const settle = await reconcile(t, {
+      userId: 'e-settle',
+      requestId: 'slow-stream',
+      model: 'gpt-4o',
+      inputTokens: 1000,
+      outputTokens: 500,
+    });
     expect(settle.status).toBe(201);
     expect(settle.body).toMatchObject({ credits: '50', balance: '50' });
     expect(await holdRow(t, h.body.holdId)).toMatchObject({ status: 'settled' });
@@ -55,11 +64,13 @@ describe('the holds sweep (reporting only)', () => {
 
     expect(Number(first.newlyExpired)).toBeGreaterThanOrEqual(1);
     expect(second.newlyExpired).toBe('0'); // once per hold, however often (or on however many replicas) it runs
-    expect(await metricValue(t, 'billing_holds_total', { outcome: 'expired' })).toBe(expiredBefore + Number(first.newlyExpired));
-    const noted = await t.database.sql(`SELECT id, expiry_noted_at IS NOT NULL AS noted, status FROM holds WHERE id IN ($1, $2) ORDER BY id = $1`, [
-      live.body.holdId,
-      stranded.body.holdId,
-    ]);
+    expect(await metricValue(t, 'billing_holds_total', { outcome: 'expired' })).toBe(
+      expiredBefore + Number(first.newlyExpired),
+    );
+    const noted = await t.database.sql(
+      `SELECT id, expiry_noted_at IS NOT NULL AS noted, status FROM holds WHERE id IN ($1, $2) ORDER BY id = $1`,
+      [live.body.holdId, stranded.body.holdId],
+    );
     expect(noted).toEqual([
       { id: stranded.body.holdId, noted: true, status: 'active' },
       { id: live.body.holdId, noted: false, status: 'active' },
@@ -67,12 +78,14 @@ describe('the holds sweep (reporting only)', () => {
     expect(await walletState('s-user')).toEqual(walletBefore);
     expect(await balanceOf(t, 's-user')).toEqual(balanceBefore);
 
-    const [active, held, leaked] = await t.database.sql<{ active: number; held: string; leaked: number }>(
-      `SELECT count(*) FILTER (WHERE expires_at > now())::int AS active,
+    const [active, held, leaked] = await t.database
+      .sql<{ active: number; held: string; leaked: number }>(
+        `SELECT count(*) FILTER (WHERE expires_at > now())::int AS active,
               COALESCE(sum(amount) FILTER (WHERE expires_at > now()), 0)::float8::text AS held,
               count(*) FILTER (WHERE expires_at <= now() AND expires_at > now() - interval '15 minutes')::int AS leaked
        FROM holds WHERE status = 'active'`,
-    ).then((rows) => [rows[0].active, rows[0].held, rows[0].leaked]);
+      )
+      .then((rows) => [rows[0].active, rows[0].held, rows[0].leaked]);
     expect(await metricValue(t, 'billing_holds_active')).toBe(active);
     expect(await metricValue(t, 'billing_holds_held_credits')).toBe(Number(held));
     expect(await metricValue(t, 'billing_holds_expired_unsettled')).toBe(leaked);
@@ -97,7 +110,9 @@ describe('the holds sweep (reporting only)', () => {
     await t.database.sql(`UPDATE holds SET expires_at = now() - interval '2 hours' WHERE id = $1`, [old.body.holdId]);
     const after = Number((await sweeper.runOnce()).expiredUnsettled);
     expect(after).toBe(before); // the two-hour-old leak was counted already when it was recent; now only the recent one is
-    await t.database.sql(`UPDATE holds SET expires_at = now() - interval '2 hours' WHERE id = $1`, [recent.body.holdId]);
+    await t.database.sql(`UPDATE holds SET expires_at = now() - interval '2 hours' WHERE id = $1`, [
+      recent.body.holdId,
+    ]);
     expect(Number((await sweeper.runOnce()).expiredUnsettled)).toBe(before - 1);
     expect(await metricValue(t, 'billing_holds_expired_unsettled')).toBe(before - 1);
   });
@@ -117,7 +132,10 @@ describe('the holds sweep (reporting only)', () => {
       await charge.query(`SELECT 1 FROM accounts WHERE user_id IN ('dl-a', 'dl-b') ORDER BY user_id FOR UPDATE`);
       await charge.query(`UPDATE holds SET status = status WHERE id = $1`, [ha.body.holdId]);
       const sweep = sweeper.runOnce();
-      const sweepOutcome = sweep.then(() => 'swept', (e: Error) => e.message);
+      const sweepOutcome = sweep.then(
+        () => 'swept',
+        (e: Error) => e.message,
+      );
       const [{ pid }] = (await charge.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows;
       await waitUntilAnotherWaits(t, pid);
       await charge.query(`UPDATE holds SET status = status WHERE id = $1`, [hb.body.holdId]);
@@ -127,7 +145,10 @@ describe('the holds sweep (reporting only)', () => {
       await charge.query('ROLLBACK').catch(() => undefined);
       charge.release();
     }
-    const noted = await t.database.sql<{ noted: boolean }>(`SELECT expiry_noted_at IS NOT NULL AS noted FROM holds WHERE id IN ($1, $2)`, [ha.body.holdId, hb.body.holdId]);
+    const noted = await t.database.sql<{ noted: boolean }>(
+      `SELECT expiry_noted_at IS NOT NULL AS noted FROM holds WHERE id IN ($1, $2)`,
+      [ha.body.holdId, hb.body.holdId],
+    );
     expect(noted).toEqual([{ noted: true }, { noted: true }]);
   });
 });

@@ -8,14 +8,24 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const hold = (userId: string, requestId: string, extra: Record<string, unknown> = {}) => ({ userId, requestId, ...HUNDRED_CREDITS, ...extra });
+const hold = (userId: string, requestId: string, extra: Record<string, unknown> = {}) => ({
+  userId,
+  requestId,
+  ...HUNDRED_CREDITS,
+  ...extra,
+});
 
 describe('POST /v1/usage/holds', () => {
   it('reserves the maximum tokens priced from the card and returns the hold', async () => {
     await grant(t, 'h-basic', '500');
     const res = await placeHold(t, hold('h-basic', 'stream-1'), { 'X-Correlation-Id': 'corr-hold-1' });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ requestId: 'stream-1', userId: 'h-basic', heldCredits: '100', availableCredits: '400' });
+    expect(res.body).toMatchObject({
+      requestId: 'stream-1',
+      userId: 'h-basic',
+      heldCredits: '100',
+      availableCredits: '400',
+    });
     expect(res.body.holdId).toMatch(/^[0-9a-f-]{36}$/);
     const ttl = Date.parse(res.body.expiresAt) - Date.now();
     expect(ttl).toBeGreaterThan(500_000); // default 600 s
@@ -29,7 +39,9 @@ describe('POST /v1/usage/holds', () => {
     await placeHold(t, hold('h-bal', 'b-1'));
     await placeHold(t, hold('h-bal', 'b-2', { maxInputTokens: 0, maxOutputTokens: 500 })); // 30 credits
     expect(await balanceOf(t, 'h-bal')).toMatchObject({ balance: '300', held: '130', available: '170' });
-    const postings = await t.database.sql(`SELECT count(*)::int AS n FROM postings p JOIN accounts a ON a.id = p.account_id WHERE a.user_id = 'h-bal'`);
+    const postings = await t.database.sql(
+      `SELECT count(*)::int AS n FROM postings p JOIN accounts a ON a.id = p.account_id WHERE a.user_id = 'h-bal'`,
+    );
     expect(postings[0]).toEqual({ n: 1 }); // the grant only
   });
 
@@ -46,7 +58,13 @@ describe('POST /v1/usage/holds', () => {
     const res = await placeHold(t, hold('h-poor', 'p-2'));
     expect(res.status).toBe(402);
     expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
-    expect(res.body).toMatchObject({ status: 402, code: 'insufficient_credits', requiredCredits: '100', availableCredits: '30', shortfall: '70' });
+    expect(res.body).toMatchObject({
+      status: 402,
+      code: 'insufficient_credits',
+      requiredCredits: '100',
+      availableCredits: '30',
+      shortfall: '70',
+    });
     expect(res.body.correlationId).toBe(res.headers['x-correlation-id']);
     const rows = await t.database.sql(`SELECT count(*)::int AS n FROM holds WHERE user_id = 'h-poor'`);
     expect(rows[0]).toEqual({ n: 1 });
@@ -109,7 +127,14 @@ describe('POST /v1/usage/holds', () => {
   });
 
   it('refuses malformed input with 400 naming each offending field', async () => {
-    const res = await placeHold(t, { userId: '', requestId: 'x', model: 'gpt-4o', maxInputTokens: -1, maxOutputTokens: '5', ttlSeconds: 3601 });
+    const res = await placeHold(t, {
+      userId: '',
+      requestId: 'x',
+      model: 'gpt-4o',
+      maxInputTokens: -1,
+      maxOutputTokens: '5',
+      ttlSeconds: 3601,
+    });
     expect(res.status).toBe(400);
     const fields = res.body.errors.map((e: { field: string }) => e.field).sort();
     expect(fields).toEqual(['maxInputTokens', 'maxOutputTokens', 'ttlSeconds', 'userId']);

@@ -40,16 +40,50 @@ const user = fc.integer({ min: 0, max: 1 });
 const req = fc.integer({ min: 0, max: 3 }); // few requestIds per user: settles, replays and mismatches happen often
 const model = fc.constantFrom('gpt-4o', 'gpt-4o-mini');
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('grant' as const), user, cents: fc.integer({ min: 1, max: 50_000 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('usage' as const), user, req, model, input: fc.constantFrom(0, 100, 1000, 2500), output: fc.constantFrom(0, 200, 1000), cached: fc.constantFrom(0, 500) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('hold' as const), user, req, model, maxIn: fc.constantFrom(0, 1000, 3000), maxOut: fc.constantFrom(0, 500, 2000) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('grant' as const), user, cents: fc.integer({ min: 1, max: 50_000 }) }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('usage' as const),
+      user,
+      req,
+      model,
+      input: fc.constantFrom(0, 100, 1000, 2500),
+      output: fc.constantFrom(0, 200, 1000),
+      cached: fc.constantFrom(0, 500),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('hold' as const),
+      user,
+      req,
+      model,
+      maxIn: fc.constantFrom(0, 1000, 3000),
+      maxOut: fc.constantFrom(0, 500, 2000),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('release' as const), user, req }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('expire' as const), user, req }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('repeat' as const), index: fc.nat() }) },
 );
 
-interface HoldModel { id: string; hash: string; amount: Decimal; status: 'active' | 'settled' | 'released'; expired: boolean; body: { expiresAt: string } }
-interface UsageModel { hash: string; body: unknown }
+interface HoldModel {
+  id: string;
+  hash: string;
+  amount: Decimal;
+  status: 'active' | 'settled' | 'released';
+  expired: boolean;
+  body: { expiresAt: string };
+}
+interface UsageModel {
+  hash: string;
+  body: unknown;
+}
 
 class Model {
   balance: Decimal[] = [money(0), money(0)];
@@ -57,13 +91,15 @@ class Model {
   usages = new Map<string, UsageModel>();
   held(u: number): Decimal {
     let sum = money(0);
-    for (const [key, h] of this.holds) if (key.startsWith(`${u}:`) && h.status === 'active' && !h.expired) sum = sum.plus(h.amount);
+    for (const [key, h] of this.holds)
+      if (key.startsWith(`${u}:`) && h.status === 'active' && !h.expired) sum = sum.plus(h.amount);
     return sum;
   }
   available = (u: number) => this.balance[u].minus(this.held(u));
 }
 
-const eq = (wire: string, expected: Decimal) => expect({ wire, equal: money(wire).eq(expected) }).toEqual({ wire, equal: true });
+const eq = (wire: string, expected: Decimal) =>
+  expect({ wire, equal: money(wire).eq(expected) }).toEqual({ wire, equal: true });
 
 function expectRefusal(res: Response, required: Decimal, available: Decimal) {
   expect(res.status).toBe(402);
@@ -97,7 +133,14 @@ async function run(steps: Step[]) {
     const requestId = `q${s.req}`;
     if (s.kind === 'usage') {
       const hash = JSON.stringify([s.model, s.input, s.output, s.cached]);
-      const res = await reconcile(t, { userId: userId(s.user), requestId, model: s.model, inputTokens: s.input, outputTokens: s.output, cachedInputTokens: s.cached });
+      const res = await reconcile(t, {
+        userId: userId(s.user),
+        requestId,
+        model: s.model,
+        inputTokens: s.input,
+        outputTokens: s.output,
+        cachedInputTokens: s.cached,
+      });
       const prior = m.usages.get(key);
       if (prior) {
         expect(res.status).toBe(prior.hash === hash ? 200 : 422);
@@ -118,7 +161,13 @@ async function run(steps: Step[]) {
     }
     if (s.kind === 'hold') {
       const hash = JSON.stringify([s.model, s.maxIn, s.maxOut]);
-      const res = await placeHold(t, { userId: userId(s.user), requestId, model: s.model, maxInputTokens: s.maxIn, maxOutputTokens: s.maxOut });
+      const res = await placeHold(t, {
+        userId: userId(s.user),
+        requestId,
+        model: s.model,
+        maxInputTokens: s.maxIn,
+        maxOutputTokens: s.maxOut,
+      });
       const prior = m.holds.get(key);
       if (prior) {
         expect(res.status).toBe(prior.hash === hash ? 200 : 422);

@@ -1,6 +1,14 @@
 import { createTestApp, type TestApp } from '../helpers/test-app';
 import { balanceOf, grant, reconcile } from '../helpers/wallets';
-import { backdateExpiry, FORTY_CREDITS, HUNDRED_CREDITS, holdRow, metricValue, placeHold, releaseHold } from '../helpers/holds';
+import {
+  backdateExpiry,
+  FORTY_CREDITS,
+  HUNDRED_CREDITS,
+  holdRow,
+  metricValue,
+  placeHold,
+  releaseHold,
+} from '../helpers/holds';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -8,7 +16,12 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const hold = (userId: string, requestId: string, extra: Record<string, unknown> = {}) => ({ userId, requestId, ...HUNDRED_CREDITS, ...extra });
+const hold = (userId: string, requestId: string, extra: Record<string, unknown> = {}) => ({
+  userId,
+  requestId,
+  ...HUNDRED_CREDITS,
+  ...extra,
+});
 
 describe('settling a hold through POST /v1/usage/reconcile', () => {
   it('charges the actual tokens, ends the hold and frees the rest of the reservation', async () => {
@@ -37,7 +50,13 @@ describe('settling a hold through POST /v1/usage/reconcile', () => {
   it('a hold does not protect another requestId: a plain charge cannot spend reserved credits', async () => {
     await grant(t, 's-reserved', '150');
     await placeHold(t, hold('s-reserved', 'reserved'));
-    const plain = await reconcile(t, { userId: 's-reserved', requestId: 'other', model: 'gpt-4o', inputTokens: 0, outputTokens: 1000 }); // 60
+    const plain = await reconcile(t, {
+      userId: 's-reserved',
+      requestId: 'other',
+      model: 'gpt-4o',
+      inputTokens: 0,
+      outputTokens: 1000,
+    }); // 60
     expect(plain.status).toBe(402);
     expect(plain.body).toMatchObject({ requiredCredits: '60', availableCredits: '50', shortfall: '10' });
     expect(await balanceOf(t, 's-reserved')).toMatchObject({ balance: '150', held: '100', available: '50' });
@@ -47,7 +66,13 @@ describe('settling a hold through POST /v1/usage/reconcile', () => {
     await grant(t, 's-over', '100');
     await placeHold(t, hold('s-over', 'big'));
     const overageBefore = await metricValue(t, 'billing_hold_settle_overage_credits_total');
-    const settle = await reconcile(t, { userId: 's-over', requestId: 'big', model: 'gpt-4o', inputTokens: 2000, outputTokens: 2000 }); // 160
+    const settle = await reconcile(t, {
+      userId: 's-over',
+      requestId: 'big',
+      model: 'gpt-4o',
+      inputTokens: 2000,
+      outputTokens: 2000,
+    }); // 160
     expect(settle.status).toBe(201);
     expect(settle.body).toMatchObject({ credits: '160', balance: '-60' });
     expect(await balanceOf(t, 's-over')).toMatchObject({ balance: '-60', held: '0', available: '-60' });
@@ -55,7 +80,13 @@ describe('settling a hold through POST /v1/usage/reconcile', () => {
     const next = await placeHold(t, hold('s-over', 'next', { maxInputTokens: 50, maxOutputTokens: 0 })); // 1 credit
     expect(next.status).toBe(402);
     expect(next.body).toMatchObject({ requiredCredits: '1', availableCredits: '-60', shortfall: '61' });
-    const plain = await reconcile(t, { userId: 's-over', requestId: 'plain', model: 'gpt-4o', inputTokens: 50, outputTokens: 0 });
+    const plain = await reconcile(t, {
+      userId: 's-over',
+      requestId: 'plain',
+      model: 'gpt-4o',
+      inputTokens: 50,
+      outputTokens: 0,
+    });
     expect(plain.status).toBe(402);
 
     expect((await metricValue(t, 'billing_hold_settle_overage_credits_total')) - overageBefore).toBe(60);
@@ -69,7 +100,13 @@ describe('settling a hold through POST /v1/usage/reconcile', () => {
     const h = await placeHold(t, hold('s-expired', 'late'));
     await backdateExpiry(t, h.body.holdId);
     expect(await balanceOf(t, 's-expired')).toMatchObject({ held: '0', available: '100' });
-    const settle = await reconcile(t, { userId: 's-expired', requestId: 'late', model: 'gpt-4o', inputTokens: 2000, outputTokens: 1500 }); // 130
+    const settle = await reconcile(t, {
+      userId: 's-expired',
+      requestId: 'late',
+      model: 'gpt-4o',
+      inputTokens: 2000,
+      outputTokens: 1500,
+    }); // 130
     expect(settle.status).toBe(201);
     expect(settle.body).toMatchObject({ credits: '130', balance: '-30' });
     expect(await holdRow(t, h.body.holdId)).toMatchObject({ status: 'settled' });
@@ -82,7 +119,15 @@ describe('POST /v1/usage/holds/{holdId}/release', () => {
     const h = await placeHold(t, hold('r-basic', 'failed-call'));
     const res = await releaseHold(t, h.body.holdId);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ holdId: h.body.holdId, requestId: 'failed-call', userId: 'r-basic', status: 'released', heldCredits: '100', balance: '200', availableCredits: '200' });
+    expect(res.body).toMatchObject({
+      holdId: h.body.holdId,
+      requestId: 'failed-call',
+      userId: 'r-basic',
+      status: 'released',
+      heldCredits: '100',
+      balance: '200',
+      availableCredits: '200',
+    });
     expect(res.body.endedAt).toEqual(expect.any(String));
     expect(await balanceOf(t, 'r-basic')).toMatchObject({ balance: '200', held: '0', available: '200' });
   });

@@ -14,7 +14,13 @@ const CARDS: Record<string, [string, string | null, string]> = {
 const D = Decimal.clone({ precision: 60 });
 const cost = (model: string, i: number, c: number, o: number) => {
   const [ip, cp, op] = CARDS[model];
-  return new D(i).times(ip).plus(new D(c).times(cp ?? ip)).plus(new D(o).times(op)).div(1_000_000).times(4).times(1000);
+  return new D(i)
+    .times(ip)
+    .plus(new D(c).times(cp ?? ip))
+    .plus(new D(o).times(op))
+    .div(1_000_000)
+    .times(4)
+    .times(1000);
 };
 
 const amount = fc
@@ -59,12 +65,24 @@ describe('the ledger under random sequences of grants, usages, replays and take-
               .post('/v1/admin/credits/adjustments')
               .set('Authorization', `Bearer ${t.admin}`)
               .set('Idempotency-Key', `r${run}-${n}`)
-              .send({ userId, amount: signed, reason: 'property', allowNegative: s.kind === 'takeBack' ? s.allowNegative : undefined });
+              .send({
+                userId,
+                amount: signed,
+                reason: 'property',
+                allowNegative: s.kind === 'takeBack' ? s.allowNegative : undefined,
+              });
             const refused = s.kind === 'takeBack' && !s.allowNegative && balance.minus(s.amount).isNegative();
             expect(res.status).toBe(refused ? 402 : 201);
             if (!refused) model.set(userId, balance.plus(signed));
           } else if (s.kind === 'usage') {
-            const body = { userId, requestId: `r${run}-${n}`, model: s.model, inputTokens: s.input, cachedInputTokens: s.cached, outputTokens: s.output };
+            const body = {
+              userId,
+              requestId: `r${run}-${n}`,
+              model: s.model,
+              inputTokens: s.input,
+              cachedInputTokens: s.cached,
+              outputTokens: s.output,
+            };
             const price = cost(s.model, s.input, s.cached, s.output);
             const res = await reconcile(t, body);
             const affordable = balance.gte(price);

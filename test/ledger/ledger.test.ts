@@ -7,7 +7,11 @@ beforeAll(async () => {
   t = await createTestApp();
   await grant(t, 'led-user', '1000');
   for (let i = 0; i < 5; i++) {
-    await reconcile(t, { userId: 'led-user', requestId: `led-${i}`, model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 }, { 'X-Correlation-Id': `corr-led-${i}` });
+    await reconcile(
+      t,
+      { userId: 'led-user', requestId: `led-${i}`, model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 },
+      { 'X-Correlation-Id': `corr-led-${i}` },
+    );
   }
   await grant(t, 'other-user', '10');
 });
@@ -21,7 +25,12 @@ describe('GET /v1/ledger', () => {
     const first = await get('/v1/ledger?limit=4', user);
     expect(first.status).toBe(200);
     expect(first.body.data.map((e: { balanceAfter: string }) => e.balanceAfter)).toEqual(['750', '800', '850', '900']);
-    expect(first.body.data[0]).toMatchObject({ type: 'usage', amount: '-50', correlationId: 'corr-led-4', reference: 'led-4' });
+    expect(first.body.data[0]).toMatchObject({
+      type: 'usage',
+      amount: '-50',
+      correlationId: 'corr-led-4',
+      reference: 'led-4',
+    });
     const second = await get(`/v1/ledger?limit=4&cursor=${first.body.nextCursor}`, user);
     expect(second.body.data.map((e: { type: string; amount: string }) => [e.type, e.amount])).toEqual([
       ['usage', '-50'],
@@ -74,7 +83,13 @@ describe('GET /v1/ledger/export.csv', () => {
 
   it('exports every wallet for billing:admin without userId, and only the caller wallet otherwise', async () => {
     const all = await get('/v1/ledger/export.csv', t.admin);
-    const users = new Set(all.text.trim().split('\n').slice(1).map((l) => l.split(',')[2]));
+    const users = new Set(
+      all.text
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(',')[2]),
+    );
     expect(users).toEqual(new Set(['led-user', 'other-user', "'@evil"]));
     expect((await get('/v1/ledger/export.csv?userId=led-user', t.token('other-user'))).status).toBe(403);
   });

@@ -43,7 +43,11 @@ describe('authentication', () => {
   });
 
   it('refuses HS256 signed with the public key as the secret (algorithm confusion)', async () => {
-    const token = jwt.sign({ sub: 'mallory', scope: 'billing:admin', iss: ISSUER, aud: AUDIENCE, exp: future() }, t.keys.publicKey, { algorithm: 'HS256' });
+    const token = jwt.sign(
+      { sub: 'mallory', scope: 'billing:admin', iss: ISSUER, aud: AUDIENCE, exp: future() },
+      t.keys.publicKey,
+      { algorithm: 'HS256' },
+    );
     expect((await balanceWith(token)).status).toBe(401);
   });
 
@@ -70,7 +74,13 @@ describe('authentication', () => {
   });
 
   it('answers 403 for a valid token without the needed scope, and lets billing:admin read any user', async () => {
-    expect((await request(t.app).get('/v1/balance?userId=bob').set('Authorization', `Bearer ${t.token('alice')}`)).status).toBe(403);
+    expect(
+      (
+        await request(t.app)
+          .get('/v1/balance?userId=bob')
+          .set('Authorization', `Bearer ${t.token('alice')}`)
+      ).status,
+    ).toBe(403);
     const admin = await request(t.app).get('/v1/balance?userId=bob').set('Authorization', `Bearer ${t.admin}`);
     expect(admin.status).toBe(200);
     expect(admin.body.userId).toBe('bob');
@@ -93,20 +103,32 @@ describe('the token subject is an id like any other', () => {
   const routes: [string, (token: string) => request.Test][] = [
     ['GET /v1/balance', (tk) => request(t.app).get('/v1/balance').set('Authorization', `Bearer ${tk}`)],
     ['GET /v1/ledger', (tk) => request(t.app).get('/v1/ledger').set('Authorization', `Bearer ${tk}`)],
-    ['GET /v1/ledger/export.csv', (tk) => request(t.app).get('/v1/ledger/export.csv').set('Authorization', `Bearer ${tk}`)],
-    ['POST /v1/credits/purchase', (tk) => request(t.app).post('/v1/credits/purchase').set('Authorization', `Bearer ${tk}`).send({ packageId: 'starter' })],
+    [
+      'GET /v1/ledger/export.csv',
+      (tk) => request(t.app).get('/v1/ledger/export.csv').set('Authorization', `Bearer ${tk}`),
+    ],
+    [
+      'POST /v1/credits/purchase',
+      (tk) =>
+        request(t.app).post('/v1/credits/purchase').set('Authorization', `Bearer ${tk}`).send({ packageId: 'starter' }),
+    ],
   ];
 
-  it.each(hostileSubs)('a validly signed token whose sub has %s is refused with 401 invalid_token on every route', async (_name, sub) => {
-    const token = t.token(sub);
-    for (const [name, call] of routes) {
-      const res = await call(token);
-      expect([name, res.status, res.body.code]).toEqual([name, 401, 'invalid_token']);
-      expect(res.headers['www-authenticate']).toBe('Bearer realm="scholarlink-billing", error="invalid_token"');
-    }
-    const [{ n }] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM accounts WHERE user_id LIKE 'alice%' AND user_id <> 'alice'`);
-    expect(n).toBe(0);
-  });
+  it.each(hostileSubs)(
+    'a validly signed token whose sub has %s is refused with 401 invalid_token on every route',
+    async (_name, sub) => {
+      const token = t.token(sub);
+      for (const [name, call] of routes) {
+        const res = await call(token);
+        expect([name, res.status, res.body.code]).toEqual([name, 401, 'invalid_token']);
+        expect(res.headers['www-authenticate']).toBe('Bearer realm="scholarlink-billing", error="invalid_token"');
+      }
+      const [{ n }] = await t.database.sql<{ n: number }>(
+        `SELECT count(*)::int AS n FROM accounts WHERE user_id LIKE 'alice%' AND user_id <> 'alice'`,
+      );
+      expect(n).toBe(0);
+    },
+  );
 
   it('counts such a refusal as invalid_sub', async () => {
     await balanceWith(t.token('x\u0000'));
@@ -125,15 +147,23 @@ describe('the token subject is an id like any other', () => {
 });
 
 describe('the Authorization scheme', () => {
-  it.each(['bearer', 'BEARER', 'BeArEr'])('"%s <token>" is accepted: the scheme is case-insensitive (RFC 9110 §11.1)', async (scheme) => {
-    const res = await request(t.app).get('/v1/balance').set('Authorization', `${scheme} ${t.token('alice')}`);
-    expect(res.status).toBe(200);
-    expect(res.body.userId).toBe('alice');
-  });
+  it.each(['bearer', 'BEARER', 'BeArEr'])(
+    '"%s <token>" is accepted: the scheme is case-insensitive (RFC 9110 §11.1)',
+    async (scheme) => {
+      const res = await request(t.app)
+        .get('/v1/balance')
+        .set('Authorization', `${scheme} ${t.token('alice')}`);
+      expect(res.status).toBe(200);
+      expect(res.body.userId).toBe('alice');
+    },
+  );
 
   it('a missing token is 401 unauthorized without an error code; a bad one is invalid_token', async () => {
     const missing = await request(t.app).get('/v1/balance');
-    expect([missing.body.code, missing.headers['www-authenticate']]).toEqual(['unauthorized', 'Bearer realm="scholarlink-billing"']);
+    expect([missing.body.code, missing.headers['www-authenticate']]).toEqual([
+      'unauthorized',
+      'Bearer realm="scholarlink-billing"',
+    ]);
     const bad = await balanceWith('not.a.jwt');
     expect([bad.status, bad.body.code]).toEqual([401, 'invalid_token']);
   });
@@ -145,7 +175,9 @@ describe('JWKS keys', () => {
   const keys = makeKeyPair();
   beforeAll(async () => {
     const jwk = { ...createPublicKey(keys.publicKey).export({ format: 'jwk' }), kid: 'k1', use: 'sig', alg: 'RS256' };
-    jwks = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })));
+    jwks = createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] })),
+    );
     await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
     url = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`;
   });
@@ -155,7 +187,10 @@ describe('JWKS keys', () => {
     const verifier = createTokenVerifier({ jwksUrl: url });
     const good = jwt.sign({ sub: 'carol', exp: future() }, keys.privateKey, { algorithm: 'RS256', keyid: 'k1' });
     await expect(verifier.verify(good)).resolves.toMatchObject({ sub: 'carol' });
-    const unknown = jwt.sign({ sub: 'carol', exp: future() }, makeKeyPair().privateKey, { algorithm: 'RS256', keyid: 'k2' });
+    const unknown = jwt.sign({ sub: 'carol', exp: future() }, makeKeyPair().privateKey, {
+      algorithm: 'RS256',
+      keyid: 'k2',
+    });
     await expect(verifier.verify(unknown)).rejects.toMatchObject({ reason: 'unknown_key' });
   });
 });

@@ -21,14 +21,23 @@ describe('expressServerOptions', () => {
   it("builds requests and responses on the app's prototypes before Express sees them", async () => {
     const app = express();
     app.use(express.json());
-    app.post('/echo', (req, res) => res.status(201).set('X-Seen', req.get('x-probe') ?? '').json({ got: req.body }));
+    app.post('/echo', (req, res) =>
+      res
+        .status(201)
+        .set('X-Seen', req.get('x-probe') ?? '')
+        .json({ got: req.body }),
+    );
     const built: boolean[] = [];
     server = createServer(expressServerOptions(app), (req, res) => {
       built.push(Object.getPrototypeOf(req) === app.request && Object.getPrototypeOf(res) === app.response);
       app(req, res);
     });
     const url = await listen(server);
-    const res = await fetch(`${url}/echo`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Probe': 'p' }, body: '{"a":1}' });
+    const res = await fetch(`${url}/echo`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Probe': 'p' },
+      body: '{"a":1}',
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get('x-seen')).toBe('p');
     expect(await res.json()).toEqual({ got: { a: 1 } });
@@ -50,7 +59,15 @@ describe('expressServerOptions', () => {
     server = createServer(expressServerOptions(app), app);
     const url = await listen(server);
     for (let i = 0; i < 20; i++) {
-      expect((await fetch(`${url}/charge`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"a":1}' })).status).toBe(201);
+      expect(
+        (
+          await fetch(`${url}/charge`, {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: '{"a":1}',
+          })
+        ).status,
+      ).toBe(201);
     }
     expect(fast).toEqual(new Array(40).fill(true));
   });

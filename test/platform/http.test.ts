@@ -10,7 +10,12 @@ afterAll(() => t.close());
 const expectProblem = (res: request.Response, status: number) => {
   expect(res.status).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ status, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+  expect(res.body).toMatchObject({
+    status,
+    type: expect.any(String),
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
   expect(res.body.correlationId).toBe(res.headers['x-correlation-id']);
 };
 
@@ -22,10 +27,14 @@ describe('HTTP conventions', () => {
   });
 
   it('echoes a valid X-Correlation-Id and replaces an unsafe one with a UUID', async () => {
-    expect((await request(t.app).get('/healthz').set('X-Correlation-Id', 'abc.DEF:1-2_3')).headers['x-correlation-id']).toBe('abc.DEF:1-2_3');
+    expect(
+      (await request(t.app).get('/healthz').set('X-Correlation-Id', 'abc.DEF:1-2_3')).headers['x-correlation-id'],
+    ).toBe('abc.DEF:1-2_3');
     const replaced = await request(t.app).get('/healthz').set('X-Correlation-Id', 'bad id; drop table');
     expect(replaced.headers['x-correlation-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-/);
-    expect((await request(t.app).get('/healthz').set('X-Correlation-Id', 'x'.repeat(129))).headers['x-correlation-id']).toHaveLength(36);
+    expect(
+      (await request(t.app).get('/healthz').set('X-Correlation-Id', 'x'.repeat(129))).headers['x-correlation-id'],
+    ).toHaveLength(36);
   });
 
   it('answers an unknown route with a 404 problem and a wrong method with 405 and Allow', async () => {
@@ -41,14 +50,37 @@ describe('HTTP conventions', () => {
 
   it('answers malformed JSON with 400, a non-JSON body with 415, an oversize body with 413', async () => {
     const auth = { Authorization: `Bearer ${t.gateway}` };
-    expectProblem(await request(t.app).post('/v1/usage/reconcile').set(auth).set('Content-Type', 'application/json').send('{"userId":'), 400);
-    expectProblem(await request(t.app).post('/v1/usage/reconcile').set(auth).set('Content-Type', 'text/plain').send('hello'), 415);
-    const big = JSON.stringify({ userId: 'u', requestId: 'r', model: 'gpt-4o', inputTokens: 1, outputTokens: 1, metadata: { pad: 'x'.repeat(100_000) } });
-    expectProblem(await request(t.app).post('/v1/usage/reconcile').set(auth).set('Content-Type', 'application/json').send(big), 413);
+    expectProblem(
+      await request(t.app)
+        .post('/v1/usage/reconcile')
+        .set(auth)
+        .set('Content-Type', 'application/json')
+        .send('{"userId":'),
+      400,
+    );
+    expectProblem(
+      await request(t.app).post('/v1/usage/reconcile').set(auth).set('Content-Type', 'text/plain').send('hello'),
+      415,
+    );
+    const big = JSON.stringify({
+      userId: 'u',
+      requestId: 'r',
+      model: 'gpt-4o',
+      inputTokens: 1,
+      outputTokens: 1,
+      metadata: { pad: 'x'.repeat(100_000) },
+    });
+    expectProblem(
+      await request(t.app).post('/v1/usage/reconcile').set(auth).set('Content-Type', 'application/json').send(big),
+      413,
+    );
   });
 
   it('never answers with a stack trace or SQL, and sends no X-Powered-By', async () => {
-    const res = await request(t.app).post('/v1/usage/reconcile').set('Authorization', `Bearer ${t.gateway}`).send({ userId: 'u', requestId: 'r', model: { $gt: '' }, inputTokens: 1, outputTokens: 1 });
+    const res = await request(t.app)
+      .post('/v1/usage/reconcile')
+      .set('Authorization', `Bearer ${t.gateway}`)
+      .send({ userId: 'u', requestId: 'r', model: { $gt: '' }, inputTokens: 1, outputTokens: 1 });
     expect(res.status).toBeLessThan(500);
     expect(res.text).not.toMatch(/at .*\.ts:|SELECT|prisma/i);
     expect(res.headers['x-powered-by']).toBeUndefined();
@@ -58,10 +90,23 @@ describe('HTTP conventions', () => {
 describe('hostile identifiers', () => {
   it('refuses NUL and control characters in ids and in metadata with 400 naming the field', async () => {
     const auth = { Authorization: `Bearer ${t.gateway}` };
-    const nulId = await request(t.app).post('/v1/usage/reconcile').set(auth).send({ userId: 'u\u0000', requestId: 'r', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 });
+    const nulId = await request(t.app)
+      .post('/v1/usage/reconcile')
+      .set(auth)
+      .send({ userId: 'u\u0000', requestId: 'r', model: 'gpt-4o', inputTokens: 1, outputTokens: 1 });
     expectProblem(nulId, 400);
     expect(nulId.body.errors[0].field).toBe('userId');
-    const nulMeta = await request(t.app).post('/v1/usage/reconcile').set(auth).send({ userId: 'u', requestId: 'r', model: 'gpt-4o', inputTokens: 1, outputTokens: 1, metadata: { a: { b: 'x\u0000' } } });
+    const nulMeta = await request(t.app)
+      .post('/v1/usage/reconcile')
+      .set(auth)
+      .send({
+        userId: 'u',
+        requestId: 'r',
+        model: 'gpt-4o',
+        inputTokens: 1,
+        outputTokens: 1,
+        metadata: { a: { b: 'x\u0000' } },
+      });
     expectProblem(nulMeta, 400);
     expect(nulMeta.body.errors[0].field).toBe('metadata.a.b');
     expectProblem(await request(t.app).get('/v1/balance?userId=%00').set('Authorization', `Bearer ${t.admin}`), 400);
@@ -86,6 +131,11 @@ describe('ids that PostgreSQL would silently merge', () => {
       .send({ userId: 'u', amount: '9999999999999999', reason: 'x' });
     expectProblem(big, 400);
     const cursor = Buffer.from('9999999999999999999').toString('base64url');
-    expectProblem(await request(t.app).get(`/v1/ledger?cursor=${cursor}`).set('Authorization', `Bearer ${t.token('u')}`), 400);
+    expectProblem(
+      await request(t.app)
+        .get(`/v1/ledger?cursor=${cursor}`)
+        .set('Authorization', `Bearer ${t.token('u')}`),
+      400,
+    );
   });
 });

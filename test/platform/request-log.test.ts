@@ -13,7 +13,10 @@ function appLoggingAt(level: string) {
   const logger = createLogger(level, sink);
   const counter = { children: 0 };
   const child = logger.child.bind(logger);
-  logger.child = ((...args: Parameters<typeof logger.child>) => (counter.children++, child(...args))) as typeof logger.child;
+  logger.child = ((...args: Parameters<typeof logger.child>) => (
+    counter.children++,
+    child(...args)
+  )) as typeof logger.child;
   const app = express();
   app.use(correlationId(logger), requestLogger(createMetrics()));
   app.get('/v1/thing', (_req, res) => void res.json({ ok: true }));
@@ -35,12 +38,22 @@ describe('per-request logging', () => {
   it('at warn level, a warning still carries the request correlation id', async () => {
     const { app, lines } = appLoggingAt('warn');
     await request(app).get('/v1/logs-a-warning').set('X-Correlation-Id', 'corr-warn-1').expect(200);
-    expect(lines).toEqual([expect.objectContaining({ level: 'warn', msg: 'something odd', correlationId: 'corr-warn-1' })]);
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 'warn', msg: 'something odd', correlationId: 'corr-warn-1' }),
+    ]);
   });
 
   it('at info level, each request writes one line with its route, status and correlation id', async () => {
     const { app, lines } = appLoggingAt('info');
     await request(app).get('/v1/thing').set('X-Correlation-Id', 'corr-info-1').expect(200);
-    expect(lines).toEqual([expect.objectContaining({ level: 'info', msg: 'request', route: '/v1/thing', status: 200, correlationId: 'corr-info-1' })]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        msg: 'request',
+        route: '/v1/thing',
+        status: 200,
+        correlationId: 'corr-info-1',
+      }),
+    ]);
   });
 });

@@ -11,7 +11,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const report = (accept = 'application/json') => request(t.app).get('/v1/admin/reports/credits').set('Authorization', `Bearer ${t.admin}`).set('Accept', accept);
+const report = (accept = 'application/json') =>
+  request(t.app).get('/v1/admin/reports/credits').set('Authorization', `Bearer ${t.admin}`).set('Accept', accept);
 
 describe('GET /v1/admin/reports/credits (trial balance)', () => {
   it('totals the period per ledger type and system account, and every invariant holds', async () => {
@@ -30,7 +31,9 @@ describe('GET /v1/admin/reports/credits (trial balance)', () => {
     );
     expect(res.body.wallets).toEqual({ count: 2, total: '970', negative: 0 });
     expect(res.body.equation).toMatchObject({ walletsTotal: '970', adjustments: '1020', usage: '50', expected: '970' });
-    expect((await t.metrics.registry.getSingleMetricAsString('billing_ledger_invariants_ok'))).toMatch(/billing_ledger_invariants_ok 1/);
+    expect(await t.metrics.registry.getSingleMetricAsString('billing_ledger_invariants_ok')).toMatch(
+      /billing_ledger_invariants_ok 1/,
+    );
   });
 
   it('when a posting is corrupted behind the service, fails and names the transaction and the wallet', async () => {
@@ -42,19 +45,26 @@ describe('GET /v1/admin/reports/credits (trial balance)', () => {
     const client = await t.database.db.pool.connect();
     try {
       await client.query(`SET session_replication_role = replica`);
-      await client.query(`INSERT INTO postings (transaction_id, account_id, amount, balance_after) VALUES ($1, $2, -7, 943)`, [tx.id, tx.account]);
+      await client.query(
+        `INSERT INTO postings (transaction_id, account_id, amount, balance_after) VALUES ($1, $2, -7, 943)`,
+        [tx.id, tx.account],
+      );
     } finally {
       await client.query(`SET session_replication_role = origin`);
       client.release();
     }
     const res = await report();
     expect(res.body.ok).toBe(false);
-    const failed = Object.fromEntries(res.body.invariants.map((i: { name: string; ok: boolean; offending: unknown[] }) => [i.name, i]));
+    const failed = Object.fromEntries(
+      res.body.invariants.map((i: { name: string; ok: boolean; offending: unknown[] }) => [i.name, i]),
+    );
     expect(failed.transactions_sum_to_zero.ok).toBe(false);
     expect(failed.transactions_sum_to_zero.offending).toEqual([{ transactionId: tx.id, type: 'usage', sum: '-7' }]);
     expect(failed.wallets_equal_postings.offending).toEqual([{ userId: 'tb-1', balance: '950', postings: '943' }]);
     expect(failed.wallets_total_equation.ok).toBe(false);
-    expect((await t.metrics.registry.getSingleMetricAsString('billing_ledger_invariants_ok'))).toMatch(/billing_ledger_invariants_ok 0/);
+    expect(await t.metrics.registry.getSingleMetricAsString('billing_ledger_invariants_ok')).toMatch(
+      /billing_ledger_invariants_ok 0/,
+    );
   });
 
   it('answers CSV with Accept: text/csv', async () => {
@@ -65,8 +75,16 @@ describe('GET /v1/admin/reports/credits (trial balance)', () => {
   });
 
   it('is for billing:admin only and refuses a period that ends before it starts', async () => {
-    expect((await request(t.app).get('/v1/admin/reports/credits').set('Authorization', `Bearer ${t.token('tb-1')}`)).status).toBe(403);
-    const bad = await request(t.app).get('/v1/admin/reports/credits?from=2026-02-02T00:00:00Z&to=2026-02-01T00:00:00Z').set('Authorization', `Bearer ${t.admin}`);
+    expect(
+      (
+        await request(t.app)
+          .get('/v1/admin/reports/credits')
+          .set('Authorization', `Bearer ${t.token('tb-1')}`)
+      ).status,
+    ).toBe(403);
+    const bad = await request(t.app)
+      .get('/v1/admin/reports/credits?from=2026-02-02T00:00:00Z&to=2026-02-01T00:00:00Z')
+      .set('Authorization', `Bearer ${t.admin}`);
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].field).toBe('from');
   });

@@ -42,7 +42,8 @@ async function corrupt(reference: string, userId: string, amount: string) {
   }
 }
 
-const report = (query = '') => request(t.app).get(`/v1/admin/reports/credits${query}`).set('Authorization', `Bearer ${t.admin}`);
+const report = (query = '') =>
+  request(t.app).get(`/v1/admin/reports/credits${query}`).set('Authorization', `Bearer ${t.admin}`);
 const invariant = (body: { invariants: Array<{ name: string; ok: boolean; offending: unknown[] }> }, name: string) =>
   body.invariants.find((i) => i.name === name) as { name: string; ok: boolean; offending: unknown[] };
 const closings = () => new LedgerClosings(new LedgerClosingsRepository(t.database.db.pool));
@@ -58,7 +59,13 @@ beforeAll(async () => {
   await grant(t, 'lc-old', '100');
   await grant(t, 'lc-quiet', '30');
   await grant(t, 'lc-new', '500');
-  const call = await reconcile(t, { userId: 'lc-new', requestId: 'lc-call', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 });
+  const call = await reconcile(t, {
+    userId: 'lc-new',
+    requestId: 'lc-call',
+    model: 'gpt-4o',
+    inputTokens: 1000,
+    outputTokens: 500,
+  });
   expect(call.status).toBe(201);
 });
 afterAll(() => t.close());
@@ -75,7 +82,13 @@ describe('the trial balance reads one snapshot', () => {
         (client as unknown as { query: unknown }).query = async (...args: unknown[]) => {
           const result = await query(...args);
           if (++queries === 4) {
-            const charge = await reconcile(t, { userId: 'lc-new', requestId: 'lc-between', model: 'gpt-4o', inputTokens: 2000, outputTokens: 100 });
+            const charge = await reconcile(t, {
+              userId: 'lc-new',
+              requestId: 'lc-between',
+              model: 'gpt-4o',
+              inputTokens: 2000,
+              outputTokens: 100,
+            });
             expect(charge.status).toBe(201);
           }
           return result;
@@ -145,15 +158,21 @@ describe('what the checks catch', () => {
     const full = await report('?full=true');
     expect(full.body.ok).toBe(false);
     expect(invariant(full.body, 'transactions_sum_to_zero').offending).toHaveLength(2);
-    expect(invariant(full.body, 'wallets_equal_postings').offending).toEqual([{ userId: 'lc-old', balance: '200', postings: '186' }]);
+    expect(invariant(full.body, 'wallets_equal_postings').offending).toEqual([
+      { userId: 'lc-old', balance: '200', postings: '186' },
+    ]);
   });
 
   it('a posting corrupted since the last closing fails the scheduled check, naming the transaction and the wallet', async () => {
     await corrupt('lc-call', 'lc-new', '-3');
     const res = await report();
     expect(res.body.ok).toBe(false);
-    expect(invariant(res.body, 'transactions_sum_to_zero').offending).toEqual([expect.objectContaining({ type: 'usage', sum: '-3' })]);
-    expect(invariant(res.body, 'wallets_equal_postings').offending).toEqual([expect.objectContaining({ userId: 'lc-new' })]);
+    expect(invariant(res.body, 'transactions_sum_to_zero').offending).toEqual([
+      expect.objectContaining({ type: 'usage', sum: '-3' }),
+    ]);
+    expect(invariant(res.body, 'wallets_equal_postings').offending).toEqual([
+      expect.objectContaining({ userId: 'lc-new' }),
+    ]);
     expect(invariant(res.body, 'wallets_total_equation').ok).toBe(false);
   });
 

@@ -7,7 +7,14 @@ const CLI = path.join(ROOT, 'dist/scripts/report-revenue.js');
 
 /** Runs the compiled CLI (what `npm run report:revenue` runs) against a test database and the Stripe double. */
 function run(t: StripeTestApp, args: string[] = []): Promise<{ code: number | null; out: string; err: string }> {
-  const env = { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: t.database.url, STRIPE_SECRET_KEY: t.double.secretKey, STRIPE_API_BASE_URL: t.double.url };
+  const env = {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: t.database.url,
+    STRIPE_SECRET_KEY: t.double.secretKey,
+    STRIPE_API_BASE_URL: t.double.url,
+  };
   const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -38,7 +45,9 @@ describe('npm run report:revenue', () => {
     t.double.completeSession(lost.stripeCheckoutSessionId);
     const { code, out } = await run(t, ['--from', new Date(Date.now() - 3600_000).toISOString()]);
     expect(out).toContain('DISCREPANCIES: 1');
-    expect(out).toMatch(new RegExp(`missing_in_ledger\\s+checkout_session\\s+${lost.stripeCheckoutSessionId}\\s+${lost.purchaseId}`));
+    expect(out).toMatch(
+      new RegExp(`missing_in_ledger\\s+checkout_session\\s+${lost.stripeCheckoutSessionId}\\s+${lost.purchaseId}`),
+    );
     expect(code).toBe(1);
   });
 

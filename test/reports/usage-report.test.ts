@@ -17,14 +17,24 @@ beforeAll(async () => {
   await grant(t, 'ur-a', '100000');
   await grant(t, 'ur-b', '100000');
   for (const [i, [userId, model, inputTokens, outputTokens, cachedInputTokens]] of calls.entries()) {
-    const res = await reconcile(t, { userId, requestId: `ur-${i}`, model, inputTokens, outputTokens, cachedInputTokens });
+    const res = await reconcile(t, {
+      userId,
+      requestId: `ur-${i}`,
+      model,
+      inputTokens,
+      outputTokens,
+      cachedInputTokens,
+    });
     charged.push({ model, userId, credits: res.body.credits });
   }
 });
 afterAll(() => t.close());
 
 const get = (query: string, accept = 'application/json') =>
-  request(t.app).get(`/v1/admin/reports/usage?${query}`).set('Authorization', `Bearer ${t.admin}`).set('Accept', accept);
+  request(t.app)
+    .get(`/v1/admin/reports/usage?${query}`)
+    .set('Authorization', `Bearer ${t.admin}`)
+    .set('Accept', accept);
 
 describe('GET /v1/admin/reports/usage', () => {
   it('grouped by model, matches the sum of the individual charges to the last decimal', async () => {
@@ -41,7 +51,12 @@ describe('GET /v1/admin/reports/usage', () => {
     expect(mini).toMatchObject({ requests: 2, inputTokens: '12352', outputTokens: '681', cachedInputTokens: '902' });
     // price is cost × markup 4
     expect(new Decimal(mini.usdAtPrice).eq(new Decimal(mini.usdAtCost).times(4))).toBe(true);
-    expect(res.body.data.reduce((a: Decimal, r: { share: string }) => a.plus(r.share), new Decimal(0)).toDecimalPlaces(4).toNumber()).toBe(1);
+    expect(
+      res.body.data
+        .reduce((a: Decimal, r: { share: string }) => a.plus(r.share), new Decimal(0))
+        .toDecimalPlaces(4)
+        .toNumber(),
+    ).toBe(1);
   });
 
   it('groups by user and by day', async () => {

@@ -11,7 +11,12 @@ type Range = Partial<Record<'gt' | 'gte' | 'lt' | 'lte', string>>;
  * Stripe list semantics: newest first, `limit` (1-100, default 10), cursor `starting_after`
  * (or `ending_before`), `created[gte|gt|lte|lt]` (or `created=<ts>`), and `has_more`.
  */
-export function listPage<T extends Listed>(all: T[], query: Record<string, FormValue>, url: string, filter: (o: T) => boolean = () => true) {
+export function listPage<T extends Listed>(
+  all: T[],
+  query: Record<string, FormValue>,
+  url: string,
+  filter: (o: T) => boolean = () => true,
+) {
   const limit = Math.min(100, Math.max(1, Number(query.limit ?? 10)));
   const created = query.created;
   const range: Range = typeof created === 'string' ? { gte: created, lte: created } : ((created ?? {}) as Range);
@@ -21,7 +26,10 @@ export function listPage<T extends Listed>(all: T[], query: Record<string, FormV
     (range.lte === undefined || o.created <= Number(range.lte)) &&
     (range.lt === undefined || o.created < Number(range.lt));
   // Newest first; ties keep reverse insertion order, as Stripe's ids sort.
-  const sorted = all.map((o, i) => ({ o, i })).sort((a, b) => b.o.created - a.o.created || b.i - a.i).map((x) => x.o);
+  const sorted = all
+    .map((o, i) => ({ o, i }))
+    .sort((a, b) => b.o.created - a.o.created || b.i - a.i)
+    .map((x) => x.o);
   let rows = sorted.filter((o) => inRange(o) && filter(o));
   if (typeof query.starting_after === 'string') {
     const at = rows.findIndex((o) => o.id === query.starting_after);

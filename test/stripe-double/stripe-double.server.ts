@@ -74,8 +74,12 @@ export class StripeDouble extends StripeDoubleStore {
     const raw = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', this.url);
     const recorded: RecordedRequest = {
-      method: req.method ?? 'GET', path: url.pathname, query: decodeForm(url.search.slice(1)), body: decodeForm(raw),
-      idempotencyKey: req.headers['idempotency-key'] as string | undefined, stripeVersion: req.headers['stripe-version'] as string | undefined,
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: decodeForm(url.search.slice(1)),
+      body: decodeForm(raw),
+      idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+      stripeVersion: req.headers['stripe-version'] as string | undefined,
     };
     this.requests.push(recorded);
     const held = this.held.findIndex((h) => h.path.test(recorded.path));
@@ -85,7 +89,11 @@ export class StripeDouble extends StripeDoubleStore {
       await h.released;
     }
     const send = (r: Reply, replayed = false) => {
-      res.writeHead(r.status, { 'Content-Type': 'application/json', 'Request-Id': `req_${randomBytes(8).toString('hex')}`, ...(replayed ? { 'Idempotent-Replayed': 'true' } : {}) });
+      res.writeHead(r.status, {
+        'Content-Type': 'application/json',
+        'Request-Id': `req_${randomBytes(8).toString('hex')}`,
+        ...(replayed ? { 'Idempotent-Replayed': 'true' } : {}),
+      });
       res.end(JSON.stringify(r.body));
     };
     if (req.headers.authorization !== `Bearer ${this.secretKey}`) return send(error(401, 'Invalid API Key provided.'));
@@ -96,7 +104,13 @@ export class StripeDouble extends StripeDoubleStore {
     const hash = createHash('sha256').update(`${recorded.path}\n${raw}`).digest('hex');
     const prior = key ? this.idempotent.get(key) : undefined;
     if (prior && prior.hash !== hash) {
-      return send(error(400, 'Keys for idempotent requests can only be used with the same parameters they were first used with.', 'idempotency_error'));
+      return send(
+        error(
+          400,
+          'Keys for idempotent requests can only be used with the same parameters they were first used with.',
+          'idempotency_error',
+        ),
+      );
     }
     if (prior) return send(prior.reply, true);
     const reply = this.route(recorded);
@@ -115,12 +129,19 @@ export class StripeDouble extends StripeDoubleStore {
       (typeof r.query.status !== 'string' || o.status === r.query.status);
     const [, v1, a, b, c] = r.path.split('/');
     if (v1 !== 'v1') return error(404, `Unrecognized request URL (${r.method}: ${r.path}).`);
-    if (r.method === 'POST' && a === 'checkout' && b === 'sessions' && !c) return ok(this.createSession(r.body, this.url));
+    if (r.method === 'POST' && a === 'checkout' && b === 'sessions' && !c)
+      return ok(this.createSession(r.body, this.url));
     if (r.method !== 'GET') return error(404, `Unrecognized request URL (${r.method}: ${r.path}).`);
-    if (a === 'checkout' && b === 'sessions') return c ? one(this.sessions, c, 'checkout.session') : ok(listPage(this.sessions, r.query, '/v1/checkout/sessions', byPi));
-    if (a === 'charges') return b ? one(this.charges, b, 'charge') : ok(listPage(this.charges, r.query, '/v1/charges', byPi));
-    if (a === 'refunds') return b ? one(this.refunds, b, 'refund') : ok(listPage(this.refunds, r.query, '/v1/refunds', byPi));
-    if (a === 'disputes') return b ? one(this.disputes, b, 'dispute') : ok(listPage(this.disputes, r.query, '/v1/disputes', byPi));
+    if (a === 'checkout' && b === 'sessions')
+      return c
+        ? one(this.sessions, c, 'checkout.session')
+        : ok(listPage(this.sessions, r.query, '/v1/checkout/sessions', byPi));
+    if (a === 'charges')
+      return b ? one(this.charges, b, 'charge') : ok(listPage(this.charges, r.query, '/v1/charges', byPi));
+    if (a === 'refunds')
+      return b ? one(this.refunds, b, 'refund') : ok(listPage(this.refunds, r.query, '/v1/refunds', byPi));
+    if (a === 'disputes')
+      return b ? one(this.disputes, b, 'dispute') : ok(listPage(this.disputes, r.query, '/v1/disputes', byPi));
     if (a === 'payment_intents' && b) return one(this.paymentIntents, b, 'payment_intent');
     return error(404, `Unrecognized request URL (${r.method}: ${r.path}).`);
   }

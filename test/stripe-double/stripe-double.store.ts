@@ -21,15 +21,29 @@ export class StripeDoubleStore {
 
   createSession(p: Record<string, FormValue>, origin: string): StripeObject {
     const items = (p.line_items ?? []) as any[];
-    const amount = items.reduce((sum, li) => sum + Number(li.price_data?.unit_amount ?? 0) * Number(li.quantity ?? 1), 0);
+    const amount = items.reduce(
+      (sum, li) => sum + Number(li.price_data?.unit_amount ?? 0) * Number(li.quantity ?? 1),
+      0,
+    );
     const id = stripeId('cs');
     const created = now();
     const session: StripeObject = {
-      id, object: 'checkout.session', created, expires_at: created + 24 * 3600, livemode: false,
-      mode: p.mode, status: 'open', payment_status: 'unpaid',
-      amount_subtotal: amount, amount_total: amount, currency: String(items[0]?.price_data?.currency ?? 'usd'),
-      client_reference_id: p.client_reference_id ?? null, metadata: p.metadata ?? {},
-      payment_intent: null, success_url: p.success_url, cancel_url: p.cancel_url,
+      id,
+      object: 'checkout.session',
+      created,
+      expires_at: created + 24 * 3600,
+      livemode: false,
+      mode: p.mode,
+      status: 'open',
+      payment_status: 'unpaid',
+      amount_subtotal: amount,
+      amount_total: amount,
+      currency: String(items[0]?.price_data?.currency ?? 'usd'),
+      client_reference_id: p.client_reference_id ?? null,
+      metadata: p.metadata ?? {},
+      payment_intent: null,
+      success_url: p.success_url,
+      cancel_url: p.cancel_url,
       url: `${origin}/c/pay/${id}`,
     };
     this.sessions.push(session);
@@ -83,22 +97,45 @@ export class StripeDoubleStore {
   refund(idOrSession: string, amount: number, o: { created?: number } = {}) {
     const c = this.charge(idOrSession);
     const refund: StripeObject = {
-      id: stripeId('re'), object: 'refund', created: o.created ?? now(), amount, currency: c.currency,
-      charge: c.id, payment_intent: c.payment_intent, status: 'succeeded', reason: null, metadata: {},
+      id: stripeId('re'),
+      object: 'refund',
+      created: o.created ?? now(),
+      amount,
+      currency: c.currency,
+      charge: c.id,
+      payment_intent: c.payment_intent,
+      status: 'succeeded',
+      reason: null,
+      metadata: {},
     };
     this.refunds.push(refund);
     c.amount_refunded += amount;
     c.refunded = c.amount_refunded >= c.amount;
     const mine = this.refunds.filter((r) => r.charge === c.id).reverse();
-    c.refunds = { object: 'list', data: mine, has_more: false, total_count: mine.length, url: `/v1/charges/${c.id}/refunds` };
+    c.refunds = {
+      object: 'list',
+      data: mine,
+      has_more: false,
+      total_count: mine.length,
+      url: `/v1/charges/${c.id}/refunds`,
+    };
     return this.event('charge.refunded', c);
   }
 
   openDispute(idOrSession: string, o: { amount?: number; created?: number } = {}) {
     const c = this.charge(idOrSession);
     const dispute: StripeObject = {
-      id: stripeId('du'), object: 'dispute', created: o.created ?? now(), amount: o.amount ?? c.amount, currency: c.currency,
-      charge: c.id, payment_intent: c.payment_intent, status: 'needs_response', reason: 'fraudulent', livemode: false, metadata: {},
+      id: stripeId('du'),
+      object: 'dispute',
+      created: o.created ?? now(),
+      amount: o.amount ?? c.amount,
+      currency: c.currency,
+      charge: c.id,
+      payment_intent: c.payment_intent,
+      status: 'needs_response',
+      reason: 'fraudulent',
+      livemode: false,
+      metadata: {},
     };
     this.disputes.push(dispute);
     c.disputed = true;
@@ -115,21 +152,45 @@ export class StripeDoubleStore {
   /** A Stripe event (snapshot of the object now) as Stripe would POST it. */
   event(type: string, object: StripeObject) {
     return {
-      id: stripeId('evt'), object: 'event', api_version: '2026-10-28.endive', created: now(), livemode: false,
-      pending_webhooks: 1, request: { id: null, idempotency_key: null }, type, data: { object: clone(object) },
+      id: stripeId('evt'),
+      object: 'event',
+      api_version: '2026-10-28.endive',
+      created: now(),
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type,
+      data: { object: clone(object) },
     };
   }
 
   private createPayment(s: StripeObject, created = now()) {
     if (s.payment_intent) return;
     const pi: StripeObject = {
-      id: stripeId('pi'), object: 'payment_intent', created, amount: s.amount_total, currency: s.currency,
-      status: 'succeeded', metadata: s.metadata,
+      id: stripeId('pi'),
+      object: 'payment_intent',
+      created,
+      amount: s.amount_total,
+      currency: s.currency,
+      status: 'succeeded',
+      metadata: s.metadata,
     };
     const charge: StripeObject = {
-      id: stripeId('ch'), object: 'charge', created, amount: s.amount_total, amount_captured: s.amount_total,
-      amount_refunded: 0, currency: s.currency, paid: true, captured: true, refunded: false, disputed: false,
-      payment_intent: pi.id, status: 'succeeded', metadata: s.metadata, livemode: false,
+      id: stripeId('ch'),
+      object: 'charge',
+      created,
+      amount: s.amount_total,
+      amount_captured: s.amount_total,
+      amount_refunded: 0,
+      currency: s.currency,
+      paid: true,
+      captured: true,
+      refunded: false,
+      disputed: false,
+      payment_intent: pi.id,
+      status: 'succeeded',
+      metadata: s.metadata,
+      livemode: false,
       refunds: { object: 'list', data: [], has_more: false, total_count: 0, url: '' },
     };
     pi.latest_charge = charge.id;

@@ -12,7 +12,9 @@ afterAll(() => double.stop());
 const session = (cents: number) =>
   stripe.checkout.sessions.create({
     mode: 'payment',
-    line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: cents, product_data: { name: 'credits' } } }],
+    line_items: [
+      { quantity: 1, price_data: { currency: 'usd', unit_amount: cents, product_data: { name: 'credits' } } },
+    ],
     success_url: 'https://example.test/ok',
     metadata: { purchaseId: `p-${cents}` },
   });
@@ -20,18 +22,36 @@ const session = (cents: number) =>
 describe('the Stripe test double, through the real SDK', () => {
   it('creates and retrieves Checkout Sessions, decoding the SDK form encoding', async () => {
     const created = await session(500);
-    expect(created).toMatchObject({ object: 'checkout.session', amount_total: 500, currency: 'usd', payment_status: 'unpaid', metadata: { purchaseId: 'p-500' } });
+    expect(created).toMatchObject({
+      object: 'checkout.session',
+      amount_total: 500,
+      currency: 'usd',
+      payment_status: 'unpaid',
+      metadata: { purchaseId: 'p-500' },
+    });
     const fetched = await stripe.checkout.sessions.retrieve(created.id);
     expect(fetched.id).toBe(created.id);
-    await expect(stripe.checkout.sessions.retrieve('cs_test_missing')).rejects.toMatchObject({ statusCode: 404, code: 'resource_missing' });
+    await expect(stripe.checkout.sessions.retrieve('cs_test_missing')).rejects.toMatchObject({
+      statusCode: 404,
+      code: 'resource_missing',
+    });
   });
 
   it('honours Idempotency-Key: the same key and body replay, another body is refused', async () => {
-    const params = { mode: 'payment' as const, success_url: 'https://example.test/ok', line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: 700, product_data: { name: 'x' } } }] };
+    const params = {
+      mode: 'payment' as const,
+      success_url: 'https://example.test/ok',
+      line_items: [{ quantity: 1, price_data: { currency: 'usd', unit_amount: 700, product_data: { name: 'x' } } }],
+    };
     const a = await stripe.checkout.sessions.create(params, { idempotencyKey: 'same-key' });
     const b = await stripe.checkout.sessions.create(params, { idempotencyKey: 'same-key' });
     expect(b.id).toBe(a.id);
-    await expect(stripe.checkout.sessions.create({ ...params, success_url: 'https://example.test/other' }, { idempotencyKey: 'same-key' })).rejects.toMatchObject({ statusCode: 400 });
+    await expect(
+      stripe.checkout.sessions.create(
+        { ...params, success_url: 'https://example.test/other' },
+        { idempotencyKey: 'same-key' },
+      ),
+    ).rejects.toMatchObject({ statusCode: 400 });
   });
 
   it('refuses a wrong secret key with 401', async () => {
@@ -45,7 +65,13 @@ describe('the Stripe test double, through the real SDK', () => {
     try {
       const base = 1_800_000_000;
       for (let i = 0; i < 7; i++) {
-        const s = fresh.createSession({ mode: 'payment', line_items: [{ quantity: '1', price_data: { currency: 'usd', unit_amount: String(100 + i) } }] }, fresh.url);
+        const s = fresh.createSession(
+          {
+            mode: 'payment',
+            line_items: [{ quantity: '1', price_data: { currency: 'usd', unit_amount: String(100 + i) } }],
+          },
+          fresh.url,
+        );
         s.created = base + i * 60;
         fresh.completeSession(s.id, { created: base + i * 60 });
         fresh.refund(s.id, 10, { created: base + i * 60 + 1 });
@@ -59,7 +85,8 @@ describe('the Stripe test double, through the real SDK', () => {
       expect(next.data.map((s) => s.amount_total)).toEqual([103, 102, 101]);
 
       const all: number[] = [];
-      for await (const s of client.checkout.sessions.list({ limit: 2, created: { gte: base + 60, lt: base + 300 } })) all.push(s.amount_total!);
+      for await (const s of client.checkout.sessions.list({ limit: 2, created: { gte: base + 60, lt: base + 300 } }))
+        all.push(s.amount_total!);
       expect(all).toEqual([104, 103, 102, 101]);
 
       const refunds: string[] = [];
@@ -78,7 +105,11 @@ describe('the Stripe test double, through the real SDK', () => {
   it('records every request with its decoded body and idempotency key', async () => {
     await session(900);
     const last = double.requestsTo('POST', '/v1/checkout/sessions').at(-1)!;
-    expect(last.body).toMatchObject({ mode: 'payment', metadata: { purchaseId: 'p-900' }, line_items: [{ price_data: { unit_amount: '900' } }] });
+    expect(last.body).toMatchObject({
+      mode: 'payment',
+      metadata: { purchaseId: 'p-900' },
+      line_items: [{ price_data: { unit_amount: '900' } }],
+    });
     expect(last.idempotencyKey).toBeTruthy(); // the SDK sends one on every POST
   });
 });

@@ -8,10 +8,11 @@ const BACKFILL = `INSERT INTO usage_daily (user_id, day, model, requests, input_
   SELECT user_id, (created_at AT TIME ZONE 'UTC')::date, model, count(*), sum(input_tokens), sum(output_tokens),
          sum(cached_input_tokens), sum(credits) FROM usages GROUP BY 1, 2, 3`;
 type Rollup = { user_id: string; day: string; model: string; requests: string; credits: string; input_tokens: string };
-const rollup = (where = '') => t.database.sql<Rollup>(
-  `SELECT user_id, day::text, model, requests::text, trim_scale(credits)::text AS credits, input_tokens::text
+const rollup = (where = '') =>
+  t.database.sql<Rollup>(
+    `SELECT user_id, day::text, model, requests::text, trim_scale(credits)::text AS credits, input_tokens::text
    FROM usage_daily ${where} ORDER BY 1, 2, 3`,
-);
+  );
 beforeAll(async () => {
   t = await createTestApp();
   await grant(t, 'chart-user', '100000');
@@ -26,7 +27,13 @@ beforeAll(async () => {
     const res = await reconcile(t, { userId: 'chart-user', requestId: `call-${i}`, ...c });
     expect(res.status).toBe(201);
   }
-  await reconcile(t, { userId: 'other-user', requestId: 'x', model: 'gpt-4o', inputTokens: 5000, outputTokens: 5000 }).expect(201);
+  await reconcile(t, {
+    userId: 'other-user',
+    requestId: 'x',
+    model: 'gpt-4o',
+    inputTokens: 5000,
+    outputTokens: 5000,
+  }).expect(201);
   // Two of the calls were made on earlier days (usages are append-only history; back-dating is a test device).
   await t.database.sql(`UPDATE usages SET created_at = '2026-11-02T23:59:59Z' WHERE request_id = 'call-1'`);
   await t.database.sql(`UPDATE usages SET created_at = '2026-11-03T00:00:00Z' WHERE request_id = 'call-2'`);
@@ -64,7 +71,12 @@ describe('GET /v1/usage/summary', () => {
     const res = await summary(t.token('chart-user'), { groupBy: 'model' }).expect(200);
     const byModel = Object.fromEntries(res.body.data.map((r: { key: string }) => [r.key, r]));
     expect(Object.keys(byModel)).toEqual(['gpt-4o', 'gpt-4o-mini']);
-    expect(byModel['gpt-4o']).toMatchObject({ requests: 1, inputTokens: 1000, outputTokens: 500, cachedInputTokens: 200 });
+    expect(byModel['gpt-4o']).toMatchObject({
+      requests: 1,
+      inputTokens: 1000,
+      outputTokens: 500,
+      cachedInputTokens: 200,
+    });
     expect(byModel['gpt-4o-mini'].requests).toBe(1);
     const total = res.body.data.reduce((s: Decimal, r: { credits: string }) => s.plus(r.credits), new Decimal(0));
     expect(res.body.totalCredits).toBe(total.toFixed());
@@ -95,17 +107,34 @@ describe('GET /v1/usage/summary', () => {
     await grant(t, 'batch-a', '100000');
     await grant(t, 'batch-b', '100000');
     const item = (i: number, userId: string, model: string, input: number) => ({
-      i, user_id: userId, request_id: `b-${i}`, model, family: model, input_tokens: input, output_tokens: 10,
-      cached_tokens: 0, payload_hash: `h${i}`, correlation_id: `c${i}`, metadata: null,
+      i,
+      user_id: userId,
+      request_id: `b-${i}`,
+      model,
+      family: model,
+      input_tokens: input,
+      output_tokens: 10,
+      cached_tokens: 0,
+      payload_hash: `h${i}`,
+      correlation_id: `c${i}`,
+      metadata: null,
     });
     // Set-based path (one item per wallet), then the per-item path (two items of one wallet, a replay).
-    await t.database.sql(`SELECT * FROM billing_charge_usage_batch($1::jsonb)`,
-      [JSON.stringify([item(0, 'batch-a', 'gpt-4o', 100), item(1, 'batch-b', 'gpt-4o-mini', 200)])]);
-    await t.database.sql(`SELECT * FROM billing_charge_usage_batch($1::jsonb)`,
-      [JSON.stringify([item(2, 'batch-a', 'gpt-4o', 300), item(3, 'batch-a', 'gpt-4o-mini', 400), item(0, 'batch-a', 'gpt-4o', 100)])]);
+    await t.database.sql(`SELECT * FROM billing_charge_usage_batch($1::jsonb)`, [
+      JSON.stringify([item(0, 'batch-a', 'gpt-4o', 100), item(1, 'batch-b', 'gpt-4o-mini', 200)]),
+    ]);
+    await t.database.sql(`SELECT * FROM billing_charge_usage_batch($1::jsonb)`, [
+      JSON.stringify([
+        item(2, 'batch-a', 'gpt-4o', 300),
+        item(3, 'batch-a', 'gpt-4o-mini', 400),
+        item(0, 'batch-a', 'gpt-4o', 100),
+      ]),
+    ]);
     const kept = await rollup(`WHERE user_id LIKE 'batch-%'`);
     expect(kept.map((r) => [r.user_id, r.model, r.requests, r.input_tokens])).toEqual([
-      ['batch-a', 'gpt-4o', '2', '400'], ['batch-a', 'gpt-4o-mini', '1', '400'], ['batch-b', 'gpt-4o-mini', '1', '200'],
+      ['batch-a', 'gpt-4o', '2', '400'],
+      ['batch-a', 'gpt-4o-mini', '1', '400'],
+      ['batch-b', 'gpt-4o-mini', '1', '200'],
     ]);
     const all = await rollup();
     await t.database.sql(`DELETE FROM usage_daily`);

@@ -25,7 +25,9 @@ const command = (userId: string, requestId: string, extra: Partial<ChargeCommand
 
 async function batchesRun(metrics: ReturnType<typeof createMetrics>): Promise<number> {
   const metric = await metrics.dbQueryDuration.get();
-  const count = metric.values.find((v) => v.metricName === 'billing_db_query_duration_seconds_count' && v.labels.operation === 'charge_usage_batch');
+  const count = metric.values.find(
+    (v) => v.metricName === 'billing_db_query_duration_seconds_count' && v.labels.operation === 'charge_usage_batch',
+  );
   return count?.value ?? 0;
 }
 
@@ -37,7 +39,9 @@ describe('group commit of concurrent charges', () => {
     await grant(t, 'race-user', '500');
     const metrics = createMetrics();
     const repo = new UsageRepository(t.database.db, metrics, { groupCommit: { maxInFlight: 2, maxBatch: 32 } });
-    const rows = await Promise.all(Array.from({ length: 30 }, (_, i) => repo.charge(command('race-user', `race-${i}`))));
+    const rows = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => repo.charge(command('race-user', `race-${i}`))),
+    );
     expect(await batchesRun(metrics)).toBeGreaterThan(0);
     expect(rows.filter((r) => r.outcome === 'charged')).toHaveLength(10);
     expect(rows.filter((r) => r.outcome === 'insufficient')).toHaveLength(20);
@@ -80,12 +84,22 @@ describe('group commit of concurrent charges', () => {
   it('over HTTP, 40 concurrent charges on one wallet are each charged once, to the exact credit', async () => {
     await grant(t, 'http-user', '10000');
     const responses = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => reconcile(t, { userId: 'http-user', requestId: `h-${i}`, model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 })),
+      Array.from({ length: 40 }, (_, i) =>
+        reconcile(t, {
+          userId: 'http-user',
+          requestId: `h-${i}`,
+          model: 'gpt-4o',
+          inputTokens: 1000,
+          outputTokens: 500,
+        }),
+      ),
     );
     expect(responses.map((r) => r.status)).toEqual(Array(40).fill(201));
     expect(new Set(responses.map((r) => r.body.transactionId)).size).toBe(40);
     expect((await balanceOf(t, 'http-user')).balance).toBe('8000');
-    const sums = await t.database.sql(`SELECT count(*)::int AS n FROM (SELECT transaction_id FROM postings GROUP BY 1 HAVING sum(amount) <> 0) x`);
+    const sums = await t.database.sql(
+      `SELECT count(*)::int AS n FROM (SELECT transaction_id FROM postings GROUP BY 1 HAVING sum(amount) <> 0) x`,
+    );
     expect(sums[0].n).toBe(0);
   });
 });

@@ -43,7 +43,9 @@ describe('reconcile under concurrency', () => {
     expect(byStatus(201)).toBe(100);
     expect(byStatus(402)).toBe(50);
     expect((await balanceOf(t, 'race-user')).balance).toBe('0');
-    const [neg] = await t.database.sql<{ n: number }>(`SELECT count(*)::int AS n FROM postings WHERE balance_after < 0`);
+    const [neg] = await t.database.sql<{ n: number }>(
+      `SELECT count(*)::int AS n FROM postings WHERE balance_after < 0`,
+    );
     expect(neg.n).toBe(0);
   });
 });

@@ -21,7 +21,14 @@ describe('POST /v1/usage/reconcile', () => {
     await grant(t, 'ref-user', '5000');
     const res = await reconcile(t, call('ref-user', 'req-1'), { 'X-Correlation-Id': 'corr-ref-1' });
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ requestId: 'req-1', userId: 'ref-user', model: 'gpt-4o', credits: '50', balance: '4950', correlationId: 'corr-ref-1' });
+    expect(res.body).toMatchObject({
+      requestId: 'req-1',
+      userId: 'ref-user',
+      model: 'gpt-4o',
+      credits: '50',
+      balance: '4950',
+      correlationId: 'corr-ref-1',
+    });
     expect(res.body.usageId).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.body.transactionId).toMatch(/^[0-9a-f-]{36}$/);
     expect(res.headers['x-correlation-id']).toBe('corr-ref-1');
@@ -68,7 +75,13 @@ describe('POST /v1/usage/reconcile', () => {
 
   it('prices exactly to 18 decimals: one gpt-4o-mini input token is 0.0006 credits', async () => {
     await grant(t, 'mini-user', '1');
-    const res = await reconcile(t, { userId: 'mini-user', requestId: 'one-token', model: 'gpt-4o-mini', inputTokens: 1, outputTokens: 0 });
+    const res = await reconcile(t, {
+      userId: 'mini-user',
+      requestId: 'one-token',
+      model: 'gpt-4o-mini',
+      inputTokens: 1,
+      outputTokens: 0,
+    });
     expect(res.status).toBe(201);
     expect(res.body.credits).toBe('0.0006');
     expect(res.body.balance).toBe('0.9994');
@@ -76,9 +89,23 @@ describe('POST /v1/usage/reconcile', () => {
 
   it('prices cached input at the cached rate, and as input where the card has none', async () => {
     await grant(t, 'cache-user', '1000');
-    const cached = await reconcile(t, { userId: 'cache-user', requestId: 'c1', model: 'gpt-4o', inputTokens: 0, outputTokens: 0, cachedInputTokens: 1000 });
+    const cached = await reconcile(t, {
+      userId: 'cache-user',
+      requestId: 'c1',
+      model: 'gpt-4o',
+      inputTokens: 0,
+      outputTokens: 0,
+      cachedInputTokens: 1000,
+    });
     expect(cached.body.credits).toBe('10'); // 1000 × $2.50/1M × 4 × 1000
-    const turbo = await reconcile(t, { userId: 'cache-user', requestId: 'c2', model: 'gpt-4-turbo', inputTokens: 0, outputTokens: 0, cachedInputTokens: 1000 });
+    const turbo = await reconcile(t, {
+      userId: 'cache-user',
+      requestId: 'c2',
+      model: 'gpt-4-turbo',
+      inputTokens: 0,
+      outputTokens: 0,
+      cachedInputTokens: 1000,
+    });
     expect(turbo.body.credits).toBe('40'); // no cached price: 1000 × $10/1M × 4 × 1000
   });
 

@@ -11,7 +11,10 @@ afterAll(() => t.close());
 
 describe('checkout.session.* webhooks', () => {
   it('go-live check: a $5 starter purchase, paid at Stripe, credits 5,000 with a purchase ledger entry carrying the correlation id', async () => {
-    const started = await request(t.app).post('/v1/credits/purchase').set('Authorization', `Bearer ${t.token('golive')}`).send({ packageId: 'starter' });
+    const started = await request(t.app)
+      .post('/v1/credits/purchase')
+      .set('Authorization', `Bearer ${t.token('golive')}`)
+      .send({ packageId: 'starter' });
     expect(started.status).toBe(201);
     const { purchaseId, stripeCheckoutSessionId } = started.body;
     expect((await balanceOf(t, 'golive')).balance).toBe('0'); // nothing moves before Stripe says paid
@@ -23,13 +26,28 @@ describe('checkout.session.* webhooks', () => {
 
     expect((await balanceOf(t, 'golive')).balance).toBe('5000');
     expect(await ledgerOf(t, 'golive')).toEqual([
-      { type: 'purchase', amount: '5000.000000000000000000', business_key: `stripe:purchase:${purchaseId}`, reference: stripeCheckoutSessionId, correlation_id: 'corr-golive-1' },
+      {
+        type: 'purchase',
+        amount: '5000.000000000000000000',
+        business_key: `stripe:purchase:${purchaseId}`,
+        reference: stripeCheckoutSessionId,
+        correlation_id: 'corr-golive-1',
+      },
     ]);
-    const shown = await request(t.app).get(`/v1/credits/purchases/${purchaseId}`).set('Authorization', `Bearer ${t.token('golive')}`);
+    const shown = await request(t.app)
+      .get(`/v1/credits/purchases/${purchaseId}`)
+      .set('Authorization', `Bearer ${t.token('golive')}`);
     expect(shown.body).toMatchObject({ status: 'paid', totalCredits: '5000' });
     expect(shown.body.paidAt).not.toBeNull();
-    const ledger = await request(t.app).get('/v1/ledger').set('Authorization', `Bearer ${t.token('golive')}`);
-    expect(ledger.body.data[0]).toMatchObject({ type: 'purchase', amount: '5000', correlationId: 'corr-golive-1', reference: stripeCheckoutSessionId });
+    const ledger = await request(t.app)
+      .get('/v1/ledger')
+      .set('Authorization', `Bearer ${t.token('golive')}`);
+    expect(ledger.body.data[0]).toMatchObject({
+      type: 'purchase',
+      amount: '5000',
+      correlationId: 'corr-golive-1',
+      reference: stripeCheckoutSessionId,
+    });
     expect(await eventRow(t, event.id)).toMatchObject({ outcome: 'processed', attempts: 1 });
   });
 
@@ -55,7 +73,16 @@ describe('checkout.session.* webhooks', () => {
     const results = await Promise.all(Array.from({ length: 8 }, () => t.deliver(event)));
     expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
     const outcomes = results.map((r) => r.body.outcome).sort();
-    expect(outcomes).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'processed']);
+    expect(outcomes).toEqual([
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'duplicate',
+      'processed',
+    ]);
     expect((await balanceOf(t, 'concurrent')).balance).toBe('57500');
     expect((await ledgerOf(t, 'concurrent')).map((r) => r.type)).toEqual(['purchase', 'bonus']);
     expect((await counterValue(t.metrics.webhookEvents, { outcome: 'duplicate' })) - before).toBe(7);
@@ -82,7 +109,9 @@ describe('checkout.session.* webhooks', () => {
     await t.deliver(t.double.asyncPaymentSucceeded(stripeCheckoutSessionId)).expect(200);
     expect((await balanceOf(t, 'async-1')).balance).toBe('27500');
     // a completed snapshot taken after the payment, arriving last
-    await t.deliver(t.double.event('checkout.session.completed', t.double.session(stripeCheckoutSessionId))).expect(200);
+    await t
+      .deliver(t.double.event('checkout.session.completed', t.double.session(stripeCheckoutSessionId)))
+      .expect(200);
     expect((await balanceOf(t, 'async-1')).balance).toBe('27500');
     expect((await purchaseRow(t, purchaseId)).status).toBe('paid');
   });
@@ -119,7 +148,9 @@ describe('checkout.session.* webhooks', () => {
     const { purchaseId, stripeCheckoutSessionId } = await t.purchase('late-expiry', 'starter');
     await t.deliver(t.double.completeSession(stripeCheckoutSessionId)).expect(200);
     await t.deliver(t.double.event('checkout.session.expired', t.double.session(stripeCheckoutSessionId))).expect(200);
-    await t.deliver(t.double.event('checkout.session.async_payment_failed', t.double.session(stripeCheckoutSessionId))).expect(200);
+    await t
+      .deliver(t.double.event('checkout.session.async_payment_failed', t.double.session(stripeCheckoutSessionId)))
+      .expect(200);
     expect((await purchaseRow(t, purchaseId)).status).toBe('paid');
     expect((await balanceOf(t, 'late-expiry')).balance).toBe('5000');
   });
@@ -130,7 +161,10 @@ describe('checkout.session.* webhooks', () => {
     await t.deliver(t.double.completeSession(cheap.stripeCheckoutSessionId, { amountTotal: 100 })).expect(200);
     const euros = await t.purchase('mismatch-currency', 'starter');
     await t.deliver(t.double.completeSession(euros.stripeCheckoutSessionId, { currency: 'eur' })).expect(200);
-    for (const [user, p] of [['mismatch-amount', cheap], ['mismatch-currency', euros]] as const) {
+    for (const [user, p] of [
+      ['mismatch-amount', cheap],
+      ['mismatch-currency', euros],
+    ] as const) {
       expect((await balanceOf(t, user)).balance).toBe('0');
       const row = await purchaseRow(t, p.purchaseId);
       expect(row.status).toBe('failed');
@@ -145,7 +179,9 @@ describe('checkout.session.* webhooks', () => {
     expect(res.status).toBe(200);
     expect(res.body.outcome).toBe('ignored');
     expect(await eventRow(t, event.id)).toMatchObject({ outcome: 'ignored' });
-    expect(await counterValue(t.metrics.webhookEvents, { type: 'other', outcome: 'ignored' })).toBeGreaterThanOrEqual(1);
+    expect(await counterValue(t.metrics.webhookEvents, { type: 'other', outcome: 'ignored' })).toBeGreaterThanOrEqual(
+      1,
+    );
   });
 
   it('counts purchased and bonus credits once each', async () => {

@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 describe('a failure while processing', () => {
-  it('answers 500 with nothing applied, and Stripe\'s retry of the same event credits once', async () => {
+  it("answers 500 with nothing applied, and Stripe's retry of the same event credits once", async () => {
     const { purchaseId, stripeCheckoutSessionId } = await t.purchase('crashy', 'basic');
     const event = t.double.completeSession(stripeCheckoutSessionId);
     const failedBefore = await counterValue(t.metrics.webhookEvents, { outcome: 'failed' });
@@ -32,7 +32,10 @@ describe('a failure while processing', () => {
     expect((await balanceOf(t, 'crashy')).balance).toBe('0');
     expect(await ledgerOf(t, 'crashy')).toEqual([]);
     expect(await purchaseRow(t, purchaseId)).toMatchObject({ status: 'pending', payment_intent_id: null });
-    expect(await eventRow(t, event.id)).toMatchObject({ outcome: 'failed', error: expect.stringContaining('simulated crash') });
+    expect(await eventRow(t, event.id)).toMatchObject({
+      outcome: 'failed',
+      error: expect.stringContaining('simulated crash'),
+    });
     expect((await counterValue(t.metrics.webhookEvents, { outcome: 'failed' })) - failedBefore).toBe(1);
 
     const retry = await t.deliver(event);

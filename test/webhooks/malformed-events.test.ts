@@ -13,7 +13,11 @@ afterAll(() => t.close());
 
 const stored = () => storedCounts(t);
 
-const envelope = (type: string, object: unknown, over: Record<string, unknown> = {}) => ({ ...t.double.event(type, { id: 'placeholder', object: 'placeholder', created: 1 }), data: { object }, ...over });
+const envelope = (type: string, object: unknown, over: Record<string, unknown> = {}) => ({
+  ...t.double.event(type, { id: 'placeholder', object: 'placeholder', created: 1 }),
+  data: { object },
+  ...over,
+});
 const charge = { id: 'ch_test_m', object: 'charge', amount: 500, amount_refunded: 500, payment_intent: 'pi_test_m' };
 
 /** Signed with the real secret: each is Stripe's as far as the signature goes, and none is an event we can apply. */
@@ -22,32 +26,83 @@ const MALFORMED: [string, () => string, string][] = [
   ['null', () => 'null', 'event'],
   ['a number', () => '42', 'event'],
   ['not JSON at all', () => '{"id": "evt_1", ', 'body'],
-  ['an event without data', () => JSON.stringify(envelope('checkout.session.completed', session, { data: undefined })), 'data'],
-  ['an event whose data.object is an array', () => JSON.stringify(envelope('checkout.session.completed', [session])), 'data.object'],
-  ['an event id with U+0000', () => JSON.stringify(envelope('checkout.session.completed', session, { id: 'evt_\u0000x' })), 'id'],
-  ['an event id with a lone surrogate', () => JSON.stringify(envelope('invoice.created', { id: 'in_1' }, { id: 'evt_\ud800' })), 'id'],
+  [
+    'an event without data',
+    () => JSON.stringify(envelope('checkout.session.completed', session, { data: undefined })),
+    'data',
+  ],
+  [
+    'an event whose data.object is an array',
+    () => JSON.stringify(envelope('checkout.session.completed', [session])),
+    'data.object',
+  ],
+  [
+    'an event id with U+0000',
+    () => JSON.stringify(envelope('checkout.session.completed', session, { id: 'evt_\u0000x' })),
+    'id',
+  ],
+  [
+    'an event id with a lone surrogate',
+    () => JSON.stringify(envelope('invoice.created', { id: 'in_1' }, { id: 'evt_\ud800' })),
+    'id',
+  ],
   ['an event id that is a number', () => JSON.stringify(envelope('invoice.created', { id: 'in_1' }, { id: 12 })), 'id'],
   ['an event without a type', () => JSON.stringify(envelope('x', { id: 'in_1' }, { type: undefined })), 'type'],
-  ['a session whose id is missing', () => JSON.stringify(envelope('checkout.session.completed', { ...session, id: undefined })), 'data.object.id'],
-  ['a session whose currency has U+0000', () => JSON.stringify(envelope('checkout.session.completed', { ...session, currency: 'us\u0000d' })), 'data.object.currency'],
-  ['a session whose amount_total is a string', () => JSON.stringify(envelope('checkout.session.completed', { ...session, amount_total: '500' })), 'data.object.amount_total'],
-  ['a session whose metadata is an array', () => JSON.stringify(envelope('checkout.session.expired', { ...session, metadata: ['x'] })), 'data.object.metadata'],
-  ['a refund without amount_refunded', () => JSON.stringify(envelope('charge.refunded', { ...charge, amount_refunded: undefined })), 'data.object.amount_refunded'],
-  ['a refund of 1e400 cents', () => JSON.stringify(envelope('charge.refunded', charge)).replace('"amount_refunded":500', '"amount_refunded":1e400'), 'data.object.amount_refunded'],
-  ['a dispute whose status has a lone surrogate', () => JSON.stringify(envelope('charge.dispute.closed', { id: 'du_1', amount: 500, status: '\udc00', payment_intent: 'pi_x' })), 'data.object.status'],
+  [
+    'a session whose id is missing',
+    () => JSON.stringify(envelope('checkout.session.completed', { ...session, id: undefined })),
+    'data.object.id',
+  ],
+  [
+    'a session whose currency has U+0000',
+    () => JSON.stringify(envelope('checkout.session.completed', { ...session, currency: 'us\u0000d' })),
+    'data.object.currency',
+  ],
+  [
+    'a session whose amount_total is a string',
+    () => JSON.stringify(envelope('checkout.session.completed', { ...session, amount_total: '500' })),
+    'data.object.amount_total',
+  ],
+  [
+    'a session whose metadata is an array',
+    () => JSON.stringify(envelope('checkout.session.expired', { ...session, metadata: ['x'] })),
+    'data.object.metadata',
+  ],
+  [
+    'a refund without amount_refunded',
+    () => JSON.stringify(envelope('charge.refunded', { ...charge, amount_refunded: undefined })),
+    'data.object.amount_refunded',
+  ],
+  [
+    'a refund of 1e400 cents',
+    () =>
+      JSON.stringify(envelope('charge.refunded', charge)).replace('"amount_refunded":500', '"amount_refunded":1e400'),
+    'data.object.amount_refunded',
+  ],
+  [
+    'a dispute whose status has a lone surrogate',
+    () =>
+      JSON.stringify(
+        envelope('charge.dispute.closed', { id: 'du_1', amount: 500, status: '\udc00', payment_intent: 'pi_x' }),
+      ),
+    'data.object.status',
+  ],
 ];
 
 describe('a validly signed but malformed Stripe event', () => {
-  it.each(MALFORMED)('%s: 400 malformed_event naming the field, nothing stored, counted as rejected', async (_name, body, field) => {
-    const before = await stored();
-    const rejected = await counterValue(t.metrics.webhookEvents, { type: 'unknown', outcome: 'rejected' });
-    const res = await t.deliver(undefined, { body: body() });
-    expect(res.status).toBe(400);
-    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(res.body).toMatchObject({ code: 'malformed_event', errors: [{ field }] });
-    expect(await stored()).toEqual(before);
-    expect(await counterValue(t.metrics.webhookEvents, { type: 'unknown', outcome: 'rejected' })).toBe(rejected + 1);
-  });
+  it.each(MALFORMED)(
+    '%s: 400 malformed_event naming the field, nothing stored, counted as rejected',
+    async (_name, body, field) => {
+      const before = await stored();
+      const rejected = await counterValue(t.metrics.webhookEvents, { type: 'unknown', outcome: 'rejected' });
+      const res = await t.deliver(undefined, { body: body() });
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body).toMatchObject({ code: 'malformed_event', errors: [{ field }] });
+      expect(await stored()).toEqual(before);
+      expect(await counterValue(t.metrics.webhookEvents, { type: 'unknown', outcome: 'rejected' })).toBe(rejected + 1);
+    },
+  );
 
   it('leaves the purchase creditable: the well-formed event delivered afterwards credits it once', async () => {
     const res = await t.deliver(t.double.completeSession(String(session.id)));
@@ -59,7 +114,10 @@ describe('a validly signed but malformed Stripe event', () => {
     const event = envelope('customer.updated', { id: 'cus_\u0000', nested: [[[[{}]]]] });
     const res = await t.deliver(event);
     expect([res.status, res.body.outcome]).toEqual([200, 'ignored']);
-    const [row] = await t.database.sql<{ object_id: string | null }>(`SELECT object_id FROM stripe_events WHERE id = $1`, [event.id]);
+    const [row] = await t.database.sql<{ object_id: string | null }>(
+      `SELECT object_id FROM stripe_events WHERE id = $1`,
+      [event.id],
+    );
     expect(row.object_id).toBeNull();
   });
 });

@@ -16,7 +16,8 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const webhookLine = (correlationId: string) => lines.find((l) => l.correlationId === correlationId && String(l.msg).startsWith('stripe webhook'));
+const webhookLine = (correlationId: string) =>
+  lines.find((l) => l.correlationId === correlationId && String(l.msg).startsWith('stripe webhook'));
 
 describe('webhook logs and metrics', () => {
   it('writes one line per outcome with the event id and the correlation id', async () => {
@@ -28,7 +29,11 @@ describe('webhook logs and metrics', () => {
     await t.deliver(other, { correlationId: 'log-ignored' }).expect(200);
     await t.deliver(event, { correlationId: 'log-rejected', secret: 'whsec_wrong' }).expect(400);
 
-    expect(webhookLine('log-processed')).toMatchObject({ eventId: event.id, eventType: 'checkout.session.completed', outcome: 'processed' });
+    expect(webhookLine('log-processed')).toMatchObject({
+      eventId: event.id,
+      eventType: 'checkout.session.completed',
+      outcome: 'processed',
+    });
     expect(webhookLine('log-duplicate')).toMatchObject({ eventId: event.id, outcome: 'duplicate' });
     expect(webhookLine('log-ignored')).toMatchObject({ eventId: other.id, outcome: 'ignored' });
     expect(webhookLine('log-rejected')).toMatchObject({ outcome: 'rejected', level: 'warn' });

@@ -25,7 +25,10 @@ describe('charge.refunded', () => {
     await t.deliver(quarter1).expect(200);
     await t.deliver(quarter1).expect(200);
     expect((await balanceOf(t, 'refunded')).balance).toBe('7875');
-    expect(await purchaseRow(t, purchaseId)).toMatchObject({ status: 'partially_refunded', amount_refunded_cents: 250 });
+    expect(await purchaseRow(t, purchaseId)).toMatchObject({
+      status: 'partially_refunded',
+      amount_refunded_cents: 250,
+    });
 
     const quarter2 = t.double.refund(stripeCheckoutSessionId, 250);
     await Promise.all([t.deliver(quarter2), t.deliver(quarter2), t.deliver(quarter1)]);
@@ -36,11 +39,21 @@ describe('charge.refunded', () => {
     await t.deliver(half).expect(200);
     await t.deliver(quarter2).expect(200);
     expect((await balanceOf(t, 'refunded')).balance).toBe('0');
-    expect(await purchaseRow(t, purchaseId)).toMatchObject({ status: 'refunded', amount_refunded_cents: 1000, credits_refunded: '10500.000000000000000000' });
+    expect(await purchaseRow(t, purchaseId)).toMatchObject({
+      status: 'refunded',
+      amount_refunded_cents: 1000,
+      credits_refunded: '10500.000000000000000000',
+    });
 
     const refunds = (await ledgerOf(t, 'refunded')).filter((r) => r.type === 'refund');
-    expect(refunds.map((r) => r.amount)).toEqual(['-2625.000000000000000000', '-2625.000000000000000000', '-5250.000000000000000000']);
-    expect(refunds.map((r) => r.reference)).toEqual([quarter1, quarter2, half].map((e) => e.data.object.refunds.data[0].id));
+    expect(refunds.map((r) => r.amount)).toEqual([
+      '-2625.000000000000000000',
+      '-2625.000000000000000000',
+      '-5250.000000000000000000',
+    ]);
+    expect(refunds.map((r) => r.reference)).toEqual(
+      [quarter1, quarter2, half].map((e) => e.data.object.refunds.data[0].id),
+    );
     expect((await counterValue(t.metrics.creditsRefunded)) - before).toBe(10500);
   });
 
@@ -64,12 +77,24 @@ describe('charge.refunded', () => {
 
   it('a refund of spent credits drives the balance negative, and usage is then refused with 402 until topped up', async () => {
     const { stripeCheckoutSessionId } = await paid('spender', 'starter');
-    const spend = await reconcile(t, { userId: 'spender', requestId: 'spend-1', model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 });
+    const spend = await reconcile(t, {
+      userId: 'spender',
+      requestId: 'spend-1',
+      model: 'gpt-4o',
+      inputTokens: 1000,
+      outputTokens: 500,
+    });
     expect(spend.status).toBe(201);
     expect(spend.body.balance).toBe('4950');
     await t.deliver(t.double.refund(stripeCheckoutSessionId, 500)).expect(200);
     expect((await balanceOf(t, 'spender')).balance).toBe('-50');
-    const refused = await reconcile(t, { userId: 'spender', requestId: 'spend-2', model: 'gpt-4o', inputTokens: 10, outputTokens: 0 });
+    const refused = await reconcile(t, {
+      userId: 'spender',
+      requestId: 'spend-2',
+      model: 'gpt-4o',
+      inputTokens: 10,
+      outputTokens: 0,
+    });
     expect(refused.status).toBe(402);
     expect(refused.body.availableCredits).toBe('-50');
     expect((await balanceOf(t, 'spender')).balance).toBe('-50');
@@ -84,13 +109,26 @@ describe('charge.dispute.*', () => {
     await t.deliver(opened).expect(200);
     await t.deliver(opened).expect(200);
     expect((await balanceOf(t, 'disputed')).balance).toBe('34500');
-    expect(await purchaseRow(t, purchaseId)).toMatchObject({ status: 'disputed', credits_disputed: '23000.000000000000000000' });
+    expect(await purchaseRow(t, purchaseId)).toMatchObject({
+      status: 'disputed',
+      credits_disputed: '23000.000000000000000000',
+    });
 
     const won = t.double.closeDispute(opened.data.object.id, 'won');
     await t.deliver(won).expect(200);
-    await t.deliver(t.double.event('charge.dispute.closed', t.double.disputes.find((d) => d.id === opened.data.object.id)!)).expect(200);
+    await t
+      .deliver(
+        t.double.event(
+          'charge.dispute.closed',
+          t.double.disputes.find((d) => d.id === opened.data.object.id)!,
+        ),
+      )
+      .expect(200);
     expect((await balanceOf(t, 'disputed')).balance).toBe('57500');
-    expect(await purchaseRow(t, purchaseId)).toMatchObject({ status: 'paid', credits_disputed: '0.000000000000000000' });
+    expect(await purchaseRow(t, purchaseId)).toMatchObject({
+      status: 'paid',
+      credits_disputed: '0.000000000000000000',
+    });
     const rows = (await ledgerOf(t, 'disputed')).filter((r) => r.type.startsWith('dispute'));
     expect(rows.map((r) => [r.type, r.amount, r.reference])).toEqual([
       ['dispute', '-23000.000000000000000000', opened.data.object.id],
@@ -176,7 +214,10 @@ describe('charge.dispute.*', () => {
       const refused = await t.deliver(refund);
       expect([refused.status, refused.body.outcome]).toEqual([200, 'failed']); // Stripe stops retrying
       expect(await counterValue(t.metrics.webhookLookupsRefused, { status: String(status) })).toBe(refusedBefore + 1);
-      const [recorded] = await t.database.sql<{ outcome: string; error: string }>(`SELECT outcome, error FROM stripe_events WHERE id = $1`, [refund.id]);
+      const [recorded] = await t.database.sql<{ outcome: string; error: string }>(
+        `SELECT outcome, error FROM stripe_events WHERE id = $1`,
+        [refund.id],
+      );
       expect(recorded.outcome).toBe('failed');
       expect(recorded.error).toContain('STRIPE_SECRET_KEY');
       expect(await purchaseRow(t, purchaseId)).toMatchObject({ status: 'pending', amount_refunded_cents: 0 });
@@ -190,7 +231,14 @@ describe('charge.dispute.*', () => {
   );
 
   it('refund and dispute events for a charge that is not a purchase are acknowledged and ignored', async () => {
-    const event = t.double.event('charge.refunded', { id: 'ch_test_foreign', object: 'charge', created: 1, amount: 500, amount_refunded: 500, payment_intent: 'pi_test_foreign' });
+    const event = t.double.event('charge.refunded', {
+      id: 'ch_test_foreign',
+      object: 'charge',
+      created: 1,
+      amount: 500,
+      amount_refunded: 500,
+      payment_intent: 'pi_test_foreign',
+    });
     const res = await t.deliver(event);
     expect(res.status).toBe(200);
     expect(res.body.outcome).toBe('ignored');

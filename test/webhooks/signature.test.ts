@@ -19,10 +19,17 @@ describe('POST /v1/webhooks/stripe signature checks', () => {
   });
 
   const cases: [string, () => request.Test][] = [
-    ['a tampered body', () => t.deliver(event, { tamper: (signed) => signed.replace('"amount_total": 10000', '"amount_total": 1') })],
+    [
+      'a tampered body',
+      () => t.deliver(event, { tamper: (signed) => signed.replace('"amount_total": 10000', '"amount_total": 1') }),
+    ],
     ['a signature made with another secret', () => t.deliver(event, { secret: 'whsec_not_the_real_one' })],
     ['a timestamp older than 300 seconds', () => t.deliver(event, { timestamp: Math.floor(Date.now() / 1000) - 301 })],
-    ['no Stripe-Signature header', () => request(t.app).post('/v1/webhooks/stripe').set('Content-Type', 'application/json').send(JSON.stringify(event))],
+    [
+      'no Stripe-Signature header',
+      () =>
+        request(t.app).post('/v1/webhooks/stripe').set('Content-Type', 'application/json').send(JSON.stringify(event)),
+    ],
   ];
 
   it('tampering really changes the signed body', () => {
@@ -53,14 +60,22 @@ describe('POST /v1/webhooks/stripe signature checks', () => {
   it('verifies the exact bytes: a body re-serialised with other whitespace but the original signature is refused', async () => {
     const payload = JSON.stringify(event);
     const header = stripeWebhooks.generateTestHeaderString({ payload, secret: t.webhookSecret });
-    const res = await request(t.app).post('/v1/webhooks/stripe').set('Content-Type', 'application/json').set('Stripe-Signature', header).send(JSON.stringify(event, null, 1));
+    const res = await request(t.app)
+      .post('/v1/webhooks/stripe')
+      .set('Content-Type', 'application/json')
+      .set('Stripe-Signature', header)
+      .send(JSON.stringify(event, null, 1));
     expect(res.status).toBe(400);
   });
 
   it('needs no bearer token (Stripe has none) and is not parsed as JSON first, whatever the content type', async () => {
     const payload = JSON.stringify(t.double.event('customer.created', { id: 'cus_x', object: 'customer', created: 1 }));
     const header = stripeWebhooks.generateTestHeaderString({ payload, secret: t.webhookSecret });
-    const res = await request(t.app).post('/v1/webhooks/stripe').set('Content-Type', 'text/plain').set('Stripe-Signature', header).send(payload);
+    const res = await request(t.app)
+      .post('/v1/webhooks/stripe')
+      .set('Content-Type', 'text/plain')
+      .set('Stripe-Signature', header)
+      .send(payload);
     expect(res.status).toBe(200);
     expect(res.body.outcome).toBe('ignored');
   });

@@ -7,7 +7,12 @@ import type { AdjustmentsService } from './adjustments.service';
 export function adjustmentsRoutes(router: IRouter, adjustments: AdjustmentsService, idempotent: RequestHandler): void {
   router.post('/v1/admin/credits/adjustments', requireScope(SCOPES.admin), idempotent, async (req, res) => {
     const input = parseInput(AdjustmentBody, req.body);
-    const result = await adjustments.adjust(input, principalOf(req).sub, req.get('idempotency-key')!, req.correlationId);
+    const result = await adjustments.adjust(
+      input,
+      principalOf(req).sub,
+      req.get('idempotency-key')!,
+      req.correlationId,
+    );
     res.status(201).json(result);
   });
 }

@@ -42,6 +42,12 @@ documentRoute({
   },
   responses: {
     201: json(AdjustmentSchema, 'Posted'),
-    400: problems[400], 401: problems[401], 402: problems[402], 403: problems[403], 409: problems[409], 422: problems[422], 429: problems[429],
+    400: problems[400],
+    401: problems[401],
+    402: problems[402],
+    403: problems[403],
+    409: problems[409],
+    422: problems[422],
+    429: problems[429],
   },
 });

@@ -21,5 +21,11 @@ documentRoute({
   tags: ['balance'],
   security: [{ bearer: [] }],
   request: { query: BalanceQuery },
-  responses: { 200: json(BalanceSchema, 'Balance'), 400: problems[400], 401: problems[401], 403: problems[403], 429: problems[429] },
+  responses: {
+    200: json(BalanceSchema, 'Balance'),
+    400: problems[400],
+    401: problems[401],
+    403: problems[403],
+    429: problems[429],
+  },
 });

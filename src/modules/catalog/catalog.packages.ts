@@ -14,7 +14,14 @@ export interface CreditPackage {
   totalCredits: string;
 }
 
-const pkg = (id: string, name: string, dollars: number, credits: string, bonusCredits: string, totalCredits: string): CreditPackage => ({
+const pkg = (
+  id: string,
+  name: string,
+  dollars: number,
+  credits: string,
+  bonusCredits: string,
+  totalCredits: string,
+): CreditPackage => ({
   id,
   name,
   priceUsd: `${dollars}.00`,

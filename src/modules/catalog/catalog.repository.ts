@@ -23,7 +23,11 @@ export class CatalogRepository {
 
   /** Every model that has a card, in force or scheduled. */
   async knownModels(): Promise<string[]> {
-    const rows = await this.db.prisma.rateCard.findMany({ distinct: ['model'], select: { model: true }, orderBy: { model: 'asc' } });
+    const rows = await this.db.prisma.rateCard.findMany({
+      distinct: ['model'],
+      select: { model: true },
+      orderBy: { model: 'asc' },
+    });
     return rows.map((r) => r.model);
   }
 }

@@ -19,7 +19,9 @@ export const RateCardSchema = z
     outputUsdPer1M: DecimalString,
     // A union, not .nullable(): on a referenced schema the generator writes allOf [DecimalString, string|null],
     // which null cannot satisfy.
-    cachedInputUsdPer1M: z.union([DecimalString, z.null()]).openapi({ description: 'null: cached tokens are charged as input' }),
+    cachedInputUsdPer1M: z
+      .union([DecimalString, z.null()])
+      .openapi({ description: 'null: cached tokens are charged as input' }),
     markup: DecimalString,
     effectiveFrom: z.string().datetime(),
   })

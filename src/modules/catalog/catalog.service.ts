@@ -45,7 +45,10 @@ export class CatalogService {
   /** The card family a model is priced by; an unknown model is the contract's 422 naming the known ones. */
   async familyOf(model: string): Promise<string> {
     const { family, known } = await this.resolveModel(model);
-    if (!family) throw unprocessable('unknown_model', `Unknown model "${model}". Known models: ${known.join(', ')}`, { knownModels: known });
+    if (!family)
+      throw unprocessable('unknown_model', `Unknown model "${model}". Known models: ${known.join(', ')}`, {
+        knownModels: known,
+      });
     return family;
   }
 

@@ -97,7 +97,6 @@ export class EventDispatcher {
       this.logger.warn({ eventId: e.id, type: e.type, attempts: e.attempts, error }, 'outbound event failed for good');
     }
   }
-
 }
 
 /** Points the cluster-wide outbox gauges at the database's current state. */

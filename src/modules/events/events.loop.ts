@@ -19,7 +19,9 @@ export function startEventDispatcher(
 ): () => Promise<void> {
   const eventMetrics: EventMetrics = metrics.events;
   const dispatcher =
-    options.url && options.secret ? new EventDispatcher(repo, eventMetrics, logger, options as DispatcherOptions) : undefined;
+    options.url && options.secret
+      ? new EventDispatcher(repo, eventMetrics, logger, options as DispatcherOptions)
+      : undefined;
   // The stalled-delivery alert requires this: without a receiver, pending events are expected to wait.
   eventMetrics.dispatcherEnabled.set(dispatcher ? 1 : 0);
   let stopped = false;
@@ -52,7 +54,8 @@ export function startEventDispatcher(
         return -1;
       })
       .then((sent) => {
-        const pause = sent < 0 ? Math.min(30_000, (options.pollMs ?? 500) * 2 ** failures) : sent > 0 ? 0 : (options.pollMs ?? 500);
+        const pause =
+          sent < 0 ? Math.min(30_000, (options.pollMs ?? 500) * 2 ** failures) : sent > 0 ? 0 : (options.pollMs ?? 500);
         // Events were sent: more may be due, go again at once; otherwise wait for the next poll.
         if (!stopped) timer = setTimeout(loop, pause);
         timer?.unref();

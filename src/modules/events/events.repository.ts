@@ -44,7 +44,12 @@ const ROW = `seq::text, id AS "eventId", type, user_id AS "userId", status, atte
   last_status_code AS "lastStatusCode", CASE WHEN status = 'pending' THEN next_attempt_at END AS "nextAttemptAt", created_at AS "createdAt"`;
 
 /** Records an event inside the caller's transaction (pass its client), so it commits or rolls back with the fact. */
-export async function recordEvent(runner: RawRunner, type: string, userId: string, data: Record<string, unknown>): Promise<void> {
+export async function recordEvent(
+  runner: RawRunner,
+  type: string,
+  userId: string,
+  data: Record<string, unknown>,
+): Promise<void> {
   await runner.$executeRaw`INSERT INTO events (type, user_id, data) VALUES (${type}, ${userId}, ${JSON.stringify(data)}::jsonb)`;
 }
 
@@ -86,7 +91,13 @@ export class EventsRepository {
   }
 
   /** A failed attempt: try again at `retryAt`, or give up (`failed`) when that is past the event's deadline. */
-  async markAttemptFailed(e: OutboundEvent, statusCode: number | null, error: string, retryAt: Date, deadline: Date): Promise<'pending' | 'failed' | null> {
+  async markAttemptFailed(
+    e: OutboundEvent,
+    statusCode: number | null,
+    error: string,
+    retryAt: Date,
+    deadline: Date,
+  ): Promise<'pending' | 'failed' | null> {
     const { rows } = await this.db.pool.query<{ status: 'pending' | 'failed' }>(
       `UPDATE events SET lease_until = NULL, last_status_code = $3, last_error = $4,
          status = CASE WHEN $5::timestamptz > $6::timestamptz THEN 'failed' ELSE 'pending' END, next_attempt_at = $5

@@ -7,16 +7,24 @@ export const EVENT_TYPES = ['purchase.completed', 'credits.reversed', 'balance.l
 export const EventsQuery = z
   .object({
     status: z.enum(['pending', 'delivered', 'failed']).optional(),
-    type: z.string().regex(/^[a-z_]{1,40}\.[a-z_]{1,40}$/, 'an event type such as balance.low').optional(),
+    type: z
+      .string()
+      .regex(/^[a-z_]{1,40}\.[a-z_]{1,40}$/, 'an event type such as balance.low')
+      .optional(),
     userId: identifier().optional(),
     limit: z.coerce.number().int().min(1).max(200).default(50),
-    cursor: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/).optional(),
+    cursor: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,40}$/)
+      .optional(),
   })
   .strict();
 
 export type EventsQuery = z.infer<typeof EventsQuery>;
 
-export const EventIdParams = z.object({ eventId: z.string().regex(/^evt_[0-9a-f]{32}$/, 'an event id (evt_…)') }).strict();
+export const EventIdParams = z
+  .object({ eventId: z.string().regex(/^evt_[0-9a-f]{32}$/, 'an event id (evt_…)') })
+  .strict();
 
 export const AdminEvent = z
   .object({
@@ -41,7 +49,10 @@ documentRoute({
   request: { query: EventsQuery },
   responses: {
     200: json(z.object({ data: z.array(AdminEvent), nextCursor: z.string().nullable() }), 'A page of events'),
-    400: problems[400], 401: problems[401], 403: problems[403], 429: problems[429],
+    400: problems[400],
+    401: problems[401],
+    403: problems[403],
+    429: problems[429],
   },
 });
 
@@ -54,8 +65,14 @@ documentRoute({
   request: { params: EventIdParams },
   responses: {
     202: json(AdminEvent, 'Queued for delivery now'),
-    400: problems[400], 401: problems[401], 403: problems[403], 404: problems[404],
-    409: { description: '`delivery_in_progress`: a dispatcher is delivering it right now', content: problems[409].content },
+    400: problems[400],
+    401: problems[401],
+    403: problems[403],
+    404: problems[404],
+    409: {
+      description: '`delivery_in_progress`: a dispatcher is delivering it right now',
+      content: problems[409].content,
+    },
     429: problems[429],
   },
 });

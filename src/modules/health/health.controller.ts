@@ -14,7 +14,9 @@ export function healthRoutes(router: IRouter, health: HealthService, metrics: Me
     res.json({ status: 'ok' });
   });
   router.get('/readyz', async (req, res) => {
-    const ok = !lifecycle.draining && (await health.ready().catch((error) => (req.log.warn({ err: error }, 'readiness check failed'), false)));
+    const ok =
+      !lifecycle.draining &&
+      (await health.ready().catch((error) => (req.log.warn({ err: error }, 'readiness check failed'), false)));
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : lifecycle.draining ? 'draining' : 'not_ready' });
   });
   router.get('/metrics', async (_req, res) => {
@@ -23,7 +25,13 @@ export function healthRoutes(router: IRouter, health: HealthService, metrics: Me
 }
 
 const Status = z.object({ status: z.string() });
-documentRoute({ method: 'get', path: '/healthz', summary: 'Liveness (no I/O)', tags: ['ops'], responses: { 200: json(Status, 'Alive') } });
+documentRoute({
+  method: 'get',
+  path: '/healthz',
+  summary: 'Liveness (no I/O)',
+  tags: ['ops'],
+  responses: { 200: json(Status, 'Alive') },
+});
 documentRoute({
   method: 'get',
   path: '/readyz',

@@ -10,7 +10,13 @@ export class HealthRepository {
   async ready(): Promise<boolean> {
     await this.db.prisma.$queryRaw`SELECT 1`;
     // Applied migrations never un-apply, so once seen complete this stays true.
-    if (!this.migrated) this.migrated = (await pendingMigrations((sql) => this.db.prisma.$queryRawUnsafe(sql).then((rows) => ({ rows: rows as Array<{ migration_name: string }> })))).length === 0;
+    if (!this.migrated)
+      this.migrated =
+        (
+          await pendingMigrations((sql) =>
+            this.db.prisma.$queryRawUnsafe(sql).then((rows) => ({ rows: rows as Array<{ migration_name: string }> })),
+          )
+        ).length === 0;
     return this.migrated;
   }
 }

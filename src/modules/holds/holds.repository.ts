@@ -47,12 +47,18 @@ export const EXPIRED_RECENTLY_SECONDS = 15 * 60;
 const SWEEP_MAX_WALLETS = 1000;
 
 export class HoldsRepository {
-  constructor(private readonly db: Database, private readonly metrics?: Metrics) {}
+  constructor(
+    private readonly db: Database,
+    private readonly metrics?: Metrics,
+  ) {}
 
   /** Replay check, wallet lock, pricing, availability and insert in one round trip: billing_place_hold. */
   async place(c: PlaceHoldCommand): Promise<PlaceHoldRow> {
-    const rows = await timed(this.metrics, 'place_hold', () =>
-      this.db.prisma.$queryRaw<PlaceHoldRow[]>`
+    const rows = await timed(
+      this.metrics,
+      'place_hold',
+      () =>
+        this.db.prisma.$queryRaw<PlaceHoldRow[]>`
         SELECT outcome, hold_id::text AS "holdId", amount::text AS amount, available::text AS available, expires_at AS "expiresAt"
         FROM billing_place_hold(${c.userId}, ${c.requestId}, ${c.model}, ${c.family}, ${c.maxInputTokens}::bigint,
              ${c.maxOutputTokens}::bigint, ${c.ttlSeconds}::integer, ${c.payloadHash}, ${c.correlationId})`,
@@ -61,8 +67,11 @@ export class HoldsRepository {
   }
 
   async release(holdId: string): Promise<ReleaseHoldRow> {
-    const rows = await timed(this.metrics, 'release_hold', () =>
-      this.db.prisma.$queryRaw<ReleaseHoldRow[]>`
+    const rows = await timed(
+      this.metrics,
+      'release_hold',
+      () =>
+        this.db.prisma.$queryRaw<ReleaseHoldRow[]>`
         SELECT outcome, hold_id::text AS "holdId", user_id AS "userId", request_id AS "requestId", amount::text AS amount, status,
                expires_at AS "expiresAt", ended_at AS "endedAt", balance::text AS balance, available::text AS available
         FROM billing_release_hold(${holdId}::uuid)`,
@@ -77,8 +86,11 @@ export class HoldsRepository {
    * hold, so no balance changes. `expiredUnsettled` counts holds expired within EXPIRED_RECENTLY.
    */
   async sweep(): Promise<SweepRow> {
-    const rows = await timed(this.metrics, 'sweep_holds', () =>
-      this.db.prisma.$queryRaw<SweepRow[]>`
+    const rows = await timed(
+      this.metrics,
+      'sweep_holds',
+      () =>
+        this.db.prisma.$queryRaw<SweepRow[]>`
         SELECT newly_expired::text AS "newlyExpired", active::text AS active, held::text AS held, expired_unsettled::text AS "expiredUnsettled"
         FROM billing_sweep_holds(make_interval(secs => ${EXPIRED_RECENTLY_SECONDS}), ${SWEEP_MAX_WALLETS}::integer)`,
     );

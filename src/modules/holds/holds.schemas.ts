@@ -8,16 +8,26 @@ export const DEFAULT_TTL_SECONDS = 600;
 export const HoldBody = z
   .object({
     userId: UserId,
-    requestId: RequestId.openapi({ description: 'The LLM call\'s id; settle by reconciling the same requestId' }),
+    requestId: RequestId.openapi({ description: "The LLM call's id; settle by reconciling the same requestId" }),
     model: ModelName,
-    maxInputTokens: maxTokens.openapi({ description: 'All prompt tokens the call may use, cached included (priced at the input rate)' }),
+    maxInputTokens: maxTokens.openapi({
+      description: 'All prompt tokens the call may use, cached included (priced at the input rate)',
+    }),
     maxOutputTokens: maxTokens,
-    ttlSeconds: z.number().int().min(1).max(3600).optional().openapi({ description: 'Seconds until the hold stops counting (default 600)' }),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .optional()
+      .openapi({ description: 'Seconds until the hold stops counting (default 600)' }),
   })
   .strict()
   .openapi('HoldRequest');
 
-export const HoldParams = z.object({ holdId: z.string().openapi({ description: 'The holdId returned when the hold was placed' }) });
+export const HoldParams = z.object({
+  holdId: z.string().openapi({ description: 'The holdId returned when the hold was placed' }),
+});
 
 export const HoldSchema = z
   .object({
@@ -59,9 +69,17 @@ documentRoute({
   responses: {
     201: json(HoldSchema, 'Held'),
     200: json(HoldSchema, 'Replay of an earlier hold for this requestId (Idempotent-Replayed: true); nothing reserved'),
-    400: problems[400], 401: problems[401], 402: problems[402], 403: problems[403],
-    409: { description: 'requestId already charged as a plain usage (code request_already_charged), or an Idempotency-Key still running', content: problems[409].content },
-    422: problems[422], 429: problems[429],
+    400: problems[400],
+    401: problems[401],
+    402: problems[402],
+    403: problems[403],
+    409: {
+      description:
+        'requestId already charged as a plain usage (code request_already_charged), or an Idempotency-Key still running',
+      content: problems[409].content,
+    },
+    422: problems[422],
+    429: problems[429],
   },
 });
 
@@ -74,6 +92,9 @@ documentRoute({
   request: { params: HoldParams, headers: z.object({ 'Idempotency-Key': IdempotencyKeyHeader.optional() }) },
   responses: {
     200: json(ReleasedHoldSchema, "The hold's state after the release (unchanged when it had already ended)"),
-    401: problems[401], 403: problems[403], 404: problems[404], 429: problems[429],
+    401: problems[401],
+    403: problems[403],
+    404: problems[404],
+    429: problems[429],
   },
 });

@@ -9,7 +9,14 @@ import type { HoldsRepository, PlaceHoldRow } from './holds.repository';
 
 export interface PlaceHoldResult {
   replayed: boolean;
-  body: { holdId: string; requestId: string; userId: string; heldCredits: string; availableCredits: string; expiresAt: string };
+  body: {
+    holdId: string;
+    requestId: string;
+    userId: string;
+    heldCredits: string;
+    availableCredits: string;
+    expiresAt: string;
+  };
 }
 
 export class HoldsService {
@@ -23,7 +30,12 @@ export class HoldsService {
     const family = await this.catalog.familyOf(input.model);
     const ttlSeconds = input.ttlSeconds ?? DEFAULT_TTL_SECONDS;
     // The requestId identifies the call; everything else must match on a replay.
-    const hash = payloadHash({ model: input.model, maxInputTokens: input.maxInputTokens, maxOutputTokens: input.maxOutputTokens, ttlSeconds });
+    const hash = payloadHash({
+      model: input.model,
+      maxInputTokens: input.maxInputTokens,
+      maxOutputTokens: input.maxOutputTokens,
+      ttlSeconds,
+    });
     const row = await this.repo.place({ ...input, family, ttlSeconds, payloadHash: hash, correlationId });
     return this.interpret(input, row);
   }
@@ -52,9 +64,15 @@ export class HoldsService {
       case 'unknown_model':
         throw unprocessable('unknown_model', `Model "${input.model}" has no rate card in force`);
       case 'mismatch':
-        throw unprocessable('request_id_reused', `requestId "${input.requestId}" already holds credits for a different payload`);
+        throw unprocessable(
+          'request_id_reused',
+          `requestId "${input.requestId}" already holds credits for a different payload`,
+        );
       case 'already_charged':
-        throw conflict('request_already_charged', `requestId "${input.requestId}" was already charged; a hold for it would reserve for a call that has ended`);
+        throw conflict(
+          'request_already_charged',
+          `requestId "${input.requestId}" was already charged; a hold for it would reserve for a call that has ended`,
+        );
       case 'insufficient': {
         this.metrics?.insufficientFunds.inc({ operation: 'hold' });
         const required = money(row.amount!);

@@ -10,7 +10,10 @@ export const HOLDS_SWEEP_INTERVAL_MS = 15_000;
  * counting by its expires_at alone, so this may run late, twice, or on every replica.
  */
 export class HoldsSweeper {
-  constructor(private readonly repo: HoldsRepository, private readonly metrics: Metrics) {}
+  constructor(
+    private readonly repo: HoldsRepository,
+    private readonly metrics: Metrics,
+  ) {}
 
   async runOnce() {
     const row = await this.repo.sweep();
@@ -25,7 +28,11 @@ export class HoldsSweeper {
 }
 
 /** Started by server.ts, not by createApp: tests build many apps and call runOnce() directly. */
-export function startHoldsSweeper(sweeper: HoldsSweeper, logger: Logger, intervalMs = HOLDS_SWEEP_INTERVAL_MS): () => void {
+export function startHoldsSweeper(
+  sweeper: HoldsSweeper,
+  logger: Logger,
+  intervalMs = HOLDS_SWEEP_INTERVAL_MS,
+): () => void {
   let running = false;
   const timer = setInterval(() => {
     if (running) return; // a slow database must not stack sweeps

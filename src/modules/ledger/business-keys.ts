@@ -34,7 +34,8 @@ export const businessKey = {
   adjustment: (admin: string, idempotencyKey: string) => `adjustment:${admin.length}:${admin}:${idempotencyKey}`,
   stripePurchase: (purchaseId: string) => `${STRIPE_PREFIX.purchase}${purchaseId}`,
   stripeBonus: (purchaseId: string) => `${STRIPE_PREFIX.bonus}${purchaseId}`,
-  stripeRefund: (purchaseId: string, cumulativeRefundedCents: number) => `${STRIPE_PREFIX.refund}${purchaseId}:${cumulativeRefundedCents}`,
+  stripeRefund: (purchaseId: string, cumulativeRefundedCents: number) =>
+    `${STRIPE_PREFIX.refund}${purchaseId}:${cumulativeRefundedCents}`,
   stripeDispute: (disputeId: string) => `${STRIPE_PREFIX.dispute}${disputeId}`,
   stripeDisputeReversal: (disputeId: string) => `${STRIPE_PREFIX.disputeReversal}${disputeId}`,
 };
@@ -69,7 +70,9 @@ export function parseBusinessKey(key: string): ParsedBusinessKey | null {
   if (head !== 'stripe' || !rest[0]) return null;
   if (kind === 'refund') {
     const cents = Number(rest[1]);
-    return rest.length === 2 && Number.isSafeInteger(cents) ? { kind: 'stripe_refund', objectId: rest[0], cumulativeRefundedCents: cents } : null;
+    return rest.length === 2 && Number.isSafeInteger(cents)
+      ? { kind: 'stripe_refund', objectId: rest[0], cumulativeRefundedCents: cents }
+      : null;
   }
   if (rest.length !== 1) return null;
   if (kind === 'purchase' || kind === 'bonus' || kind === 'dispute' || kind === 'dispute_reversal') {

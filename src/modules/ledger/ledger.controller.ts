@@ -21,11 +21,13 @@ export function ledgerRoutes(router: IRouter, ledger: LedgerService): void {
     const { stream, done, asOf } = await ledger.exportCsv(userId, query);
     const day = new Date().toISOString().slice(0, 10);
     const name = `ledger-${allUsers ? 'all' : 'user'}-${day}.csv`;
-    dataAsOf(res, asOf).status(200).set({
-      'Content-Type': 'text/csv; charset=utf-8',
-      'Content-Disposition': `attachment; filename="${name}"`,
-      'Cache-Control': 'no-store',
-    });
+    dataAsOf(res, asOf)
+      .status(200)
+      .set({
+        'Content-Type': 'text/csv; charset=utf-8',
+        'Content-Disposition': `attachment; filename="${name}"`,
+        'Cache-Control': 'no-store',
+      });
     try {
       await pipeline(stream, res);
       done();

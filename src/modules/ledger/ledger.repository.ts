@@ -41,7 +41,10 @@ export class LedgerRepository {
    * arrived: a server that refuses or cancels the query fails here, while the read can still go
    * elsewhere, instead of in the middle of a response.
    */
-  async exportCsv(userId: string | undefined, period: Period): Promise<{ stream: Readable; done: (error?: Error) => void }> {
+  async exportCsv(
+    userId: string | undefined,
+    period: Period,
+  ): Promise<{ stream: Readable; done: (error?: Error) => void }> {
     const sql = `COPY (${exportSelect(userId, period)}) TO STDOUT WITH (FORMAT csv, HEADER true)`;
     const client = await this.db.pool.connect();
     let released = false;

@@ -2,12 +2,18 @@ import { z } from 'zod';
 import { identifier } from '../../platform/http/identifiers';
 import { DecimalString, documentRoute, json, problems } from '../../platform/openapi/registry';
 
-const isoDate = z.string().datetime({ offset: true }).transform((s) => new Date(s));
+const isoDate = z
+  .string()
+  .datetime({ offset: true })
+  .transform((s) => new Date(s));
 
 export const LedgerQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(200).default(50),
-    cursor: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/).optional(),
+    cursor: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,40}$/)
+      .optional(),
     from: isoDate.optional(),
     to: isoDate.optional(),
     userId: identifier().optional(),
@@ -39,7 +45,10 @@ documentRoute({
   request: { query: LedgerQuery },
   responses: {
     200: json(z.object({ data: z.array(LedgerEntry), nextCursor: z.string().nullable() }), 'A page of entries'),
-    400: problems[400], 401: problems[401], 403: problems[403], 429: problems[429],
+    400: problems[400],
+    401: problems[401],
+    403: problems[403],
+    429: problems[429],
   },
 });
 
@@ -52,9 +61,13 @@ documentRoute({
   request: { query: ExportQuery },
   responses: {
     200: {
-      description: 'RFC 4180 CSV, streamed: created_at,transaction_id,user_id,type,amount,balance_after,correlation_id,reference',
+      description:
+        'RFC 4180 CSV, streamed: created_at,transaction_id,user_id,type,amount,balance_after,correlation_id,reference',
       content: { 'text/csv': { schema: z.string() } },
     },
-    400: problems[400], 401: problems[401], 403: problems[403], 429: problems[429],
+    400: problems[400],
+    401: problems[401],
+    403: problems[403],
+    429: problems[429],
   },
 });

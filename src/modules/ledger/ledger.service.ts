@@ -7,7 +7,8 @@ const encodeCursor = (postingId: string) => Buffer.from(postingId, 'utf8').toStr
 
 function decodeCursor(cursor: string): string {
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!/^\d{1,18}$/.test(id)) throw badRequest('Invalid cursor', [{ field: 'cursor', message: 'not a cursor from this API' }]);
+  if (!/^\d{1,18}$/.test(id))
+    throw badRequest('Invalid cursor', [{ field: 'cursor', message: 'not a cursor from this API' }]);
   return id;
 }
 

@@ -1,11 +1,22 @@
 import { z } from 'zod';
 import { DecimalString, documentRoute, IdempotencyKeyHeader, json, problems } from '../../platform/openapi/registry';
 
-export const PurchaseBody = z.object({ packageId: z.string().min(1).max(64) }).strict().openapi('PurchaseRequest');
+export const PurchaseBody = z
+  .object({ packageId: z.string().min(1).max(64) })
+  .strict()
+  .openapi('PurchaseRequest');
 
 export const PurchaseParams = z.object({ purchaseId: z.string().min(1).max(64) });
 
-export const PURCHASE_STATUSES = ['pending', 'paid', 'failed', 'expired', 'refunded', 'partially_refunded', 'disputed'] as const;
+export const PURCHASE_STATUSES = [
+  'pending',
+  'paid',
+  'failed',
+  'expired',
+  'refunded',
+  'partially_refunded',
+  'disputed',
+] as const;
 
 export const StartedPurchaseSchema = z
   .object({
@@ -54,8 +65,15 @@ documentRoute({
   },
   responses: {
     201: json(StartedPurchaseSchema, 'Checkout Session created; redirect the user to checkoutUrl'),
-    400: problems[400], 401: problems[401], 409: problems[409], 422: problems[422], 429: problems[429],
-    502: { description: 'Stripe refused or could not be reached; retry with the same Idempotency-Key', content: problems[500].content },
+    400: problems[400],
+    401: problems[401],
+    409: problems[409],
+    422: problems[422],
+    429: problems[429],
+    502: {
+      description: 'Stripe refused or could not be reached; retry with the same Idempotency-Key',
+      content: problems[500].content,
+    },
     503: problems[503],
   },
 });

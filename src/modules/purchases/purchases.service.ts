@@ -11,7 +11,8 @@ export interface CheckoutUrls {
   cancel: string;
 }
 
-const withPurchase = (template: string, purchaseId: string) => template.split('{PURCHASE_ID}').join(encodeURIComponent(purchaseId));
+const withPurchase = (template: string, purchaseId: string) =>
+  template.split('{PURCHASE_ID}').join(encodeURIComponent(purchaseId));
 
 export class PurchasesService {
   constructor(
@@ -24,7 +25,9 @@ export class PurchasesService {
   async start(userId: string, packageId: string, correlationId: string) {
     const pkg = findPackage(packageId);
     if (!pkg) {
-      throw unprocessable('unknown_package', `Unknown package "${packageId}"`, { knownPackages: CREDIT_PACKAGES.map((p) => p.id) });
+      throw unprocessable('unknown_package', `Unknown package "${packageId}"`, {
+        knownPackages: CREDIT_PACKAGES.map((p) => p.id),
+      });
     }
     if (!this.checkout) throw stripeNotConfigured('Card payments are not configured on this server.');
     const row = await this.repo.create({

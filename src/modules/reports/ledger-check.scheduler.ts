@@ -9,17 +9,26 @@ import type { ReportsService } from './reports.service';
  * only what came after the newest closed period; when the books hold, it closes the days that are
  * due (on the primary), so the next run starts later. Books that do not hold are never closed.
  */
-export function startLedgerChecks(reports: ReportsService, closings: LedgerClosings, intervalSeconds: number, logger: Logger): () => void {
+export function startLedgerChecks(
+  reports: ReportsService,
+  closings: LedgerClosings,
+  intervalSeconds: number,
+  logger: Logger,
+): () => void {
   if (intervalSeconds <= 0) return () => undefined;
   const run = async () => {
     try {
       const { value: report } = await reports.credits({ from: new Date(Date.now() - 3600_000), to: new Date() });
       if (!report.ok) {
-        logger.error({ invariants: report.invariants.filter((i) => !i.ok), checkedFrom: report.checkedFrom }, 'ledger invariant failed');
+        logger.error(
+          { invariants: report.invariants.filter((i) => !i.ok), checkedFrom: report.checkedFrom },
+          'ledger invariant failed',
+        );
         return;
       }
       const closed = await closings.closeDuePeriods();
-      if (closed.length) logger.info({ periods: closed.length, through: closed[closed.length - 1] }, 'ledger periods closed');
+      if (closed.length)
+        logger.info({ periods: closed.length, through: closed[closed.length - 1] }, 'ledger periods closed');
     } catch (error) {
       logger.error({ err: error }, 'ledger check could not run');
     }

@@ -33,7 +33,9 @@ export class LedgerClosingsRepository {
    */
   async close(period: ClosingPeriod): Promise<boolean> {
     return inTransaction(this.pool, 'BEGIN', async (client) => {
-      const floor = period.start ? (await client.query<{ floor: string }>(POSTINGS_FLOOR_SQL, [period.start])).rows[0].floor : '0';
+      const floor = period.start
+        ? (await client.query<{ floor: string }>(POSTINGS_FLOOR_SQL, [period.start])).rows[0].floor
+        : '0';
       const { ceiling } = (await client.query<{ ceiling: string }>(POSTINGS_CEILING_SQL, [period.end])).rows[0];
       const params = [period.start ?? '-infinity', period.end, floor, ceiling];
       const inserted = await client.query(

@@ -24,7 +24,10 @@ export class LedgerClosings {
   private readonly marginMs: number;
   private readonly maxPeriods: number;
 
-  constructor(private readonly repo: LedgerClosingsRepository, options: LedgerClosingsOptions = {}) {
+  constructor(
+    private readonly repo: LedgerClosingsRepository,
+    options: LedgerClosingsOptions = {},
+  ) {
     this.marginMs = options.marginMs ?? 3600_000;
     this.maxPeriods = options.maxPeriods ?? 400;
   }
@@ -35,7 +38,9 @@ export class LedgerClosings {
     for (let i = 0; i < this.maxPeriods; i++) {
       const { end: last, firstTransactionAt } = await this.repo.lastClosing();
       if (!last && !firstTransactionAt) break;
-      const end = last ? new Date(last.getTime() + DAY_MS) : new Date(startOfUtcDay(firstTransactionAt as Date).getTime() + DAY_MS);
+      const end = last
+        ? new Date(last.getTime() + DAY_MS)
+        : new Date(startOfUtcDay(firstTransactionAt as Date).getTime() + DAY_MS);
       if (end.getTime() + this.marginMs > now.getTime()) break;
       if (await this.repo.close({ start: last, end })) closed.push(end);
     }

@@ -9,11 +9,20 @@ import { revenueCsvRows } from './revenue.csv';
 import type { RevenueReportService } from './revenue.service';
 
 /** JSON by default; CSV when the caller asks for it with Accept: text/csv. X-Data-As-Of when the replica answered. */
-function respond(req: Request, res: Response, name: string, json: object, rows: Array<Record<string, unknown>>, asOf: Date | null) {
+function respond(
+  req: Request,
+  res: Response,
+  name: string,
+  json: object,
+  rows: Array<Record<string, unknown>>,
+  asOf: Date | null,
+) {
   dataAsOf(res, asOf);
   if (req.accepts(['application/json', 'text/csv']) === 'text/csv') {
     const columns = rows.length ? Object.keys(rows[0]) : [];
-    res.set({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${name}.csv"` }).send(toCsv(columns, rows));
+    res
+      .set({ 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${name}.csv"` })
+      .send(toCsv(columns, rows));
     return;
   }
   res.json(json);
@@ -26,9 +35,27 @@ export function reportsRoutes(router: IRouter, reports: ReportsService, revenue?
     const query = parseInput(CreditsReportQuery, req.query, 'query');
     const { value: report, asOf } = await reports.credits(resolvePeriod(query), { full: query.full });
     const rows = [
-      ...report.byType.map((r) => ({ section: 'type', name: r.type, transactions: r.transactions, amount: r.walletAmount, ok: '' })),
-      ...report.byAccount.map((r) => ({ section: 'account', name: r.account, transactions: '', amount: r.periodNet, ok: '' })),
-      ...report.invariants.map((i) => ({ section: 'invariant', name: i.name, transactions: '', amount: '', ok: String(i.ok) })),
+      ...report.byType.map((r) => ({
+        section: 'type',
+        name: r.type,
+        transactions: r.transactions,
+        amount: r.walletAmount,
+        ok: '',
+      })),
+      ...report.byAccount.map((r) => ({
+        section: 'account',
+        name: r.account,
+        transactions: '',
+        amount: r.periodNet,
+        ok: '',
+      })),
+      ...report.invariants.map((i) => ({
+        section: 'invariant',
+        name: i.name,
+        transactions: '',
+        amount: '',
+        ok: String(i.ok),
+      })),
     ];
     respond(req, res, 'credits-report', report, rows, asOf);
   });

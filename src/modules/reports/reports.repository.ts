@@ -15,7 +15,11 @@ export class ReportsRepository {
   }
 
   usage(p: Period, groupBy: 'model' | 'user' | 'day') {
-    const group = { model: 'u.model', user: 'u.user_id', day: `to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')` }[groupBy];
+    const group = {
+      model: 'u.model',
+      user: 'u.user_id',
+      day: `to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`,
+    }[groupBy];
     return this.db.prisma.$queryRawUnsafe<Array<Record<string, string | number>>>(
       `SELECT ${group} AS "group", count(*)::int AS requests, sum(u.input_tokens)::text AS "inputTokens",
               sum(u.cached_input_tokens)::text AS "cachedInputTokens", sum(u.output_tokens)::text AS "outputTokens",

@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { DecimalString, documentRoute, json, problems } from '../../platform/openapi/registry';
 
-const isoDate = z.string().datetime({ offset: true }).transform((s) => new Date(s));
+const isoDate = z
+  .string()
+  .datetime({ offset: true })
+  .transform((s) => new Date(s));
 
 export const PeriodQuery = z.object({ from: isoDate.optional(), to: isoDate.optional() }).strict();
 export const CreditsReportQuery = PeriodQuery.extend({
@@ -11,19 +14,23 @@ export const CreditsReportQuery = PeriodQuery.extend({
     .transform((v) => v === 'true')
     .openapi({ description: 'Check the invariants over the whole ledger instead of from the newest closed period' }),
 }).strict();
-export const UsageReportQuery = PeriodQuery.extend({ groupBy: z.enum(['model', 'user', 'day']).default('model') }).strict();
+export const UsageReportQuery = PeriodQuery.extend({
+  groupBy: z.enum(['model', 'user', 'day']).default('model'),
+}).strict();
 
 const Period = z.object({ from: z.string().datetime(), to: z.string().datetime() });
-const Invariant = z.object({ name: z.string(), ok: z.boolean(), offending: z.array(z.record(z.string(), z.unknown())) });
+const Invariant = z.object({
+  name: z.string(),
+  ok: z.boolean(),
+  offending: z.array(z.record(z.string(), z.unknown())),
+});
 
 export const CreditsReport = z
   .object({
     period: Period,
-    checkedFrom: z
-      .string()
-      .datetime()
-      .nullable()
-      .openapi({ description: 'End of the closed period the invariants were checked from; null: checked over the whole ledger' }),
+    checkedFrom: z.string().datetime().nullable().openapi({
+      description: 'End of the closed period the invariants were checked from; null: checked over the whole ledger',
+    }),
     ok: z.boolean(),
     byType: z.array(z.object({ type: z.string(), transactions: z.number().int(), walletAmount: DecimalString })),
     byAccount: z.array(z.object({ account: z.string(), balance: DecimalString, periodNet: DecimalString })),
@@ -45,7 +52,12 @@ export const UsageReportRow = z.object({
 });
 
 export const UsageReport = z
-  .object({ period: Period, groupBy: z.enum(['model', 'user', 'day']), totals: UsageReportRow.omit({ group: true, share: true }), data: z.array(UsageReportRow) })
+  .object({
+    period: Period,
+    groupBy: z.enum(['model', 'user', 'day']),
+    totals: UsageReportRow.omit({ group: true, share: true }),
+    data: z.array(UsageReportRow),
+  })
   .openapi('UsageReport');
 
 const csv = { 'text/csv': { schema: z.string() } };
@@ -58,7 +70,13 @@ documentRoute({
   summary: 'Trial balance: totals per ledger type and system account, and the ledger invariants checked in SQL',
   ...admin,
   request: { query: CreditsReportQuery },
-  responses: { 200: { description: 'The report (CSV with Accept: text/csv)', content: { ...json(CreditsReport, '').content, ...csv } }, ...errors },
+  responses: {
+    200: {
+      description: 'The report (CSV with Accept: text/csv)',
+      content: { ...json(CreditsReport, '').content, ...csv },
+    },
+    ...errors,
+  },
 });
 
 documentRoute({
@@ -67,7 +85,13 @@ documentRoute({
   summary: 'Usage by model, user or day: requests, tokens, credits, USD at cost and at price, share',
   ...admin,
   request: { query: UsageReportQuery },
-  responses: { 200: { description: 'The report (CSV with Accept: text/csv)', content: { ...json(UsageReport, '').content, ...csv } }, ...errors },
+  responses: {
+    200: {
+      description: 'The report (CSV with Accept: text/csv)',
+      content: { ...json(UsageReport, '').content, ...csv },
+    },
+    ...errors,
+  },
 });
 
 const Discrepancy = z.object({
@@ -87,13 +111,25 @@ export const RevenueReport = z
     period: Period,
     ok: z.boolean().openapi({ description: 'true when no discrepancy was found' }),
     stripe: z.object({
-      grossUsd: DecimalString, refundedUsd: DecimalString, disputedUsd: DecimalString, netUsd: DecimalString,
-      paidSessions: z.number().int(), refunds: z.number().int(), disputes: z.number().int(),
+      grossUsd: DecimalString,
+      refundedUsd: DecimalString,
+      disputedUsd: DecimalString,
+      netUsd: DecimalString,
+      paidSessions: z.number().int(),
+      refunds: z.number().int(),
+      disputes: z.number().int(),
     }),
     ledger: z.object({
-      grossUsd: DecimalString, refundedUsd: DecimalString, disputedUsd: DecimalString, netUsd: DecimalString,
-      purchases: z.number().int(), refunds: z.number().int(), disputes: z.number().int(),
-      creditsPurchased: DecimalString, creditsBonus: DecimalString, creditsTakenBack: DecimalString,
+      grossUsd: DecimalString,
+      refundedUsd: DecimalString,
+      disputedUsd: DecimalString,
+      netUsd: DecimalString,
+      purchases: z.number().int(),
+      refunds: z.number().int(),
+      disputes: z.number().int(),
+      creditsPurchased: DecimalString,
+      creditsBonus: DecimalString,
+      creditsTakenBack: DecimalString,
     }),
     discrepancyCount: z.number().int(),
     discrepancies: z.array(Discrepancy).openapi({ description: 'The first 1000; discrepancyCount counts all' }),
@@ -103,11 +139,15 @@ export const RevenueReport = z
 documentRoute({
   method: 'get',
   path: '/v1/admin/reports/revenue',
-  summary: 'Stripe against the ledger: paid Checkout Sessions, refunds and disputes matched to purchases and ledger transactions',
+  summary:
+    'Stripe against the ledger: paid Checkout Sessions, refunds and disputes matched to purchases and ledger transactions',
   ...admin,
   request: { query: PeriodQuery },
   responses: {
-    200: { description: 'The report (CSV with Accept: text/csv: totals side by side, then one row per discrepancy)', content: { ...json(RevenueReport, '').content, ...csv } },
+    200: {
+      description: 'The report (CSV with Accept: text/csv: totals side by side, then one row per discrepancy)',
+      content: { ...json(RevenueReport, '').content, ...csv },
+    },
     ...errors,
     502: { description: 'Stripe refused or could not be reached; retry later', content: problems[500].content },
     503: problems[503],

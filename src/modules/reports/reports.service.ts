@@ -15,11 +15,15 @@ export function resolvePeriod(q: { from?: Date; to?: Date }, now = new Date()): 
   return { from, to };
 }
 
-const sum = (rows: Array<{ type: string; amount: string }>, type: string): Money => money(rows.find((r) => r.type === type)?.amount ?? '0');
+const sum = (rows: Array<{ type: string; amount: string }>, type: string): Money =>
+  money(rows.find((r) => r.type === type)?.amount ?? '0');
 
 export class ReportsService {
   /** Reports read on the replica when one is configured and fresh (ReadRouter); asOf says when it was. */
-  constructor(private readonly reads: RoutedReads<ReportsRepository>, private readonly metrics?: Metrics) {}
+  constructor(
+    private readonly reads: RoutedReads<ReportsRepository>,
+    private readonly metrics?: Metrics,
+  ) {}
 
   /**
    * The trial balance, from one snapshot. Totals are for the period. Invariants are checked from the
@@ -31,7 +35,10 @@ export class ReportsService {
     return { value: this.trialBalance(period, value), asOf };
   }
 
-  private trialBalance(period: Period, { since, byType, byAccount, wallets, unbalanced, drift, totals }: TrialBalanceRows) {
+  private trialBalance(
+    period: Period,
+    { since, byType, byAccount, wallets, unbalanced, drift, totals }: TrialBalanceRows,
+  ) {
     // credits in wallets = purchased + bonus + adjustments − usage − refunds − disputes (+ reversals)
     const expected = sum(totals, 'purchase')
       .plus(sum(totals, 'bonus'))
@@ -53,8 +60,16 @@ export class ReportsService {
       expected: formatCredits(expected),
     };
     const invariants = [
-      { name: 'transactions_sum_to_zero', ok: unbalanced.length === 0, offending: unbalanced.map((r) => ({ ...r, sum: formatCredits(r.sum) })) },
-      { name: 'wallets_equal_postings', ok: drift.length === 0, offending: drift.map((r) => ({ ...r, balance: formatCredits(r.balance), postings: formatCredits(r.postings) })) },
+      {
+        name: 'transactions_sum_to_zero',
+        ok: unbalanced.length === 0,
+        offending: unbalanced.map((r) => ({ ...r, sum: formatCredits(r.sum) })),
+      },
+      {
+        name: 'wallets_equal_postings',
+        ok: drift.length === 0,
+        offending: drift.map((r) => ({ ...r, balance: formatCredits(r.balance), postings: formatCredits(r.postings) })),
+      },
       { name: 'wallets_total_equation', ok: equationOk, offending: equationOk ? [] : [equation] },
     ];
     const ok = invariants.every((i) => i.ok);
@@ -64,7 +79,11 @@ export class ReportsService {
       checkedFrom: since ? since.toISOString() : null,
       ok,
       byType: byType.map((r) => ({ ...r, walletAmount: formatCredits(r.walletAmount) })),
-      byAccount: byAccount.map((r) => ({ account: r.account, balance: formatCredits(r.balance), periodNet: formatCredits(r.periodNet) })),
+      byAccount: byAccount.map((r) => ({
+        account: r.account,
+        balance: formatCredits(r.balance),
+        periodNet: formatCredits(r.periodNet),
+      })),
       wallets: { count: wallets.count, total: formatCredits(wallets.total), negative: wallets.negative },
       equation,
       invariants,

@@ -23,32 +23,92 @@ const credits = (v: string | null | undefined) => formatCredits(v ?? '0');
 /** A paid Checkout Session against its purchase and the credits the ledger posted for it. */
 export function checkSession(s: SessionRef, p: PurchaseMatch | undefined): Discrepancy[] {
   const base = { object: 'checkout_session' as const, stripeId: s.id, purchaseId: p?.purchaseId ?? s.purchaseId };
-  if (!p) return [{ ...base, kind: 'missing_in_ledger', ledgerTransactionId: null, unit: 'usd', stripeAmount: usdFromCents(s.amountCents), ledgerAmount: usdFromCents(0), detail: 'paid in Stripe, no purchase records this session' }];
+  if (!p)
+    return [
+      {
+        ...base,
+        kind: 'missing_in_ledger',
+        ledgerTransactionId: null,
+        unit: 'usd',
+        stripeAmount: usdFromCents(s.amountCents),
+        ledgerAmount: usdFromCents(0),
+        detail: 'paid in Stripe, no purchase records this session',
+      },
+    ];
   if (s.amountCents !== p.priceCents || s.currency !== p.currency) {
-    return [{
-      ...base, kind: 'amount_mismatch', ledgerTransactionId: p.purchaseTransactionId, unit: 'usd', stripeAmount: usdFromCents(s.amountCents), ledgerAmount: usdFromCents(p.priceCents),
-      detail: `Stripe charged ${s.amountCents ?? 'null'} ${s.currency ?? 'null'}, the package was sold at ${p.priceCents} ${p.currency}`,
-    }];
+    return [
+      {
+        ...base,
+        kind: 'amount_mismatch',
+        ledgerTransactionId: p.purchaseTransactionId,
+        unit: 'usd',
+        stripeAmount: usdFromCents(s.amountCents),
+        ledgerAmount: usdFromCents(p.priceCents),
+        detail: `Stripe charged ${s.amountCents ?? 'null'} ${s.currency ?? 'null'}, the package was sold at ${p.priceCents} ${p.currency}`,
+      },
+    ];
   }
   if (!p.purchaseTransactionId) {
-    return [{ ...base, kind: 'missing_in_ledger', ledgerTransactionId: null, unit: 'usd', stripeAmount: usdFromCents(s.amountCents), ledgerAmount: usdFromCents(0), detail: 'paid in Stripe, never credited' }];
+    return [
+      {
+        ...base,
+        kind: 'missing_in_ledger',
+        ledgerTransactionId: null,
+        unit: 'usd',
+        stripeAmount: usdFromCents(s.amountCents),
+        ledgerAmount: usdFromCents(0),
+        detail: 'paid in Stripe, never credited',
+      },
+    ];
   }
   const found: Discrepancy[] = [];
   if (!money(p.credited ?? 0).eq(p.credits)) {
-    found.push({ ...base, kind: 'amount_mismatch', ledgerTransactionId: p.purchaseTransactionId, unit: 'credits', stripeAmount: credits(p.credits), ledgerAmount: credits(p.credited), detail: 'credits posted differ from the package bought' });
+    found.push({
+      ...base,
+      kind: 'amount_mismatch',
+      ledgerTransactionId: p.purchaseTransactionId,
+      unit: 'credits',
+      stripeAmount: credits(p.credits),
+      ledgerAmount: credits(p.credited),
+      detail: 'credits posted differ from the package bought',
+    });
   }
   if (!money(p.bonusCredited ?? 0).eq(p.bonusCredits)) {
-    found.push({ ...base, kind: 'amount_mismatch', ledgerTransactionId: p.bonusTransactionId ?? p.purchaseTransactionId, unit: 'credits', stripeAmount: credits(p.bonusCredits), ledgerAmount: credits(p.bonusCredited), detail: 'bonus credits posted differ from the package bought' });
+    found.push({
+      ...base,
+      kind: 'amount_mismatch',
+      ledgerTransactionId: p.bonusTransactionId ?? p.purchaseTransactionId,
+      unit: 'credits',
+      stripeAmount: credits(p.bonusCredits),
+      ledgerAmount: credits(p.bonusCredited),
+      detail: 'bonus credits posted differ from the package bought',
+    });
   }
   return found;
 }
 
 /** A purchase credited in the period whose session Stripe does not show as paid. */
-export function unpaidInStripe(sessionId: string | null, p: PurchaseMatch | undefined, purchaseId: string, transactionId: string, session: SessionRef | null): Discrepancy {
+export function unpaidInStripe(
+  sessionId: string | null,
+  p: PurchaseMatch | undefined,
+  purchaseId: string,
+  transactionId: string,
+  session: SessionRef | null,
+): Discrepancy {
   return {
-    kind: 'missing_in_stripe', object: 'checkout_session', stripeId: sessionId, purchaseId, ledgerTransactionId: transactionId, unit: 'usd',
-    stripeAmount: usdFromCents(0), ledgerAmount: usdFromCents(p ? (p.amountPaidCents ?? p.priceCents) : 0),
-    detail: !p ? 'ledger credit for an unknown purchase' : !session ? 'credited, but Stripe has no such Checkout Session' : `credited, but the session is ${session.paid ? 'paid' : 'not paid'} in Stripe`,
+    kind: 'missing_in_stripe',
+    object: 'checkout_session',
+    stripeId: sessionId,
+    purchaseId,
+    ledgerTransactionId: transactionId,
+    unit: 'usd',
+    stripeAmount: usdFromCents(0),
+    ledgerAmount: usdFromCents(p ? (p.amountPaidCents ?? p.priceCents) : 0),
+    detail: !p
+      ? 'ledger credit for an unknown purchase'
+      : !session
+        ? 'credited, but Stripe has no such Checkout Session'
+        : `credited, but the session is ${session.paid ? 'paid' : 'not paid'} in Stripe`,
   };
 }
 
@@ -59,19 +119,60 @@ export function checkRefunds(
   ledger: { transactions: number; lastTransactionId: string; credits: string } | undefined,
   refundId: string | null,
 ): Discrepancy[] {
-  const base = { object: 'refund' as const, stripeId: refundId ?? p.paymentIntentId, purchaseId: p.purchaseId, ledgerTransactionId: ledger?.lastTransactionId ?? null };
+  const base = {
+    object: 'refund' as const,
+    stripeId: refundId ?? p.paymentIntentId,
+    purchaseId: p.purchaseId,
+    ledgerTransactionId: ledger?.lastTransactionId ?? null,
+  };
   if (stripeCents === 0 && ledger) {
-    return [{ ...base, kind: 'missing_in_stripe', unit: 'usd', stripeAmount: usdFromCents(0), ledgerAmount: usdFromCents(p.amountRefundedCents), detail: 'credits taken back for a refund Stripe does not show' }];
+    return [
+      {
+        ...base,
+        kind: 'missing_in_stripe',
+        unit: 'usd',
+        stripeAmount: usdFromCents(0),
+        ledgerAmount: usdFromCents(p.amountRefundedCents),
+        detail: 'credits taken back for a refund Stripe does not show',
+      },
+    ];
   }
   if (stripeCents > 0 && !ledger) {
-    return [{ ...base, kind: 'missing_in_ledger', unit: 'usd', stripeAmount: usdFromCents(stripeCents), ledgerAmount: usdFromCents(p.amountRefundedCents), detail: 'refunded in Stripe, no credits taken back' }];
+    return [
+      {
+        ...base,
+        kind: 'missing_in_ledger',
+        unit: 'usd',
+        stripeAmount: usdFromCents(stripeCents),
+        ledgerAmount: usdFromCents(p.amountRefundedCents),
+        detail: 'refunded in Stripe, no credits taken back',
+      },
+    ];
   }
   if (stripeCents !== p.amountRefundedCents) {
-    return [{ ...base, kind: 'amount_mismatch', unit: 'usd', stripeAmount: usdFromCents(stripeCents), ledgerAmount: usdFromCents(p.amountRefundedCents), detail: 'cumulative refunded amount differs' }];
+    return [
+      {
+        ...base,
+        kind: 'amount_mismatch',
+        unit: 'usd',
+        stripeAmount: usdFromCents(stripeCents),
+        ledgerAmount: usdFromCents(p.amountRefundedCents),
+        detail: 'cumulative refunded amount differs',
+      },
+    ];
   }
   const expected = share(p, stripeCents);
   if (!expected.eq(ledger?.credits ?? 0)) {
-    return [{ ...base, kind: 'amount_mismatch', unit: 'credits', stripeAmount: formatCredits(expected), ledgerAmount: credits(ledger?.credits), detail: 'credits taken back differ from the refunded share' }];
+    return [
+      {
+        ...base,
+        kind: 'amount_mismatch',
+        unit: 'credits',
+        stripeAmount: formatCredits(expected),
+        ledgerAmount: credits(ledger?.credits),
+        detail: 'credits taken back differ from the refunded share',
+      },
+    ];
   }
   return [];
 }
@@ -85,21 +186,71 @@ export function checkDispute(
 ): Discrepancy[] {
   const base = { object: 'dispute' as const, stripeId: d.id, purchaseId: p?.purchaseId ?? null };
   if (!p || !taken) {
-    return [{ ...base, kind: 'missing_in_ledger', ledgerTransactionId: null, unit: 'usd', stripeAmount: usdFromCents(d.amountCents), ledgerAmount: usdFromCents(0), detail: p ? 'disputed in Stripe, no credits taken back' : 'disputed payment matches no purchase' }];
+    return [
+      {
+        ...base,
+        kind: 'missing_in_ledger',
+        ledgerTransactionId: null,
+        unit: 'usd',
+        stripeAmount: usdFromCents(d.amountCents),
+        ledgerAmount: usdFromCents(0),
+        detail: p ? 'disputed in Stripe, no credits taken back' : 'disputed payment matches no purchase',
+      },
+    ];
   }
   const expected = share(p, d.amountCents);
   const takenBack = money(taken.amount ?? 0).negated();
   if (!takenBack.eq(expected)) {
-    return [{ ...base, kind: 'amount_mismatch', ledgerTransactionId: taken.transactionId, unit: 'credits', stripeAmount: formatCredits(expected), ledgerAmount: formatCredits(takenBack), detail: 'credits taken back differ from the disputed share' }];
+    return [
+      {
+        ...base,
+        kind: 'amount_mismatch',
+        ledgerTransactionId: taken.transactionId,
+        unit: 'credits',
+        stripeAmount: formatCredits(expected),
+        ledgerAmount: formatCredits(takenBack),
+        detail: 'credits taken back differ from the disputed share',
+      },
+    ];
   }
   if (d.status === 'won' && !reversal) {
-    return [{ ...base, kind: 'missing_in_ledger', ledgerTransactionId: taken.transactionId, unit: 'credits', stripeAmount: formatCredits(expected), ledgerAmount: '0', detail: 'dispute won in Stripe, credits not given back' }];
+    return [
+      {
+        ...base,
+        kind: 'missing_in_ledger',
+        ledgerTransactionId: taken.transactionId,
+        unit: 'credits',
+        stripeAmount: formatCredits(expected),
+        ledgerAmount: '0',
+        detail: 'dispute won in Stripe, credits not given back',
+      },
+    ];
   }
   if (d.status !== 'won' && reversal) {
-    return [{ ...base, kind: 'missing_in_stripe', ledgerTransactionId: reversal.transactionId, unit: 'credits', stripeAmount: '0', ledgerAmount: credits(reversal.amount), detail: `credits given back, but the dispute is ${d.status} in Stripe` }];
+    return [
+      {
+        ...base,
+        kind: 'missing_in_stripe',
+        ledgerTransactionId: reversal.transactionId,
+        unit: 'credits',
+        stripeAmount: '0',
+        ledgerAmount: credits(reversal.amount),
+        detail: `credits given back, but the dispute is ${d.status} in Stripe`,
+      },
+    ];
   }
   if (reversal && !money(reversal.amount ?? 0).eq(takenBack)) {
-    return [{ ...base, kind: 'amount_mismatch', ledgerTransactionId: reversal.transactionId, unit: 'credits', stripeAmount: formatCredits(takenBack), ledgerAmount: credits(reversal.amount), detail: 'reversal differs from what the dispute took' }];
+    return [
+      {
+        ...base,
+        kind: 'amount_mismatch',
+        ledgerTransactionId: reversal.transactionId,
+        unit: 'credits',
+        stripeAmount: formatCredits(takenBack),
+        ledgerAmount: credits(reversal.amount),
+        detail: 'reversal differs from what the dispute took',
+      },
+    ];
   }
   return [];
 }

@@ -3,9 +3,20 @@ import type { RevenueReport } from './revenue.service';
 /** One table for a spreadsheet: the totals side by side (Stripe | ledger), then one row per discrepancy. */
 export function revenueCsvRows(r: RevenueReport): Array<Record<string, unknown>> {
   const row = (o: Record<string, unknown>) => ({
-    section: '', kind: '', object: '', stripeId: '', purchaseId: '', ledgerTransactionId: '', unit: '', stripeAmount: '', ledgerAmount: '', detail: '', ...o,
+    section: '',
+    kind: '',
+    object: '',
+    stripeId: '',
+    purchaseId: '',
+    ledgerTransactionId: '',
+    unit: '',
+    stripeAmount: '',
+    ledgerAmount: '',
+    detail: '',
+    ...o,
   });
-  const total = (kind: string, unit: string, stripe: unknown, ledger: unknown) => row({ section: 'total', kind, unit, stripeAmount: stripe, ledgerAmount: ledger });
+  const total = (kind: string, unit: string, stripe: unknown, ledger: unknown) =>
+    row({ section: 'total', kind, unit, stripeAmount: stripe, ledgerAmount: ledger });
   return [
     total('gross', 'usd', r.stripe.grossUsd, r.ledger.grossUsd),
     total('refunded', 'usd', r.stripe.refundedUsd, r.ledger.refundedUsd),

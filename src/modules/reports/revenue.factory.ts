@@ -13,7 +13,12 @@ const databaseFault = (error: unknown) => !(error instanceof AppError) && !(erro
  * The revenue report as the app and the CLI build it; without Stripe it answers 503 stripe_not_configured.
  * Its ledger side is read through `reads` (the replica when the app has a fresh one).
  */
-export function revenueReport(db: ReadDatabase, stripe: Stripe | undefined, pageSize = 100, reads = new ReadRouter(db)): RevenueReportService {
+export function revenueReport(
+  db: ReadDatabase,
+  stripe: Stripe | undefined,
+  pageSize = 100,
+  reads = new ReadRouter(db),
+): RevenueReportService {
   const repo = reads.routed((d) => new RevenueRepository(d), { retryOnPrimary: databaseFault });
   return new RevenueReportService(repo, stripe && new StripeRevenueSource(stripe, pageSize));
 }

@@ -46,7 +46,11 @@ export class RevenueRepository {
 
   /** Purchases by Checkout Session id, or by the purchase id a session carries in its metadata. */
   purchasesForSessions(sessionIds: string[], purchaseIds: string[]) {
-    return this.db.prisma.$queryRawUnsafe<PurchaseMatch[]>(`${MATCH} WHERE p.checkout_session_id = ANY($1::text[]) OR p.id = ANY($2::uuid[])`, sessionIds, purchaseIds.filter(isUuid));
+    return this.db.prisma.$queryRawUnsafe<PurchaseMatch[]>(
+      `${MATCH} WHERE p.checkout_session_id = ANY($1::text[]) OR p.id = ANY($2::uuid[])`,
+      sessionIds,
+      purchaseIds.filter(isUuid),
+    );
   }
 
   purchasesByIds(ids: string[]) {
@@ -59,7 +63,9 @@ export class RevenueRepository {
 
   /** Credits the ledger took back per purchase through Stripe refunds (all time), and the latest refund transaction. */
   refundsOf(purchaseIds: string[]) {
-    return this.db.prisma.$queryRawUnsafe<Array<{ purchaseId: string; transactions: number; lastTransactionId: string; credits: string }>>(
+    return this.db.prisma.$queryRawUnsafe<
+      Array<{ purchaseId: string; transactions: number; lastTransactionId: string; credits: string }>
+    >(
       `SELECT ${OBJECT_ID} AS "purchaseId", count(*)::int AS transactions,
               (array_agg(t.id::text ORDER BY t.created_at DESC, t.id))[1] AS "lastTransactionId", (-sum(${WALLET_SUM}))::text AS credits
        FROM ledger_transactions t
@@ -90,7 +96,13 @@ export class RevenueRepository {
        WHERE t.created_at >= $1 AND t.created_at < $2 AND t.type = ANY($3::text[]) AND t.business_key LIKE $4
          AND ($5::timestamptz IS NULL OR (t.created_at, t.id) > ($5::timestamptz, $6::uuid))
        ORDER BY t.created_at, t.id LIMIT $7`,
-      p.from, p.to, types, `${prefix}%`, after?.createdAt ?? null, after?.transactionId ?? null, limit,
+      p.from,
+      p.to,
+      types,
+      `${prefix}%`,
+      after?.createdAt ?? null,
+      after?.transactionId ?? null,
+      limit,
     );
   }
 

@@ -11,7 +11,8 @@ import type { StripeRevenueSource } from './revenue.stripe';
 const MAX_LISTED = 1000;
 
 const keyPart = (row: LedgerRow) => stripeObjectId(row.businessKey) ?? '';
-const index = <T>(rows: T[], key: (r: T) => string | null) => new Map(rows.flatMap((r) => (key(r) ? [[key(r)!, r] as const] : [])));
+const index = <T>(rows: T[], key: (r: T) => string | null) =>
+  new Map(rows.flatMap((r) => (key(r) ? [[key(r)!, r] as const] : [])));
 
 /**
  * Stripe against the ledger for one period. Each Stripe list is walked page by page with one
@@ -26,7 +27,11 @@ class Reconciliation {
   private readonly refundChecked = new Set<string>();
   private readonly disputesSeen = new Set<string>();
 
-  constructor(private readonly repo: RevenueRepository, private readonly source: StripeRevenueSource, private readonly period: Period) {}
+  constructor(
+    private readonly repo: RevenueRepository,
+    private readonly source: StripeRevenueSource,
+    private readonly period: Period,
+  ) {}
 
   private add(found: Discrepancy[]) {
     this.count += found.length;
@@ -47,9 +52,15 @@ class Reconciliation {
     for await (const page of this.source.sessions(this.period)) {
       const paid = page.filter((s) => s.paid);
       if (!paid.length) continue;
-      const matches = await this.repo.purchasesForSessions(paid.map((s) => s.id), paid.flatMap((s) => (s.purchaseId ? [s.purchaseId] : [])));
+      const matches = await this.repo.purchasesForSessions(
+        paid.map((s) => s.id),
+        paid.flatMap((s) => (s.purchaseId ? [s.purchaseId] : [])),
+      );
       const bySession = index(matches, (m) => m.sessionId);
-      const unlinked = index(matches.filter((m) => !m.sessionId), (m) => m.purchaseId);
+      const unlinked = index(
+        matches.filter((m) => !m.sessionId),
+        (m) => m.purchaseId,
+      );
       for (const s of paid) {
         this.paidSessions.add(s.id);
         this.stripe.paidSessions += 1;
@@ -76,7 +87,14 @@ class Reconciliation {
       if (this.refundChecked.has(p.purchaseId)) continue;
       this.refundChecked.add(p.purchaseId);
       const cents = p.paymentIntentId ? await this.source.refundedCents(p.paymentIntentId) : 0;
-      this.add(checkRefunds(p, cents, ledger.get(p.purchaseId), p.paymentIntentId ? (refundIds.get(p.paymentIntentId) ?? null) : null));
+      this.add(
+        checkRefunds(
+          p,
+          cents,
+          ledger.get(p.purchaseId),
+          p.paymentIntentId ? (refundIds.get(p.paymentIntentId) ?? null) : null,
+        ),
+      );
     }
   }
 
@@ -97,7 +115,19 @@ class Reconciliation {
       const purchases = await this.repo.purchasesByPaymentIntents(chunk);
       const known = new Set(purchases.map((p) => p.paymentIntentId));
       for (const pi of chunk.filter((x) => !known.has(x))) {
-        this.add([{ kind: 'missing_in_ledger', object: 'refund', stripeId: latestRefund.get(pi)!, purchaseId: null, ledgerTransactionId: null, unit: 'usd', stripeAmount: usdFromCents(await this.source.refundedCents(pi)), ledgerAmount: usdFromCents(0), detail: `refunded payment ${pi} matches no purchase` }]);
+        this.add([
+          {
+            kind: 'missing_in_ledger',
+            object: 'refund',
+            stripeId: latestRefund.get(pi)!,
+            purchaseId: null,
+            ledgerTransactionId: null,
+            unit: 'usd',
+            stripeAmount: usdFromCents(await this.source.refundedCents(pi)),
+            ledgerAmount: usdFromCents(0),
+            detail: `refunded payment ${pi} matches no purchase`,
+          },
+        ]);
       }
       await this.refundsOf(purchases, latestRefund);
     }
@@ -108,12 +138,19 @@ class Reconciliation {
   }
 
   private async checkDisputes(disputes: Array<Parameters<typeof checkDispute>[0]>) {
-    const purchases = index(await this.repo.purchasesByPaymentIntents(disputes.flatMap((d) => (d.paymentIntentId ? [d.paymentIntentId] : []))), (p) => p.paymentIntentId);
+    const purchases = index(
+      await this.repo.purchasesByPaymentIntents(
+        disputes.flatMap((d) => (d.paymentIntentId ? [d.paymentIntentId] : [])),
+      ),
+      (p) => p.paymentIntentId,
+    );
     const txs = index(await this.repo.disputeTransactions(disputes.map((d) => d.id)), (t) => t.businessKey);
     for (const d of disputes) {
       this.disputesSeen.add(d.id);
       const p = d.paymentIntentId ? purchases.get(d.paymentIntentId) : undefined;
-      this.add(checkDispute(d, p, txs.get(businessKey.stripeDispute(d.id)), txs.get(businessKey.stripeDisputeReversal(d.id))));
+      this.add(
+        checkDispute(d, p, txs.get(businessKey.stripeDispute(d.id)), txs.get(businessKey.stripeDisputeReversal(d.id))),
+      );
     }
   }
 
@@ -132,7 +169,20 @@ class Reconciliation {
         const d = await this.source.dispute(keyPart(row));
         this.disputesSeen.add(keyPart(row));
         if (d) found.push(d);
-        else this.add([{ kind: 'missing_in_stripe', object: 'dispute', stripeId: keyPart(row), purchaseId: null, ledgerTransactionId: row.transactionId, unit: 'usd', stripeAmount: usdFromCents(0), ledgerAmount: usdFromCents(0), detail: 'ledger posting for a dispute Stripe does not know' }]);
+        else
+          this.add([
+            {
+              kind: 'missing_in_stripe',
+              object: 'dispute',
+              stripeId: keyPart(row),
+              purchaseId: null,
+              ledgerTransactionId: row.transactionId,
+              unit: 'usd',
+              stripeAmount: usdFromCents(0),
+              ledgerAmount: usdFromCents(0),
+              detail: 'ledger posting for a dispute Stripe does not know',
+            },
+          ]);
       }
       if (found.length) await this.checkDisputes(found);
     }
@@ -140,7 +190,10 @@ class Reconciliation {
 }
 
 export class RevenueReportService {
-  constructor(private readonly reads: RoutedReads<RevenueRepository>, private readonly source: StripeRevenueSource | undefined) {}
+  constructor(
+    private readonly reads: RoutedReads<RevenueRepository>,
+    private readonly source: StripeRevenueSource | undefined,
+  ) {}
 
   async revenue(period: Period) {
     return (await this.served(period)).value;
@@ -160,18 +213,31 @@ export class RevenueReportService {
     await run.disputes();
     const l = await repo.totals(period);
     const s = run.stripe;
-    const net = (gross: number | string, refunded: number | string, disputed: number | string) => usdFromCents(money(gross).minus(refunded).minus(disputed).toFixed());
+    const net = (gross: number | string, refunded: number | string, disputed: number | string) =>
+      usdFromCents(money(gross).minus(refunded).minus(disputed).toFixed());
     return {
       period: { from: period.from.toISOString(), to: period.to.toISOString() },
       ok: run.count === 0,
       stripe: {
-        grossUsd: usdFromCents(s.grossCents), refundedUsd: usdFromCents(s.refundedCents), disputedUsd: usdFromCents(s.disputedCents), netUsd: net(s.grossCents, s.refundedCents, s.disputedCents),
-        paidSessions: s.paidSessions, refunds: s.refunds, disputes: s.disputes,
+        grossUsd: usdFromCents(s.grossCents),
+        refundedUsd: usdFromCents(s.refundedCents),
+        disputedUsd: usdFromCents(s.disputedCents),
+        netUsd: net(s.grossCents, s.refundedCents, s.disputedCents),
+        paidSessions: s.paidSessions,
+        refunds: s.refunds,
+        disputes: s.disputes,
       },
       ledger: {
-        grossUsd: usdFromCents(l.grossCents), refundedUsd: usdFromCents(l.refundedCents), disputedUsd: usdFromCents(l.disputedCents), netUsd: net(l.grossCents, l.refundedCents, l.disputedCents),
-        purchases: Number(l.purchases), refunds: Number(l.refunds), disputes: Number(l.disputes),
-        creditsPurchased: formatCredits(String(l.creditsPurchased)), creditsBonus: formatCredits(String(l.creditsBonus)), creditsTakenBack: formatCredits(String(l.creditsTakenBack)),
+        grossUsd: usdFromCents(l.grossCents),
+        refundedUsd: usdFromCents(l.refundedCents),
+        disputedUsd: usdFromCents(l.disputedCents),
+        netUsd: net(l.grossCents, l.refundedCents, l.disputedCents),
+        purchases: Number(l.purchases),
+        refunds: Number(l.refunds),
+        disputes: Number(l.disputes),
+        creditsPurchased: formatCredits(String(l.creditsPurchased)),
+        creditsBonus: formatCredits(String(l.creditsBonus)),
+        creditsTakenBack: formatCredits(String(l.creditsTakenBack)),
       },
       discrepancyCount: run.count,
       discrepancies: run.discrepancies,

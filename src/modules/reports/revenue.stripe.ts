@@ -26,7 +26,8 @@ export interface DisputeRef {
   status: string;
 }
 
-const idOf = (v: string | { id: string } | null | undefined): string | null => (typeof v === 'string' ? v : (v?.id ?? null));
+const idOf = (v: string | { id: string } | null | undefined): string | null =>
+  typeof v === 'string' ? v : (v?.id ?? null);
 
 const toSession = (s: Stripe.Checkout.Session): SessionRef => ({
   id: s.id,
@@ -64,14 +65,21 @@ async function* pages<T, R>(items: AsyncIterable<T>, size: number, map: (item: T
  * time. Stripe's `created` is in whole seconds: [from, to) becomes gte ceil(from), lt ceil(to).
  */
 export class StripeRevenueSource {
-  constructor(private readonly stripe: Stripe, readonly pageSize = 100) {}
+  constructor(
+    private readonly stripe: Stripe,
+    readonly pageSize = 100,
+  ) {}
 
   private created(p: Period) {
     return { gte: Math.ceil(p.from.getTime() / 1000), lt: Math.ceil(p.to.getTime() / 1000) };
   }
 
   sessions(p: Period): AsyncGenerator<SessionRef[]> {
-    return pages(this.stripe.checkout.sessions.list({ created: this.created(p), limit: this.pageSize }), this.pageSize, toSession);
+    return pages(
+      this.stripe.checkout.sessions.list({ created: this.created(p), limit: this.pageSize }),
+      this.pageSize,
+      toSession,
+    );
   }
 
   refunds(p: Period): AsyncGenerator<RefundRef[]> {
@@ -86,7 +94,11 @@ export class StripeRevenueSource {
   }
 
   disputes(p: Period): AsyncGenerator<DisputeRef[]> {
-    return pages(this.stripe.disputes.list({ created: this.created(p), limit: this.pageSize }), this.pageSize, toDispute);
+    return pages(
+      this.stripe.disputes.list({ created: this.created(p), limit: this.pageSize }),
+      this.pageSize,
+      toDispute,
+    );
   }
 
   async session(id: string): Promise<SessionRef | null> {
@@ -110,7 +122,8 @@ export class StripeRevenueSource {
   /** Stripe's cumulative refunded amount for a payment (all its charges), whenever refunded. */
   async refundedCents(paymentIntentId: string): Promise<number> {
     let cents = 0;
-    for await (const charge of this.stripe.charges.list({ payment_intent: paymentIntentId, limit: 100 })) cents += charge.amount_refunded;
+    for await (const charge of this.stripe.charges.list({ payment_intent: paymentIntentId, limit: 100 }))
+      cents += charge.amount_refunded;
     return cents;
   }
 }

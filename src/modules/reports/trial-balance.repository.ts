@@ -44,11 +44,16 @@ export class TrialBalanceRepository {
         );
         return row?.end ?? null;
       };
-      const floor = async (from: Since) => (from ? (await q<{ floor: string }>(POSTINGS_FLOOR_SQL, [from]))[0].floor : '0');
+      const floor = async (from: Since) =>
+        from ? (await q<{ floor: string }>(POSTINGS_FLOOR_SQL, [from]))[0].floor : '0';
       const since = await closingBefore(null);
       const periodBase = await closingBefore(period.to);
       const movesFrom = periodBase && periodBase < period.from ? periodBase : periodBase ? period.from : null;
-      const [sinceFloor, periodFloor, movesFloor] = [await floor(since), await floor(period.from), await floor(movesFrom)];
+      const [sinceFloor, periodFloor, movesFloor] = [
+        await floor(since),
+        await floor(period.from),
+        await floor(movesFrom),
+      ];
       return {
         since,
         byType: await q(

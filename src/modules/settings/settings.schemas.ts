@@ -13,7 +13,10 @@ const AutoTopUpInput = z
     enabled: z.boolean(),
     thresholdCredits: credits.optional(),
     packageId: identifier(64).optional(),
-    monthlyLimitUsd: z.string().regex(/^(0|[1-9]\d{0,6})(\.\d{1,2})?$/, 'a USD amount such as "50.00"').optional(),
+    monthlyLimitUsd: z
+      .string()
+      .regex(/^(0|[1-9]\d{0,6})(\.\d{1,2})?$/, 'a USD amount such as "50.00"')
+      .optional(),
   })
   .strict();
 
@@ -59,11 +62,18 @@ export const BillingSettings = z
 documentRoute({
   method: 'get',
   path: '/v1/billing/settings',
-  summary: "The caller's billing settings (low-balance threshold; auto top-up and saved card are not offered yet: off and null)",
+  summary:
+    "The caller's billing settings (low-balance threshold; auto top-up and saved card are not offered yet: off and null)",
   tags: ['billing'],
   security: [{ bearer: [] }],
   request: { query: SettingsQuery },
-  responses: { 200: json(BillingSettings, 'The settings'), 400: problems[400], 401: problems[401], 403: problems[403], 429: problems[429] },
+  responses: {
+    200: json(BillingSettings, 'The settings'),
+    400: problems[400],
+    401: problems[401],
+    403: problems[403],
+    429: problems[429],
+  },
 });
 
 documentRoute({
@@ -75,7 +85,8 @@ documentRoute({
   request: { body: { content: { 'application/json': { schema: SettingsBody } } } },
   responses: {
     200: json(BillingSettings, 'The settings after the change'),
-    400: problems[400], 401: problems[401],
+    400: problems[400],
+    401: problems[401],
     409: { description: '`payment_method_required`: auto top-up needs a saved card', content: problems[409].content },
     429: problems[429],
   },

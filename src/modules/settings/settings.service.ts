@@ -12,14 +12,23 @@ export class SettingsService {
     return {
       userId,
       // Auto top-up needs a saved card, which cannot be saved yet: it is off for everyone.
-      autoTopUp: { enabled: false, thresholdCredits: null, packageId: null, monthlyLimitUsd: null, status: 'off' as const, pausedReason: null, spentThisMonthUsd: '0.00' },
+      autoTopUp: {
+        enabled: false,
+        thresholdCredits: null,
+        packageId: null,
+        monthlyLimitUsd: null,
+        status: 'off' as const,
+        pausedReason: null,
+        spentThisMonthUsd: '0.00',
+      },
       lowBalance: { thresholdCredits: threshold === null || threshold === undefined ? null : formatCredits(threshold) },
       paymentMethod: null,
     };
   }
 
   async update(userId: string, body: SettingsBody) {
-    if (body.autoTopUp?.enabled) throw conflict('payment_method_required', 'Auto top-up needs a saved card; save one first');
+    if (body.autoTopUp?.enabled)
+      throw conflict('payment_method_required', 'Auto top-up needs a saved card; save one first');
     if (body.lowBalance) await this.repo.setLowBalanceThreshold(userId, body.lowBalance.thresholdCredits);
     return this.get(userId);
   }

@@ -31,7 +31,10 @@ export class UsageSummaryRepository {
 
   /** Sums over the UTC days [from, to); both are midnights UTC. */
   async summarize(userId: string, from: Date, to: Date, groupBy: 'day' | 'model'): Promise<SummaryRow[]> {
-    const { rows } = await this.db.pool.query<SummaryRow>({ ...BY[groupBy], values: [userId, isoDay(from), isoDay(to)] });
+    const { rows } = await this.db.pool.query<SummaryRow>({
+      ...BY[groupBy],
+      values: [userId, isoDay(from), isoDay(to)],
+    });
     return rows;
   }
 }

@@ -6,14 +6,23 @@ import { DecimalString, documentRoute, json, problems } from '../../platform/ope
 const instant = z
   .string()
   .max(40)
-  .refine((s) => /^\d{4}-\d{2}-\d{2}$/.test(s) || z.string().datetime({ offset: true }).safeParse(s).success, 'a date (YYYY-MM-DD) or an ISO 8601 date-time with offset')
+  .refine(
+    (s) => /^\d{4}-\d{2}-\d{2}$/.test(s) || z.string().datetime({ offset: true }).safeParse(s).success,
+    'a date (YYYY-MM-DD) or an ISO 8601 date-time with offset',
+  )
   .transform((s) => new Date(s.length === 10 ? `${s}T00:00:00Z` : s))
   .refine((d) => !Number.isNaN(d.getTime()), 'not a real date');
 
 export const SummaryQuery = z
   .object({
-    from: instant.optional().openapi({ description: 'Inclusive start, a UTC day (a date-time counts from the start of its UTC day); default: 29 days before today' }),
-    to: instant.optional().openapi({ description: 'Exclusive end: a date is the start of that UTC day; a date-time other than a midnight includes its whole UTC day; default: the end of today' }),
+    from: instant.optional().openapi({
+      description:
+        'Inclusive start, a UTC day (a date-time counts from the start of its UTC day); default: 29 days before today',
+    }),
+    to: instant.optional().openapi({
+      description:
+        'Exclusive end: a date is the start of that UTC day; a date-time other than a midnight includes its whole UTC day; default: the end of today',
+    }),
     groupBy: z.enum(['day', 'model']).default('day'),
     userId: identifier().optional(),
   })
@@ -46,12 +55,16 @@ export const UsageSummary = z
 documentRoute({
   method: 'get',
   path: '/v1/usage/summary',
-  summary: "The caller's usage by UTC day or by model, for a chart, over whole UTC days (days and models without usage are absent)",
+  summary:
+    "The caller's usage by UTC day or by model, for a chart, over whole UTC days (days and models without usage are absent)",
   tags: ['usage'],
   security: [{ bearer: [] }],
   request: { query: SummaryQuery },
   responses: {
     200: json(UsageSummary, 'Sums over [from, to), both UTC midnights'),
-    400: problems[400], 401: problems[401], 403: problems[403], 429: problems[429],
+    400: problems[400],
+    401: problems[401],
+    403: problems[403],
+    429: problems[429],
   },
 });

@@ -8,16 +8,23 @@ const DAY_MS = 86_400_000;
 export const MAX_RANGE_DAYS = 367;
 
 export class UsageSummaryService {
-  constructor(private readonly repo: UsageSummaryRepository, private readonly now: () => Date = () => new Date()) {}
+  constructor(
+    private readonly repo: UsageSummaryRepository,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   async summarize(userId: string, q: SummaryQuery) {
     // Whole UTC days (the rollup's grain): from starts its day, to ends its day unless it is a midnight.
     const to = new Date(Math.ceil((q.to ?? this.now()).getTime() / DAY_MS) * DAY_MS);
     // Default: 30 UTC calendar days, today included.
-    const from = q.from ? new Date(Math.floor(q.from.getTime() / DAY_MS) * DAY_MS) : new Date(to.getTime() - 30 * DAY_MS);
+    const from = q.from
+      ? new Date(Math.floor(q.from.getTime() / DAY_MS) * DAY_MS)
+      : new Date(to.getTime() - 30 * DAY_MS);
     if (from >= to) throw badRequest('from must be before to', [{ field: 'from', message: 'must be before to' }]);
     if (to.getTime() - from.getTime() > MAX_RANGE_DAYS * DAY_MS) {
-      throw badRequest(`The range may span at most ${MAX_RANGE_DAYS} days`, [{ field: 'to', message: `at most ${MAX_RANGE_DAYS} days after from` }]);
+      throw badRequest(`The range may span at most ${MAX_RANGE_DAYS} days`, [
+        { field: 'to', message: `at most ${MAX_RANGE_DAYS} days after from` },
+      ]);
     }
     const rows = await this.repo.summarize(userId, from, to, q.groupBy);
     let total = money(0);
@@ -33,6 +40,13 @@ export class UsageSummaryService {
         credits: formatCredits(r.credits),
       };
     });
-    return { userId, from: from.toISOString(), to: to.toISOString(), groupBy: q.groupBy, data, totalCredits: formatCredits(total) };
+    return {
+      userId,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      groupBy: q.groupBy,
+      data,
+      totalCredits: formatCredits(total),
+    };
   }
 }

@@ -82,7 +82,18 @@ export class UsageRepository {
 
   private async chargeOne(c: ChargeCommand, via: 'group' | 'pool'): Promise<ChargeRow> {
     const metadata = c.metadata === undefined ? null : JSON.stringify(c.metadata);
-    const values = [c.userId, c.requestId, c.model, c.family, c.inputTokens, c.outputTokens, c.cachedInputTokens, c.payloadHash, c.correlationId, metadata];
+    const values = [
+      c.userId,
+      c.requestId,
+      c.model,
+      c.family,
+      c.inputTokens,
+      c.outputTokens,
+      c.cachedInputTokens,
+      c.payloadHash,
+      c.correlationId,
+      metadata,
+    ];
     const { rows } = await timed(this.metrics, 'charge_usage', () => this.query<ChargeRow>({ ...CHARGE, values }, via));
     return rows[0];
   }
@@ -129,7 +140,13 @@ export class UsageRepository {
       // when these retries replay it). One by one, a bad item fails alone; on the pool and in parallel,
       // so one item waiting for a lock does not hold up the pipe.
       this.metrics?.chargeBatchRetries.inc({ cause: isConnectionError(error) ? 'connection' : 'statement' });
-      return Promise.all(items.map((c) => this.chargeOne(c, 'pool').catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))))));
+      return Promise.all(
+        items.map((c) =>
+          this.chargeOne(c, 'pool').catch((error: unknown) =>
+            error instanceof Error ? error : new Error(String(error)),
+          ),
+        ),
+      );
     }
   }
 }

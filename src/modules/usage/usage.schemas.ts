@@ -4,8 +4,12 @@ import { DecimalString, documentRoute, IdempotencyKeyHeader, json, problems } fr
 
 const tokens = z.number().int().min(0).max(1_000_000_000);
 export const UserId = identifier().openapi({ description: "The wallet owner's user id (the JWT sub of that user)" });
-export const RequestId = identifier().openapi({ description: "The LLM call's id; the natural idempotency key per user" });
-export const ModelName = identifier(100).openapi({ description: 'The model called, a rate card family or a dated snapshot of one' });
+export const RequestId = identifier().openapi({
+  description: "The LLM call's id; the natural idempotency key per user",
+});
+export const ModelName = identifier(100).openapi({
+  description: 'The model called, a rate card family or a dated snapshot of one',
+});
 
 export const ReconcileBody = z
   .object({
@@ -48,6 +52,12 @@ documentRoute({
   responses: {
     201: json(UsageCharge, 'Charged'),
     200: json(UsageCharge, 'Replay of an earlier charge (Idempotent-Replayed: true); nothing charged'),
-    400: problems[400], 401: problems[401], 402: problems[402], 403: problems[403], 409: problems[409], 422: problems[422], 429: problems[429],
+    400: problems[400],
+    401: problems[401],
+    402: problems[402],
+    403: problems[403],
+    409: problems[409],
+    422: problems[422],
+    429: problems[429],
   },
 });

@@ -34,7 +34,13 @@ export class UsageService {
     });
     const cachedInputTokens = input.cachedInputTokens ?? 0;
     // The requestId identifies the call; everything else must match on a replay.
-    const hash = payloadHash({ model: input.model, inputTokens: input.inputTokens, outputTokens: input.outputTokens, cachedInputTokens, metadata: input.metadata });
+    const hash = payloadHash({
+      model: input.model,
+      inputTokens: input.inputTokens,
+      outputTokens: input.outputTokens,
+      cachedInputTokens,
+      metadata: input.metadata,
+    });
     // Spelled out rather than spread from the parsed body (whose optional fields vary): one object shape for every charge
     const row = await this.repo.charge({
       userId: input.userId,
@@ -58,7 +64,10 @@ export class UsageService {
         throw unprocessable('unknown_model', `Model "${input.model}" has no rate card in force`);
       case 'mismatch':
         this.count('mismatch');
-        throw unprocessable('request_id_reused', `requestId "${input.requestId}" was already charged with a different payload`);
+        throw unprocessable(
+          'request_id_reused',
+          `requestId "${input.requestId}" was already charged with a different payload`,
+        );
       case 'insufficient': {
         this.count('insufficient_credits');
         this.metrics?.insufficientFunds.inc({ operation: 'charge' });

@@ -39,12 +39,18 @@ type RawRunner = Pick<Database['prisma'], '$queryRaw'>;
  * posting atomic with other writes (a webhook event's record).
  */
 export class WalletRepository {
-  constructor(private readonly db: Database, private readonly metrics?: Metrics) {}
+  constructor(
+    private readonly db: Database,
+    private readonly metrics?: Metrics,
+  ) {}
 
   async post(c: PostCommand, runner: RawRunner = this.db.prisma): Promise<PostResult> {
     const metadata = c.metadata === undefined ? null : JSON.stringify(c.metadata);
-    const rows = await timed(this.metrics, 'post_wallet', () =>
-      runner.$queryRaw<PostResult[]>`
+    const rows = await timed(
+      this.metrics,
+      'post_wallet',
+      () =>
+        runner.$queryRaw<PostResult[]>`
         SELECT outcome, transaction_id::text AS "transactionId", amount::text AS amount, balance::text AS balance,
                correlation_id AS "correlationId", reference, created_at AS "createdAt"
         FROM billing_post_wallet(${c.userId}, ${c.type}, ${c.businessKey}, ${c.counterAccount}, ${c.amount}::numeric,

@@ -11,6 +11,13 @@ export const STRIPE_WEBHOOK_PATH = '/v1/webhooks/stripe';
 export function stripeWebhookRoutes(router: IRouter, webhooks: WebhooksService): void {
   router.post(STRIPE_WEBHOOK_PATH, express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    res.json(await webhooks.receive({ raw, signature: req.get('stripe-signature'), correlationId: req.correlationId, log: req.log }));
+    res.json(
+      await webhooks.receive({
+        raw,
+        signature: req.get('stripe-signature'),
+        correlationId: req.correlationId,
+        log: req.log,
+      }),
+    );
   });
 }

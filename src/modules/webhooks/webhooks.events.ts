@@ -27,7 +27,8 @@ export interface DisputeObject {
   payment_intent?: string | { id: string } | null;
 }
 
-export const idOf = (v: string | { id: string } | null | undefined): string | null => (typeof v === 'string' ? v : v?.id ?? null);
+export const idOf = (v: string | { id: string } | null | undefined): string | null =>
+  typeof v === 'string' ? v : (v?.id ?? null);
 
 /** Credit movements an event caused, for the counters once the transaction has committed. */
 export interface Effects {

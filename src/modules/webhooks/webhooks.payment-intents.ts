@@ -14,7 +14,10 @@ export function purchaseOfPaymentIntent(stripe: Stripe): PurchaseOfPaymentIntent
   return async (paymentIntentId) => {
     try {
       // Asked inside the event's transaction: bounded, and a timeout refuses the event (Stripe retries).
-      const intent = await stripe.paymentIntents.retrieve(paymentIntentId, undefined, { timeout: 3000, maxNetworkRetries: 0 });
+      const intent = await stripe.paymentIntents.retrieve(paymentIntentId, undefined, {
+        timeout: 3000,
+        maxNetworkRetries: 0,
+      });
       return intent.metadata?.purchaseId ?? null;
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;
@@ -27,8 +30,15 @@ export function purchaseOfPaymentIntent(stripe: Stripe): PurchaseOfPaymentIntent
 
 /** Stripe refused the lookup itself: the secret key is wrong, revoked or lacks read access to PaymentIntents. */
 export class StripeLookupRefused extends Error {
-  constructor(readonly paymentIntentId: string, readonly statusCode: 401 | 403, cause: unknown) {
-    super(`Stripe answered ${statusCode} to the lookup of PaymentIntent ${paymentIntentId}: check STRIPE_SECRET_KEY and its permissions`, { cause });
+  constructor(
+    readonly paymentIntentId: string,
+    readonly statusCode: 401 | 403,
+    cause: unknown,
+  ) {
+    super(
+      `Stripe answered ${statusCode} to the lookup of PaymentIntent ${paymentIntentId}: check STRIPE_SECRET_KEY and its permissions`,
+      { cause },
+    );
     this.name = 'StripeLookupRefused';
   }
 }

@@ -44,8 +44,20 @@ export interface NamedPurchase {
   amountMismatch: boolean;
 }
 
-export type PurchaseChanges = Partial<Pick<LockedPurchase,
-  'status' | 'checkoutSessionId' | 'paymentIntentId' | 'amountPaidCents' | 'amountRefundedCents' | 'amountDisputedCents' | 'creditsRefunded' | 'creditsDisputed' | 'paidAt'>> & {
+export type PurchaseChanges = Partial<
+  Pick<
+    LockedPurchase,
+    | 'status'
+    | 'checkoutSessionId'
+    | 'paymentIntentId'
+    | 'amountPaidCents'
+    | 'amountRefundedCents'
+    | 'amountDisputedCents'
+    | 'creditsRefunded'
+    | 'creditsDisputed'
+    | 'paidAt'
+  >
+> & {
   failureReason?: string | null;
 };
 
@@ -56,7 +68,10 @@ const SELECT_PURCHASE = `SELECT id::text, user_id AS "userId", package_id AS "pa
 
 /** What an event's rules may do inside its transaction: every write commits or rolls back with the event's record. */
 export class WebhookTx {
-  constructor(private readonly tx: TransactionClient, private readonly wallets: WalletRepository) {}
+  constructor(
+    private readonly tx: TransactionClient,
+    private readonly wallets: WalletRepository,
+  ) {}
 
   /** The purchase of a Checkout Session: by session id, or by the purchase id in its metadata while still unlinked. */
   async lockPurchaseForSession(sessionId: string, purchaseId: string | undefined): Promise<LockedPurchase | null> {
@@ -103,7 +118,10 @@ export class WebhookTx {
 }
 
 export class WebhooksRepository {
-  constructor(private readonly db: Database, private readonly wallets: WalletRepository) {}
+  constructor(
+    private readonly db: Database,
+    private readonly wallets: WalletRepository,
+  ) {}
 
   /**
    * Claims the event id and runs its rules in ONE transaction. A delivery that finds the id

@@ -28,10 +28,14 @@ const ignored = (note: string): Handled<Effects> => ({ outcome: 'ignored', note,
  * or a purchase that can never be credited (its paid session did not match the package).
  */
 async function unmatched(c: RuleContext, paymentIntentId: string | null, note: string): Promise<Handled<Effects>> {
-  const purchaseId = paymentIntentId && c.purchaseOfPaymentIntent ? await c.purchaseOfPaymentIntent(paymentIntentId) : null;
+  const purchaseId =
+    paymentIntentId && c.purchaseOfPaymentIntent ? await c.purchaseOfPaymentIntent(paymentIntentId) : null;
   const p = purchaseId ? await c.tx.lockNamedPurchase(purchaseId) : null;
   const creditable = p && !p.amountMismatch && (CREDITABLE.includes(p.status) || p.paymentIntentId === paymentIntentId);
-  if (creditable) throw new Error(`purchase ${purchaseId} is not credited yet (${p.status}); event ${c.eventId} must wait for its credit`);
+  if (creditable)
+    throw new Error(
+      `purchase ${purchaseId} is not credited yet (${p.status}); event ${c.eventId} must wait for its credit`,
+    );
   return ignored(p ? `${note}: purchase ${purchaseId} is ${p.status} and will not be credited` : note);
 }
 
@@ -62,17 +66,32 @@ export async function creditSession(c: RuleContext, s: SessionObject): Promise<H
   // Not linked to the payment on a mismatch: refunds of money never credited must take nothing back.
   if (s.amount_total !== p.priceCents || (s.currency ?? '').toLowerCase() !== p.currency) {
     const reason = `amount_mismatch: session ${s.amount_total ?? 'null'} ${s.currency ?? 'null'}, package ${p.priceCents} ${p.currency}, payment_intent ${paymentIntentId ?? 'none'}`;
-    if (p.status === 'pending') await c.tx.updatePurchase(p.id, { status: 'failed', failureReason: reason, checkoutSessionId: s.id });
+    if (p.status === 'pending')
+      await c.tx.updatePurchase(p.id, { status: 'failed', failureReason: reason, checkoutSessionId: s.id });
     return done({ mismatch: true }, reason);
   }
   const base = { userId: p.userId, correlationId: c.correlationId, reference: s.id, allowNegative: false };
   const metadata = { purchaseId: p.id, checkoutSessionId: s.id, paymentIntentId, eventId: c.eventId };
   const effects: Effects = {};
-  const purchase = await c.tx.post({ ...base, type: 'purchase', businessKey: businessKey.stripePurchase(p.id), counterAccount: 'stripe_clearing', amount: p.credits, metadata });
+  const purchase = await c.tx.post({
+    ...base,
+    type: 'purchase',
+    businessKey: businessKey.stripePurchase(p.id),
+    counterAccount: 'stripe_clearing',
+    amount: p.credits,
+    metadata,
+  });
   if (purchase.outcome === 'posted') effects.purchased = p.credits;
   let balance = purchase.balance;
   if (money(p.bonusCredits).gt(0)) {
-    const bonus = await c.tx.post({ ...base, type: 'bonus', businessKey: businessKey.stripeBonus(p.id), counterAccount: 'bonus_expense', amount: p.bonusCredits, metadata });
+    const bonus = await c.tx.post({
+      ...base,
+      type: 'bonus',
+      businessKey: businessKey.stripeBonus(p.id),
+      counterAccount: 'bonus_expense',
+      amount: p.bonusCredits,
+      metadata,
+    });
     if (bonus.outcome === 'posted') effects.bonus = p.bonusCredits;
     balance = bonus.balance;
   }
@@ -99,11 +118,19 @@ export async function creditSession(c: RuleContext, s: SessionObject): Promise<H
 }
 
 /** async_payment_failed and expired: the purchase ends unpaid; a paid purchase is never downgraded. */
-export async function endSession(c: RuleContext, s: SessionObject, status: 'failed' | 'expired'): Promise<Handled<Effects>> {
+export async function endSession(
+  c: RuleContext,
+  s: SessionObject,
+  status: 'failed' | 'expired',
+): Promise<Handled<Effects>> {
   const p = await c.tx.lockPurchaseForSession(s.id, s.metadata?.purchaseId);
   if (!p) return ignored(`no purchase for checkout session ${s.id}`);
   if (p.status !== 'pending') return done({}, `purchase already ${p.status}`);
-  await c.tx.updatePurchase(p.id, { status, checkoutSessionId: s.id, failureReason: status === 'failed' ? 'async_payment_failed' : 'checkout_session_expired' });
+  await c.tx.updatePurchase(p.id, {
+    status,
+    checkoutSessionId: s.id,
+    failureReason: status === 'failed' ? 'async_payment_failed' : 'checkout_session_expired',
+  });
   return done({});
 }
 
@@ -123,13 +150,24 @@ export async function refundCharge(c: RuleContext, ch: ChargeObject): Promise<Ha
   const effects: Effects = {};
   if (delta.gt(0)) {
     const posted = await c.tx.post({
-      userId: p.userId, type: 'refund', businessKey: businessKey.stripeRefund(p.id, ch.amount_refunded), counterAccount: 'refunds',
-      amount: delta.negated().toFixed(), allowNegative: true, correlationId: c.correlationId, reference: refundId,
+      userId: p.userId,
+      type: 'refund',
+      businessKey: businessKey.stripeRefund(p.id, ch.amount_refunded),
+      counterAccount: 'refunds',
+      amount: delta.negated().toFixed(),
+      allowNegative: true,
+      correlationId: c.correlationId,
+      reference: refundId,
       metadata: { purchaseId: p.id, chargeId: ch.id, amountRefundedCents: ch.amount_refunded, eventId: c.eventId },
     });
     if (posted.outcome === 'posted') {
       effects.refunded = delta.toFixed();
-      const reversed = { reason: 'refund', purchaseId: p.id, credits: formatCredits(delta), balance: formatCredits(posted.balance) };
+      const reversed = {
+        reason: 'refund',
+        purchaseId: p.id,
+        credits: formatCredits(delta),
+        balance: formatCredits(posted.balance),
+      };
       await c.tx.emit('credits.reversed', p.userId, reversed);
     }
   }
@@ -142,16 +180,32 @@ export async function refundCharge(c: RuleContext, ch: ChargeObject): Promise<Ha
 }
 
 /** Takes back the disputed share once per dispute; returns the credits the dispute holds. */
-async function takeBackDispute(c: RuleContext, p: LockedPurchase, d: DisputeObject, effects: Effects): Promise<Decimal> {
+async function takeBackDispute(
+  c: RuleContext,
+  p: LockedPurchase,
+  d: DisputeObject,
+  effects: Effects,
+): Promise<Decimal> {
   const credits = share(p, d.amount);
   const posted = await c.tx.post({
-    userId: p.userId, type: 'dispute', businessKey: businessKey.stripeDispute(d.id), counterAccount: 'disputes',
-    amount: credits.negated().toFixed(), allowNegative: true, correlationId: c.correlationId, reference: d.id,
+    userId: p.userId,
+    type: 'dispute',
+    businessKey: businessKey.stripeDispute(d.id),
+    counterAccount: 'disputes',
+    amount: credits.negated().toFixed(),
+    allowNegative: true,
+    correlationId: c.correlationId,
+    reference: d.id,
     metadata: { purchaseId: p.id, disputeId: d.id, amountCents: d.amount, eventId: c.eventId },
   });
   if (posted.outcome === 'posted') {
     effects.disputed = credits.toFixed();
-    const reversed = { reason: 'dispute', purchaseId: p.id, credits: formatCredits(credits), balance: formatCredits(posted.balance) };
+    const reversed = {
+      reason: 'dispute',
+      purchaseId: p.id,
+      credits: formatCredits(credits),
+      balance: formatCredits(posted.balance),
+    };
     await c.tx.emit('credits.reversed', p.userId, reversed);
     await c.tx.updatePurchase(p.id, {
       status: 'disputed',
@@ -185,8 +239,14 @@ export async function closeDispute(c: RuleContext, d: DisputeObject): Promise<Ha
   const effects: Effects = {};
   const taken = await takeBackDispute(c, p, d, effects);
   const posted = await c.tx.post({
-    userId: p.userId, type: 'dispute_reversal', businessKey: businessKey.stripeDisputeReversal(d.id), counterAccount: 'disputes',
-    amount: taken.toFixed(), allowNegative: false, correlationId: c.correlationId, reference: d.id,
+    userId: p.userId,
+    type: 'dispute_reversal',
+    businessKey: businessKey.stripeDisputeReversal(d.id),
+    counterAccount: 'disputes',
+    amount: taken.toFixed(),
+    allowNegative: false,
+    correlationId: c.correlationId,
+    reference: d.id,
     metadata: { purchaseId: p.id, disputeId: d.id, eventId: c.eventId },
   });
   if (posted.outcome !== 'posted') return done(effects, 'dispute reversal already applied');

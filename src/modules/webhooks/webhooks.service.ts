@@ -12,7 +12,13 @@ import { isDatabaseUnavailable } from '../../platform/db/db-faults';
 import type { Metrics } from '../../platform/metrics';
 import { stripeWebhooks } from '../../platform/stripe';
 import type { EventRecord, Handled, WebhooksRepository } from './webhooks.repository';
-import { HANDLED_TYPES, type ChargeObject, type DisputeObject, type Effects, type SessionObject } from './webhooks.events';
+import {
+  HANDLED_TYPES,
+  type ChargeObject,
+  type DisputeObject,
+  type Effects,
+  type SessionObject,
+} from './webhooks.events';
 import { StripeLookupRefused, type PurchaseOfPaymentIntent } from './webhooks.payment-intents';
 import { closeDispute, creditSession, endSession, openDispute, refundCharge, type RuleContext } from './webhooks.rules';
 import { checkEvent, type CheckedEvent } from './webhooks.validation';
@@ -45,16 +51,34 @@ export class WebhooksService {
       throw stripeNotConfigured('Stripe webhooks are not configured on this server.');
     }
     const event = this.check(this.verify(d), d);
-    const record: EventRecord = { id: event.id, type: event.type, objectId: event.objectId, correlationId: d.correlationId };
+    const record: EventRecord = {
+      id: event.id,
+      type: event.type,
+      objectId: event.objectId,
+      correlationId: d.correlationId,
+    };
     const typeLabel = KNOWN.has(event.type) ? event.type : 'other';
     const log = d.log.child({ eventId: event.id, eventType: event.type });
     let result: Handled<Effects> | 'duplicate';
     try {
-      result = await this.repo.process(record, (tx) => this.apply({ tx, eventId: event.id, correlationId: d.correlationId, purchaseOfPaymentIntent: this.purchaseOfPaymentIntent }, event.type, event.object));
+      result = await this.repo.process(record, (tx) =>
+        this.apply(
+          {
+            tx,
+            eventId: event.id,
+            correlationId: d.correlationId,
+            purchaseOfPaymentIntent: this.purchaseOfPaymentIntent,
+          },
+          event.type,
+          event.object,
+        ),
+      );
     } catch (error) {
       if (error instanceof StripeLookupRefused) return this.lookupRefused(record, error, typeLabel, log);
       const message = error instanceof Error ? error.message : String(error);
-      await this.repo.recordFailure(record, message.slice(0, 1000)).catch((e) => log.error({ err: e }, 'could not record webhook failure'));
+      await this.repo
+        .recordFailure(record, message.slice(0, 1000))
+        .catch((e) => log.error({ err: e }, 'could not record webhook failure'));
       this.metrics.webhookEvents.inc({ type: typeLabel, outcome: 'failed' });
       log.error({ err: error, outcome: 'failed' }, 'stripe webhook failed; Stripe will retry');
       // Either way Stripe retries; a database fault says so as 503 like every other route.
@@ -78,7 +102,15 @@ export class WebhooksService {
     await this.repo.recordFailure(record, error.message);
     this.metrics.webhookEvents.inc({ type: typeLabel, outcome: 'failed' });
     this.metrics.webhookLookupsRefused.inc({ status: String(error.statusCode) });
-    log.error({ alert: 'stripe_lookup_refused', outcome: 'failed', paymentIntentId: error.paymentIntentId, status: error.statusCode }, error.message);
+    log.error(
+      {
+        alert: 'stripe_lookup_refused',
+        outcome: 'failed',
+        paymentIntentId: error.paymentIntentId,
+        status: error.statusCode,
+      },
+      error.message,
+    );
     return { received: true as const, eventId: record.id, outcome: 'failed' as const };
   }
 
@@ -88,7 +120,8 @@ export class WebhooksService {
       if (!d.signature) throw new Error('missing Stripe-Signature header');
       return stripeWebhooks.constructEvent(d.raw, d.signature, this.secret!, SIGNATURE_TOLERANCE_SECONDS);
     } catch (error) {
-      if (d.signature && !(error instanceof Stripe.errors.StripeSignatureVerificationError)) throw this.malformed(d, 'body');
+      if (d.signature && !(error instanceof Stripe.errors.StripeSignatureVerificationError))
+        throw this.malformed(d, 'body');
       this.metrics.authFailures.inc({ reason: 'webhook_signature' });
       this.metrics.webhookEvents.inc({ type: 'unknown', outcome: 'rejected' });
       d.log.warn({ outcome: 'rejected', reason: (error as Error).message }, 'stripe webhook signature rejected');
@@ -135,7 +168,11 @@ export class WebhooksService {
 
   /** A completed session still waiting for a delayed payment method: async_payment_* will follow. */
   private async unpaid(_c: RuleContext, s: SessionObject): Promise<Handled<Effects>> {
-    return { outcome: 'processed', note: `session completed with payment_status ${s.payment_status ?? 'unknown'}; awaiting payment`, effects: {} };
+    return {
+      outcome: 'processed',
+      note: `session completed with payment_status ${s.payment_status ?? 'unknown'}; awaiting payment`,
+      effects: {},
+    };
   }
 
   private count(e: Effects, log: Logger) {
@@ -146,7 +183,10 @@ export class WebhooksService {
     if (e.disputed) this.metrics.creditsDisputed.inc(Number(e.disputed));
     if (e.mismatch) {
       this.metrics.purchaseAmountMismatches.inc();
-      log.error({ alert: 'purchase_amount_mismatch' }, 'paid Checkout Session does not match its package; not credited');
+      log.error(
+        { alert: 'purchase_amount_mismatch' },
+        'paid Checkout Session does not match its package; not credited',
+      );
     }
   }
 }

@@ -8,7 +8,10 @@ import type { ChargeObject, DisputeObject, SessionObject } from './webhooks.even
  * the currency, a status quoted in a note) is an id-like string: no NUL, no lone surrogate.
  */
 const Id = identifier();
-const Ref = z.union([Id, z.looseObject({ id: Id })]).nullable().optional();
+const Ref = z
+  .union([Id, z.looseObject({ id: Id })])
+  .nullable()
+  .optional();
 const Cents = z.number().int().nonnegative();
 
 const Envelope = z.looseObject({
@@ -30,7 +33,10 @@ const Charge = z.looseObject({
   id: Id,
   amount_refunded: Cents,
   payment_intent: Ref,
-  refunds: z.looseObject({ data: z.array(z.looseObject({ id: Id })).optional() }).nullable().optional(),
+  refunds: z
+    .looseObject({ data: z.array(z.looseObject({ id: Id })).optional() })
+    .nullable()
+    .optional(),
 });
 
 const Dispute = z.looseObject({ id: Id, amount: Cents, status: Id, charge: Ref, payment_intent: Ref });
@@ -67,4 +73,5 @@ export function checkEvent(event: unknown): CheckedEvent | { invalid: string } {
   return { id, type, objectId, object: data.object };
 }
 
-const fieldOf = (error: z.ZodError, prefix: string) => [prefix, ...(error.issues[0]?.path ?? [])].filter((p) => p !== '').join('.') || 'event';
+const fieldOf = (error: z.ZodError, prefix: string) =>
+  [prefix, ...(error.issues[0]?.path ?? [])].filter((p) => p !== '').join('.') || 'event';

@@ -9,7 +9,10 @@ export interface Principal {
 }
 
 export class TokenRejected extends Error {
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -63,7 +66,11 @@ const REASONS: Record<string, string> = {
 };
 
 export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
-  const resolve = options.publicKey ? staticKey(options.publicKey) : options.jwksUrl ? jwksKeys(options.jwksUrl) : undefined;
+  const resolve = options.publicKey
+    ? staticKey(options.publicKey)
+    : options.jwksUrl
+      ? jwksKeys(options.jwksUrl)
+      : undefined;
   return withVerifiedTokenCache({
     async verify(token) {
       if (!resolve) throw new TokenRejected('no_key_configured', 'no verification key configured');
@@ -81,13 +88,17 @@ export function createTokenVerifier(options: VerifierOptions): TokenVerifier {
         }) as JwtPayload;
       } catch (error) {
         const e = error as Error;
-        const reason = REASONS[e.name] ?? (/issuer/.test(e.message) ? 'wrong_issuer' : /audience/.test(e.message) ? 'wrong_audience' : 'bad_signature');
+        const reason =
+          REASONS[e.name] ??
+          (/issuer/.test(e.message) ? 'wrong_issuer' : /audience/.test(e.message) ? 'wrong_audience' : 'bad_signature');
         throw new TokenRejected(reason, reason === 'expired' ? 'token expired' : 'token rejected');
       }
       if (typeof payload.exp !== 'number') throw new TokenRejected('missing_exp', 'token must carry exp');
-      if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new TokenRejected('missing_sub', 'token must carry sub');
+      if (typeof payload.sub !== 'string' || payload.sub.length === 0)
+        throw new TokenRejected('missing_sub', 'token must carry sub');
       // sub is the wallet's user id: held to the rules of every other id, or it could not be stored or exported
-      if (!isIdentifier(payload.sub)) throw new TokenRejected('invalid_sub', 'token sub must be 1-255 printable characters');
+      if (!isIdentifier(payload.sub))
+        throw new TokenRejected('invalid_sub', 'token sub must be 1-255 printable characters');
       const scope = typeof payload.scope === 'string' ? payload.scope : '';
       return { sub: payload.sub, scopes: new Set(scope.split(' ').filter(Boolean)) };
     },

@@ -38,13 +38,21 @@ export function createPool(url: string, options: { min: number; max: number; app
 }
 
 export function createDatabase(url: string, options: { min?: number; max?: number } = {}): Database {
-  const pool = createPool(url, { min: options.min ?? 2, max: options.max ?? 10, applicationName: 'scholarlink-billing' });
+  const pool = createPool(url, {
+    min: options.min ?? 2,
+    max: options.max ?? 10,
+    applicationName: 'scholarlink-billing',
+  });
   // The pool's connections, for cancelRunning (pg keeps its list private).
   const pooled = new Set<pg.PoolClient>();
   pool.on('connect', (client) => pooled.add(client));
   pool.on('remove', (client) => pooled.delete(client));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-  const pipeline = new PipelinedConnection({ connectionString: url, application_name: 'scholarlink-billing-charges', connectionTimeoutMillis: 10_000 });
+  const pipeline = new PipelinedConnection({
+    connectionString: url,
+    application_name: 'scholarlink-billing-charges',
+    connectionTimeoutMillis: 10_000,
+  });
   return {
     pool,
     prisma,
@@ -55,10 +63,16 @@ export function createDatabase(url: string, options: { min?: number; max?: numbe
       pipeline.refuseNew();
       pool.end().catch(() => undefined); // refuses new checkouts at once; resolves when the last is released
       // From a connection of its own: the pool takes no more work.
-      const canceller = new pg.Client({ connectionString: url, application_name: 'scholarlink-billing-shutdown', connectionTimeoutMillis: 2000 });
+      const canceller = new pg.Client({
+        connectionString: url,
+        application_name: 'scholarlink-billing-shutdown',
+        connectionTimeoutMillis: 2000,
+      });
       try {
         await canceller.connect();
-        await canceller.query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid', [pids.filter((p): p is number => typeof p === 'number')]);
+        await canceller.query('SELECT pg_cancel_backend(pid) FROM unnest($1::int[]) AS pid', [
+          pids.filter((p): p is number => typeof p === 'number'),
+        ]);
       } finally {
         await canceller.end().catch(() => undefined);
       }

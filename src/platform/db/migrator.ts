@@ -56,11 +56,15 @@ export async function migrate(databaseUrl: string, log: (line: string) => void =
   try {
     await client.query('SELECT pg_advisory_lock($1)', [PRISMA_ADVISORY_LOCK]);
     await client.query(BOOKKEEPING);
-    const { rows } = await client.query<AppliedRow>('SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"');
+    const { rows } = await client.query<AppliedRow>(
+      'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"',
+    );
     for (const m of readMigrations()) {
       const records = rows.filter((r) => r.migration_name === m.name && !r.rolled_back_at);
       if (records.some((r) => !r.finished_at)) {
-        throw new Error(`Migration ${m.name} failed earlier and must be resolved by hand (see _prisma_migrations.logs)`);
+        throw new Error(
+          `Migration ${m.name} failed earlier and must be resolved by hand (see _prisma_migrations.logs)`,
+        );
       }
       const done = records.find((r) => r.finished_at);
       if (done) {
@@ -68,15 +72,24 @@ export async function migrate(databaseUrl: string, log: (line: string) => void =
         continue;
       }
       const id = randomUUID();
-      await client.query('INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at) VALUES ($1, $2, $3, now())', [id, m.checksum, m.name]);
+      await client.query(
+        'INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at) VALUES ($1, $2, $3, now())',
+        [id, m.checksum, m.name],
+      );
       try {
         await client.query('BEGIN');
         await client.query(m.sql);
-        await client.query('UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [id]);
+        await client.query(
+          'UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1',
+          [id],
+        );
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK');
-        await client.query('UPDATE "_prisma_migrations" SET logs = $2 WHERE id = $1', [id, String((error as Error).message)]);
+        await client.query('UPDATE "_prisma_migrations" SET logs = $2 WHERE id = $1', [
+          id,
+          String((error as Error).message),
+        ]);
         throw new Error(`Migration ${m.name} failed: ${(error as Error).message}`, { cause: error });
       }
       applied.push(m.name);
@@ -100,8 +113,14 @@ export async function migrate(databaseUrl: string, log: (line: string) => void =
 }
 
 /** Names of migrations present on disk but not finished in the database (readiness, preflight). */
-export async function pendingMigrations(query: (sql: string) => Promise<{ rows: Array<{ migration_name: string }> }>): Promise<string[]> {
-  const { rows } = await query('SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL');
+export async function pendingMigrations(
+  query: (sql: string) => Promise<{ rows: Array<{ migration_name: string }> }>,
+): Promise<string[]> {
+  const { rows } = await query(
+    'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+  );
   const done = new Set(rows.map((r) => r.migration_name));
-  return readMigrations().map((m) => m.name).filter((n) => !done.has(n));
+  return readMigrations()
+    .map((m) => m.name)
+    .filter((n) => !done.has(n));
 }

@@ -25,12 +25,20 @@ export interface ReadReplicaOptions {
  * that decides per read whether the replica may answer (see ReadRouter).
  */
 export function createReadReplica(url: string, primary: pg.Pool, options: ReadReplicaOptions): ReadReplica {
-  const pool = createPool(url, { min: options.min ?? 0, max: options.max ?? 5, applicationName: 'scholarlink-billing-reads' });
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
-  const freshness = new ReplicaFreshness(primary, { connectionString: url, application_name: 'scholarlink-billing-replica-check' }, {
-    maxLagSeconds: options.maxLagSeconds,
-    cacheMs: options.cacheMs,
+  const pool = createPool(url, {
+    min: options.min ?? 0,
+    max: options.max ?? 5,
+    applicationName: 'scholarlink-billing-reads',
   });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const freshness = new ReplicaFreshness(
+    primary,
+    { connectionString: url, application_name: 'scholarlink-billing-replica-check' },
+    {
+      maxLagSeconds: options.maxLagSeconds,
+      cacheMs: options.cacheMs,
+    },
+  );
   return {
     db: { pool, prisma },
     freshness,

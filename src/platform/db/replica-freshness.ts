@@ -118,7 +118,9 @@ export class ReplicaFreshness {
     if (!state.standby || state.replayed === null) return { usable: false, reason: 'not_standby' };
     const now = this.now();
     const replayed = parseLsn(state.replayed);
-    const caughtUpAt = this.samples.filter((s) => caughtUpWith(replayed, s.lsn)).reduce((at, s) => Math.max(at, s.at), -Infinity);
+    const caughtUpAt = this.samples
+      .filter((s) => caughtUpWith(replayed, s.lsn))
+      .reduce((at, s) => Math.max(at, s.at), -Infinity);
     const bounds = [(now - caughtUpAt) / 1000, state.replayAge ?? Infinity];
     const lagSeconds = Math.max(0, Math.min(...bounds));
     if (lagSeconds > this.options.maxLagSeconds) return { usable: false, reason: 'lag', lagSeconds };
@@ -132,14 +134,21 @@ export class ReplicaFreshness {
     const at = this.now();
     try {
       // Bounded as a whole, waiting for a pool connection included: a busy primary pool must not hold reads up.
-      const { rows } = await within(this.timeoutMs, this.primary.query({ text: 'SELECT pg_current_wal_insert_lsn()::text AS lsn', query_timeout: this.timeoutMs } as pg.QueryConfig));
+      const { rows } = await within(
+        this.timeoutMs,
+        this.primary.query({
+          text: 'SELECT pg_current_wal_insert_lsn()::text AS lsn',
+          query_timeout: this.timeoutMs,
+        } as pg.QueryConfig),
+      );
       this.samples.push({ lsn: parseLsn(rows[0].lsn), at });
     } catch {
       return;
     }
     // Older samples than the limit cannot make a replica usable; keep a few beyond it and no more.
     const keepAfter = at - (this.options.maxLagSeconds * 1000 + 2 * this.cacheMs);
-    while (this.samples.length > 1 && (this.samples[0].at < keepAfter || this.samples.length > 512)) this.samples.shift();
+    while (this.samples.length > 1 && (this.samples[0].at < keepAfter || this.samples.length > 512))
+      this.samples.shift();
   }
 
   private connected(): Promise<pg.Client> {

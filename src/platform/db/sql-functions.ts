@@ -71,10 +71,13 @@ export async function functionDrift(client: pg.ClientBase, files = readFunctionF
     for (const name of [...names].sort()) {
       const was = before.filter((r) => r.name === name);
       const is = after.filter((r) => r.name === name);
-      if (!files.some((f) => f.name === name)) drift.push(`${name}: defined in the database, no file in prisma/sql/functions`);
+      if (!files.some((f) => f.name === name))
+        drift.push(`${name}: defined in the database, no file in prisma/sql/functions`);
       else if (was.length === 0) drift.push(`${name}: its file's function is missing from the database`);
-      else if (is.length > 1) drift.push(`${name}: ${is.length} overloads; a file defines one (drop the old in a migration)`);
-      else if (normalize(was[0].def) !== normalize(is[0].def)) drift.push(`${name}: the database's definition differs from its file`);
+      else if (is.length > 1)
+        drift.push(`${name}: ${is.length} overloads; a file defines one (drop the old in a migration)`);
+      else if (normalize(was[0].def) !== normalize(is[0].def))
+        drift.push(`${name}: the database's definition differs from its file`);
     }
   } finally {
     await client.query('ROLLBACK');

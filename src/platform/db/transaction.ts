@@ -5,7 +5,11 @@ import type pg from 'pg';
  * 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'): committed when work resolves, rolled back
  * when it throws. A connection whose transaction could not be ended is not given back to the pool.
  */
-export async function inTransaction<T>(pool: Pick<pg.Pool, 'connect'>, begin: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: Pick<pg.Pool, 'connect'>,
+  begin: string,
+  work: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query(begin);
@@ -14,7 +18,10 @@ export async function inTransaction<T>(pool: Pick<pg.Pool, 'connect'>, begin: st
     client.release();
     return value;
   } catch (error) {
-    const ended = await client.query('ROLLBACK').then(() => true, () => false);
+    const ended = await client.query('ROLLBACK').then(
+      () => true,
+      () => false,
+    );
     client.release(ended ? undefined : (error as Error));
     throw error;
   }

@@ -25,7 +25,12 @@ export function loadOrCreateDevKeys(dir: string): DevKeys {
   return { publicKey: fs.readFileSync(pub, 'utf8'), privateKey: fs.readFileSync(priv, 'utf8') };
 }
 
-export function signDevToken(keys: DevKeys, sub: string, scope: string | undefined, options: { issuer?: string; audience?: string; ttl?: string } = {}): string {
+export function signDevToken(
+  keys: DevKeys,
+  sub: string,
+  scope: string | undefined,
+  options: { issuer?: string; audience?: string; ttl?: string } = {},
+): string {
   return jwt.sign(scope ? { scope } : {}, keys.privateKey, {
     algorithm: 'RS256',
     subject: sub,

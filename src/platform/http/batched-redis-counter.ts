@@ -82,7 +82,9 @@ export class BatchedRedisCounter {
     w.sending = hits;
     w.flushing = true;
     try {
-      const [count, ttl] = (await this.withTimeout(this.o.send(['EVAL', ADD_HITS, '1', `${this.o.prefix}${key}`, String(hits), String(this.o.windowMs)]))) as [number, number];
+      const [count, ttl] = (await this.withTimeout(
+        this.o.send(['EVAL', ADD_HITS, '1', `${this.o.prefix}${key}`, String(hits), String(this.o.windowMs)]),
+      )) as [number, number];
       if (this.windows.get(key) === w) {
         w.shared = Number(count);
         w.resetAt = Date.now() + Number(ttl);
@@ -99,7 +101,10 @@ export class BatchedRedisCounter {
   private withTimeout<T>(p: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`rate-limit flush: no answer from Redis within ${this.flushTimeoutMs} ms`)), this.flushTimeoutMs).unref();
+      timer = setTimeout(
+        () => reject(new Error(`rate-limit flush: no answer from Redis within ${this.flushTimeoutMs} ms`)),
+        this.flushTimeoutMs,
+      ).unref();
     });
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }

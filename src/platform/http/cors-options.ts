@@ -9,7 +9,16 @@ export function corsOptions(origins: string[]): CorsOptions {
     origin: origins,
     methods: ['GET', 'HEAD', 'POST'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Correlation-Id', 'Accept'],
-    exposedHeaders: ['X-Correlation-Id', 'Idempotent-Replayed', 'Retry-After', 'RateLimit', 'RateLimit-Policy', 'Content-Disposition', 'Location', 'X-Data-As-Of'],
+    exposedHeaders: [
+      'X-Correlation-Id',
+      'Idempotent-Replayed',
+      'Retry-After',
+      'RateLimit',
+      'RateLimit-Policy',
+      'Content-Disposition',
+      'Location',
+      'X-Data-As-Of',
+    ],
     maxAge: 600,
   };
 }

@@ -45,7 +45,8 @@ function toAppError(error: unknown): AppError | undefined {
 }
 
 /** Stripe down, slow or refusing is the payment provider's failure, not ours: 502, safe to retry. */
-const fromStripe = () => stripeUnavailable({ detail: 'Stripe could not be reached or refused the request; retry later.' });
+const fromStripe = () =>
+  stripeUnavailable({ detail: 'Stripe could not be reached or refused the request; retry later.' });
 
 export function notFoundHandler(req: Request, _res: Response, next: NextFunction) {
   next(notFound(`No route for ${req.method} ${req.path}`));

@@ -11,11 +11,17 @@ type Scanned = Request & { [MEMBERS]?: number };
 function refusal(flaw: Flaw): AppError {
   switch (flaw.kind) {
     case 'unstorable':
-      return badRequest(`${flaw.field} contains a NUL character or broken Unicode`, [{ field: flaw.field, message: 'NUL characters and lone surrogates are not accepted' }]);
+      return badRequest(`${flaw.field} contains a NUL character or broken Unicode`, [
+        { field: flaw.field, message: 'NUL characters and lone surrogates are not accepted' },
+      ]);
     case 'not_finite':
-      return badRequest(`${flaw.field} is a number out of range`, [{ field: flaw.field, message: 'must be a finite number (at most about 1.8e308)' }]);
+      return badRequest(`${flaw.field} is a number out of range`, [
+        { field: flaw.field, message: 'must be a finite number (at most about 1.8e308)' },
+      ]);
     case 'duplicate_key':
-      return badRequest('The body repeats a key within one object', [{ field: 'body', message: 'duplicate keys are not accepted' }]);
+      return badRequest('The body repeats a key within one object', [
+        { field: 'body', message: 'duplicate keys are not accepted' },
+      ]);
   }
 }
 
@@ -41,7 +47,11 @@ export function jsonBody() {
     if (!WITH_BODY.has(req.method)) return next();
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     if (!hasBody) return next();
-    if (req.headers['content-type'] !== 'application/json' && !req.is('application/json') && !req.is('application/*+json')) {
+    if (
+      req.headers['content-type'] !== 'application/json' &&
+      !req.is('application/json') &&
+      !req.is('application/*+json')
+    ) {
       return next(unsupportedMediaType('Send the body as application/json'));
     }
     // The client may have left while earlier middleware awaited (the Redis rate limiter): body-parser

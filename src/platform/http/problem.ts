@@ -17,5 +17,8 @@ export function problemBody(req: Request, error: AppError) {
 
 export function sendProblem(req: Request, res: Response, error: AppError): void {
   for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
-  res.status(error.status).type('application/problem+json').send(JSON.stringify(problemBody(req, error)));
+  res
+    .status(error.status)
+    .type('application/problem+json')
+    .send(JSON.stringify(problemBody(req, error)));
 }

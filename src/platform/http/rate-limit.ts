@@ -93,7 +93,11 @@ export function rateLimits(o: RateLimitOptions) {
   };
 
   const redisStore = (name: string) =>
-    o.redis && new RecoveringRedisStore({ prefix: `${prefix}${name}:`, sendCommand: (...args: string[]) => o.redis!.sendCommand(args) as never });
+    o.redis &&
+    new RecoveringRedisStore({
+      prefix: `${prefix}${name}:`,
+      sendCommand: (...args: string[]) => o.redis!.sendCommand(args) as never,
+    });
   const refuse = (name: string) => (_req: Request, res: Response, next: NextFunction) => {
     o.metrics.rateLimited.inc({ limiter: name });
     const seconds = res.getHeader('Retry-After') ?? Math.ceil(windowMs / 1000);
@@ -102,7 +106,12 @@ export function rateLimits(o: RateLimitOptions) {
 
   // `skip` is asked here rather than by express-rate-limit: its middleware is async and awaits the
   // answer, so a request it does not apply to (nearly every request) still cost a few promises.
-  const limiter = (name: 'ip', limit: number, skip: (req: Request) => boolean, extra: Partial<Options>): RequestHandler => {
+  const limiter = (
+    name: 'ip',
+    limit: number,
+    skip: (req: Request) => boolean,
+    extra: Partial<Options>,
+  ): RequestHandler => {
     const limited = rateLimit({
       windowMs,
       limit,
@@ -113,7 +122,11 @@ export function rateLimits(o: RateLimitOptions) {
       logger: {
         error: (error, message) => warn(name, error, message),
         // Misconfiguration notices from the library itself, not store failures.
-        warn: (error, message) => o.logger.warn({ err: { message: (error as Error)?.message }, limiter: name }, message ?? 'rate-limit warning'),
+        warn: (error, message) =>
+          o.logger.warn(
+            { err: { message: (error as Error)?.message }, limiter: name },
+            message ?? 'rate-limit warning',
+          ),
       },
       store: redisStore(name) || undefined,
       handler: refuse(name),
@@ -122,11 +135,23 @@ export function rateLimits(o: RateLimitOptions) {
     return (req, res, next) => (skip(req) ? next() : limited(req, res, next));
   };
   const verified = (name: 'user' | 'service', limit: number, store: VerifiedLimiterOptions['store']) =>
-    verifiedLimiter({ name, limit, windowMs, store, limited: refuse(name), storeError: (error, message) => warn(name, error, message) });
+    verifiedLimiter({
+      name,
+      limit,
+      windowMs,
+      store,
+      limited: refuse(name),
+      storeError: (error, message) => warn(name, error, message),
+    });
   // The gateway's limit is high and passed by every charge: its hits reach Redis in batches.
   const serviceStore = () =>
     o.redis
-      ? new BatchedRedisCounter({ send: (args) => o.redis!.sendCommand(args), prefix: `${prefix}service:`, windowMs, onError: (error) => warn('service', error) })
+      ? new BatchedRedisCounter({
+          send: (args) => o.redis!.sendCommand(args),
+          prefix: `${prefix}service:`,
+          windowMs,
+          onError: (error) => warn('service', error),
+        })
       : new MemoryStore();
 
   const authenticated = underAny(o.authenticatedPrefixes);
@@ -137,7 +162,9 @@ export function rateLimits(o: RateLimitOptions) {
     // A bearer request on an authenticated route is counted per user after verification instead.
     return !(req.headers.authorization && authenticated(path));
   };
-  const ip = limiter('ip', o.perMinute, (req) => !isAnonymousTraffic(req), { keyGenerator: (req) => ipKeyGenerator(req.ip ?? 'unknown') });
+  const ip = limiter('ip', o.perMinute, (req) => !isAnonymousTraffic(req), {
+    keyGenerator: (req) => ipKeyGenerator(req.ip ?? 'unknown'),
+  });
   const isService = (req: Request) => req.principal?.scopes.has(SCOPES.usageWrite) === true;
   const user = verified('user', o.perMinute, redisStore('user') || new MemoryStore());
   const service = verified('service', o.servicePerMinute, serviceStore());

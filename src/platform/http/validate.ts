@@ -2,7 +2,11 @@ import type { z } from 'zod';
 import { badRequest } from '../errors';
 
 /** Parses input with a zod schema; failure is a 400 naming each offending field. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where: 'body' | 'query' | 'params' = 'body'): z.infer<S> {
+export function parseInput<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  where: 'body' | 'query' | 'params' = 'body',
+): z.infer<S> {
   const result = schema.safeParse(input ?? {});
   if (result.success) return result.data;
   const errors = result.error.issues.map((issue) => ({

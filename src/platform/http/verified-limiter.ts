@@ -26,7 +26,10 @@ export function verifiedLimiter(o: VerifiedLimiterOptions): RequestHandler {
   // As express-rate-limit does: a store that cannot start (Redis down) is logged, not fatal.
   try {
     const started = o.store.init?.({ windowMs: o.windowMs } as Options);
-    if (started instanceof Promise) started.catch((error: unknown) => o.storeError(error, 'express-rate-limit: async error during store initialization.'));
+    if (started instanceof Promise)
+      started.catch((error: unknown) =>
+        o.storeError(error, 'express-rate-limit: async error during store initialization.'),
+      );
   } catch (error) {
     o.storeError(error, 'express-rate-limit: error during store initialization.');
   }
@@ -66,4 +69,5 @@ export function verifiedLimiter(o: VerifiedLimiterOptions): RequestHandler {
 }
 
 /** express-rate-limit's draft-8 partition key: base64 of the first 12 hex digits of sha256(key). */
-const partitionKey = (key: string) => Buffer.from(createHash('sha256').update(key).digest('hex').slice(0, 12)).toString('base64');
+const partitionKey = (key: string) =>
+  Buffer.from(createHash('sha256').update(key).digest('hex').slice(0, 12)).toString('base64');

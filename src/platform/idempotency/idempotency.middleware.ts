@@ -20,10 +20,18 @@ export function idempotency(repo: IdempotencyRepository, options: { required: bo
   return async (req: Request, res: Response, next: NextFunction) => {
     const key = req.get('idempotency-key');
     if (key === undefined) {
-      return next(options.required ? badRequest('The Idempotency-Key header is required', [{ field: 'Idempotency-Key', message: 'required' }]) : undefined);
+      return next(
+        options.required
+          ? badRequest('The Idempotency-Key header is required', [{ field: 'Idempotency-Key', message: 'required' }])
+          : undefined,
+      );
     }
     if (!KEY.test(key)) {
-      return next(badRequest('Idempotency-Key must be 1-255 printable ASCII characters', [{ field: 'Idempotency-Key', message: 'invalid' }]));
+      return next(
+        badRequest('Idempotency-Key must be 1-255 printable ASCII characters', [
+          { field: 'Idempotency-Key', message: 'invalid' },
+        ]),
+      );
     }
     const caller = principalOf(req).sub;
     const hash = payloadHash({ method: req.method, path: req.baseUrl + req.path, body: req.body });
@@ -34,7 +42,9 @@ export function idempotency(repo: IdempotencyRepository, options: { required: bo
         return next(unprocessable('idempotency_key_reused', 'This Idempotency-Key was used with a different request'));
       }
       if (stored.state === 'in_progress') {
-        return next(conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed'));
+        return next(
+          conflict('idempotency_in_progress', 'A request with this Idempotency-Key is still being processed'),
+        );
       }
       res.setHeader('Idempotent-Replayed', 'true');
       const status = stored.statusCode ?? 200;

@@ -26,7 +26,14 @@ export class IdempotencyRepository {
 
   async find(caller: string, key: string): Promise<StoredResponse | undefined> {
     const row = await this.db.prisma.idempotencyKey.findUnique({ where: { caller_key: { caller, key } } });
-    return row ? { state: row.state as StoredResponse['state'], requestHash: row.requestHash, statusCode: row.statusCode, responseBody: row.responseBody } : undefined;
+    return row
+      ? {
+          state: row.state as StoredResponse['state'],
+          requestHash: row.requestHash,
+          statusCode: row.statusCode,
+          responseBody: row.responseBody,
+        }
+      : undefined;
   }
 
   async complete(caller: string, key: string, statusCode: number, body: unknown): Promise<void> {
@@ -42,7 +49,9 @@ export class IdempotencyRepository {
 
   /** Keys are kept at least 24 hours (contract); older ones may be removed by a periodic sweep. */
   async purgeOlderThan(hours: number): Promise<number> {
-    const { count } = await this.db.prisma.idempotencyKey.deleteMany({ where: { createdAt: { lt: new Date(Date.now() - hours * 3600_000) } } });
+    const { count } = await this.db.prisma.idempotencyKey.deleteMany({
+      where: { createdAt: { lt: new Date(Date.now() - hours * 3600_000) } },
+    });
     return count;
   }
 }

@@ -43,7 +43,10 @@ export function withCommonResponses<T extends { paths?: object }>(doc: T): T {
       // The JSON body parser runs on every POST, with or without a documented body; path and query
       // parameters are validated too.
       if (op.requestBody || method === 'post' || (op as { parameters?: unknown[] }).parameters?.length) {
-        add(400, 'Malformed input, broken JSON, a repeated key, 1e400, NUL or a lone surrogate, or nesting deeper than 32 levels (json_too_deep); `errors` names each field');
+        add(
+          400,
+          'Malformed input, broken JSON, a repeated key, 1e400, NUL or a lone surrogate, or nesting deeper than 32 levels (json_too_deep); `errors` names each field',
+        );
       }
       if (op.requestBody || method === 'post') {
         add(413, 'Body larger than 64 kB');
@@ -55,10 +58,16 @@ export function withCommonResponses<T extends { paths?: object }>(doc: T): T {
         add(409, 'A request with this Idempotency-Key is still running (`idempotency_in_progress`)');
         add(422, 'This Idempotency-Key was used with a different request (`idempotency_key_reused`)');
       }
-      if (op.security.some((s) => 'bearer' in s)) add(401, 'Missing or invalid bearer token (WWW-Authenticate: Bearer)');
-      if (path.startsWith('/v1/') && !UNLIMITED_PATHS.includes(path)) add(429, 'Rate limited; see Retry-After and RateLimit headers');
+      if (op.security.some((s) => 'bearer' in s))
+        add(401, 'Missing or invalid bearer token (WWW-Authenticate: Bearer)');
+      if (path.startsWith('/v1/') && !UNLIMITED_PATHS.includes(path))
+        add(429, 'Rate limited; see Retry-After and RateLimit headers');
       add(500, 'Unexpected failure; safe to retry with the same Idempotency-Key');
-      if (path.startsWith('/v1/')) add(503, 'Database unavailable (`database_unavailable`); retry after Retry-After with the same requestId or Idempotency-Key');
+      if (path.startsWith('/v1/'))
+        add(
+          503,
+          'Database unavailable (`database_unavailable`); retry after Retry-After with the same requestId or Idempotency-Key',
+        );
     }
   }
   return doc;

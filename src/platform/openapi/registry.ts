@@ -5,7 +5,11 @@ extendZodWithOpenApi(z);
 
 /** One registry; each module's schemas file registers its routes here, from the schemas that validate them. */
 export const registry = new OpenAPIRegistry();
-registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (RS256)' });
+registry.registerComponent('securitySchemes', 'bearer', {
+  type: 'http',
+  scheme: 'bearer',
+  bearerFormat: 'JWT (RS256)',
+});
 
 export const DecimalString = z
   .string()
@@ -27,7 +31,10 @@ export const Problem = z
 // Registered on its own so the edge's shared problem responses can reference it.
 registry.register('Problem', Problem);
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: Problem } } });
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: Problem } },
+});
 
 export const problems = {
   400: problem('Malformed input; `errors` names each field'),
@@ -44,9 +51,16 @@ export const problems = {
   503: problem('Not ready'),
 } as const;
 
-export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
 
-export const IdempotencyKeyHeader = z.string().min(1).max(255).openapi({ description: 'Per-caller idempotency key (printable ASCII)' });
+export const IdempotencyKeyHeader = z
+  .string()
+  .min(1)
+  .max(255)
+  .openapi({ description: 'Per-caller idempotency key (printable ASCII)' });
 
 export function documentRoute(config: RouteConfig): void {
   registry.registerPath(config);

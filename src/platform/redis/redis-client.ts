@@ -47,7 +47,10 @@ function openRedisClient(url: string, logger: Logger) {
     attempted();
     if (up === false) return;
     up = false;
-    logger.warn({ err: { name: error.name, message: error.message } }, 'redis unreachable: rate limits fail open until it returns');
+    logger.warn(
+      { err: { name: error.name, message: error.message } },
+      'redis unreachable: rate limits fail open until it returns',
+    );
   });
   client.connect().catch(() => undefined); // reported by the 'error' listener; reconnects on its own
   return { client: client as unknown as RedisClient, firstAttempt };

@@ -9,20 +9,32 @@ export const BASE_DIR = path.join(K8S_DIR, 'base');
 export const OVERLAY_DIR = path.join(K8S_DIR, 'overlays', 'production');
 
 // Loose on purpose: each test narrows what it reads, and a missing field fails its assertion.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: any };
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  [key: string]: any;
+};
 
 /** Every YAML document of a file, parsed strictly (duplicate keys and syntax errors throw). */
 export function readYamlDocuments(file: string): unknown[] {
   const docs = YAML.parseAllDocuments(fs.readFileSync(file, 'utf8'), { uniqueKeys: true });
-  return docs.map((doc) => {
-    if (doc.errors.length) throw new Error(`${path.relative(REPO_ROOT, file)}: ${doc.errors.map((e) => e.message).join('; ')}`);
-    return doc.toJS();
-  }).filter((d) => d !== null);
+  return docs
+    .map((doc) => {
+      if (doc.errors.length)
+        throw new Error(`${path.relative(REPO_ROOT, file)}: ${doc.errors.map((e) => e.message).join('; ')}`);
+      return doc.toJS();
+    })
+    .filter((d) => d !== null);
 }
 
 export function yamlFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => path.join(dir, f));
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 export interface Kustomization {
@@ -48,9 +60,12 @@ export function baseObjects(): K8sObject[] {
  */
 export function render(dir: string): K8sObject[] {
   const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
-  if (kubectl.error) throw new Error('kubectl is needed to render the kustomizations (kubectl kustomize); install kubectl');
+  if (kubectl.error)
+    throw new Error('kubectl is needed to render the kustomizations (kubectl kustomize); install kubectl');
   const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-  return YAML.parseAllDocuments(out).map((d) => d.toJS()).filter(Boolean) as K8sObject[];
+  return YAML.parseAllDocuments(out)
+    .map((d) => d.toJS())
+    .filter(Boolean) as K8sObject[];
 }
 
 export const byKind = (objects: K8sObject[], kind: string) => objects.filter((o) => o.kind === kind);
@@ -67,7 +82,9 @@ export interface ValidationResult {
 }
 
 /** Validates objects with kubernetes-models' schemas (in a plain node process: they are ES modules). */
-export function validateWithModels(requests: Array<{ object: unknown; schemaApiVersion?: string }>): ValidationResult[] {
+export function validateWithModels(
+  requests: Array<{ object: unknown; schemaApiVersion?: string }>,
+): ValidationResult[] {
   const out = execFileSync(process.execPath, [path.join(__dirname, 'validate-models.mjs')], {
     input: JSON.stringify(requests),
     encoding: 'utf8',

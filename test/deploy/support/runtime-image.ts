@@ -14,10 +14,17 @@ export function runtimeImageMasks(): { args: string[]; hiddenPackages: string[] 
   };
   const modules = fs.realpathSync(path.join(REPO_ROOT, 'node_modules'));
   const hiddenPackages = Object.entries(lock.packages)
-    .filter(([key, p]) => key.startsWith('node_modules/') && key.lastIndexOf('node_modules/') === 0 && (p.dev || p.devOptional || p.optional))
+    .filter(
+      ([key, p]) =>
+        key.startsWith('node_modules/') &&
+        key.lastIndexOf('node_modules/') === 0 &&
+        (p.dev || p.devOptional || p.optional),
+    )
     .map(([key]) => key.slice('node_modules/'.length))
     .filter((name) => fs.existsSync(path.join(modules, name)));
-  const sources = ['src', 'scripts', 'test', 'k8s', 'deployment', '.data'].filter((d) => fs.existsSync(path.join(REPO_ROOT, d)));
+  const sources = ['src', 'scripts', 'test', 'k8s', 'deployment', '.data'].filter((d) =>
+    fs.existsSync(path.join(REPO_ROOT, d)),
+  );
   const args = [
     ...hiddenPackages.flatMap((name) => ['--tmpfs', path.join(modules, name)]),
     ...sources.flatMap((d) => ['--tmpfs', path.join(REPO_ROOT, d)]),

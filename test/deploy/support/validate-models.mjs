@@ -51,7 +51,13 @@ function unknownFields(value, schema, at, out) {
   }
   // An empty "properties" is a free-form map whose x-kubernetes-preserve-unknown-fields the
   // generator dropped (e.g. trafficRouting.plugins): anything goes there.
-  if (!schema.properties || !Object.keys(schema.properties).length || schema.additionalProperties || schema['x-kubernetes-preserve-unknown-fields']) return out;
+  if (
+    !schema.properties ||
+    !Object.keys(schema.properties).length ||
+    schema.additionalProperties ||
+    schema['x-kubernetes-preserve-unknown-fields']
+  )
+    return out;
   for (const [key, v] of Object.entries(value)) {
     if (!(key in schema.properties)) out.push(`unknown field ${at}.${key}`);
     else if (key !== 'metadata') unknownFields(v, schema.properties[key], `${at}.${key}`, out);
