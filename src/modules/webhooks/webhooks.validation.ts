@@ -64,7 +64,7 @@ export function checkEvent(event: unknown): CheckedEvent | { invalid: string } {
   const envelope = Envelope.safeParse(event);
   if (!envelope.success) return { invalid: fieldOf(envelope.error, '') };
   const { id, type, data } = envelope.data;
-  const schema = OBJECTS[type];
+  const schema = Object.hasOwn(OBJECTS, type) ? OBJECTS[type] : undefined; // "constructor" is no event type
   if (schema) {
     const object = schema.safeParse(data.object);
     if (!object.success) return { invalid: fieldOf(object.error, 'data.object') };

@@ -34,6 +34,10 @@ export function createPool(url: string, options: { min: number; max: number; app
   });
   // An idle client's network error must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // pg-pool drops its own listener while a client is checked out: a backend terminated between two
+  // queries (a failover, pg_terminate_backend) would emit an 'error' nobody hears, which ends the
+  // process. Heard here, the client is broken: its next query fails as a database fault (503).
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 

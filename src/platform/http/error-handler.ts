@@ -40,8 +40,11 @@ function fromHttpError(error: HttpishError): AppError | undefined {
 function toAppError(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
   if (error instanceof Stripe.errors.StripeError) return fromStripe();
+  // First: a client that left mid-body is raw-body's 400 with code ECONNABORTED, not a database fault.
+  const fromClient = fromHttpError(error as HttpishError);
+  if (fromClient) return fromClient;
   if (isDatabaseUnavailable(error)) return databaseUnavailable();
-  return fromHttpError(error as HttpishError);
+  return undefined;
 }
 
 /** Stripe down, slow or refusing is the payment provider's failure, not ours: 502, safe to retry. */
