@@ -98,6 +98,7 @@ describe('the token subject is an id like any other', () => {
     ['U+0000', 'alice\u0000'],
     ['a lone surrogate', 'alice\ud800'],
     ['a control character', 'alice\nbob'],
+    ['a C1 control character (U+0085)', 'alice\u0085bob'],
     ['256 characters', 'a'.repeat(256)],
   ];
   const routes: [string, (token: string) => request.Test][] = [

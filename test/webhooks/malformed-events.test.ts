@@ -123,8 +123,11 @@ describe('a validly signed but malformed Stripe event', () => {
 });
 
 describe('a validly signed event whose type names a property every object has', () => {
-  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])('"%s" is a type we do not handle: 200 ignored, not 500', async (type) => {
-    const res = await t.deliver(envelope(type, { id: 'obj_1' }));
-    expect([res.status, res.body.outcome]).toEqual([200, 'ignored']);
-  });
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty'])(
+    '"%s" is a type we do not handle: 200 ignored, not 500',
+    async (type) => {
+      const res = await t.deliver(envelope(type, { id: 'obj_1' }));
+      expect([res.status, res.body.outcome]).toEqual([200, 'ignored']);
+    },
+  );
 });

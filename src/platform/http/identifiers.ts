@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
-// PostgreSQL text cannot hold NUL, and control characters in ids only ever mean a bug or an attack.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
+// PostgreSQL text cannot hold NUL, and control characters in ids only ever mean a bug or an attack:
+// C0, DEL and C1 (U+0080-U+009F, e.g. U+0085 NEXT LINE, which some log viewers break lines on).
+const PRINTABLE = /^\P{Cc}*$/u;
 
 /** A caller-supplied identifier (user id, request id, model): 1-255 printable characters. */
 export const identifier = (max = 255) =>
