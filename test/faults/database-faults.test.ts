@@ -57,8 +57,18 @@ async function charge(userId: string, requestId: string): Promise<Attempt> {
   return { status: res.status, code: body.code, retryAfter: res.headers.get('retry-after') };
 }
 
+// Reads that hold a pooled connection across several queries (the trial balance runs in one
+// transaction) or stream (the export): a backend killed between two of their queries must not end the
+// process, nor answer 500.
+const READS = [
+  '/v1/admin/reports/credits',
+  '/v1/admin/reports/usage',
+  '/v1/ledger?userId=fault-user-0',
+  '/v1/ledger/export.csv?userId=fault-user-1',
+];
+
 describe('database faults under load', () => {
-  it('when the service backends are terminated three times mid-load, no charge answers 500, retries charge each request exactly once and readiness recovers without a restart', async () => {
+  it('when the service backends are terminated three times mid-load, no charge or read answers 500, retries charge each request exactly once and readiness recovers without a restart', async () => {
     const users = Array.from({ length: 30 }, (_, i) => `fault-user-${i}`);
     for (const u of users) await grant(t, u, '1000');
     const calls = Array.from({ length: 300 }, (_, i) => ({
@@ -91,7 +101,17 @@ describe('database faults under load', () => {
       return killed;
     };
 
-    const [killed] = await Promise.all([injector(), ...Array.from({ length: 10 }, worker)]);
+    const reads: { path: string; status: number }[] = [];
+    const reader = async () => {
+      for (let i = 0; done < calls.length; i++) {
+        const path = READS[i % READS.length];
+        const res = await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${t.admin}` } });
+        await res.arrayBuffer();
+        reads.push({ path, status: res.status });
+      }
+    };
+
+    const [killed] = await Promise.all([injector(), reader(), reader(), ...Array.from({ length: 10 }, worker)]);
 
     expect(killed.every((n) => n > 0)).toBe(true);
     const failures = attempts.filter((a) => a.status < 200 || a.status >= 300);
@@ -102,6 +122,9 @@ describe('database faults under load', () => {
         code: 'database_unavailable',
         retryAfter: expect.stringMatching(/^\d+$/),
       });
+
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.filter((r) => r.status !== 200 && r.status !== 503)).toEqual([]);
 
     const [usages] = await t.database.sql<{ n: number; distinct: number }>(
       `SELECT count(*)::int AS n, count(DISTINCT request_id)::int AS distinct FROM usages WHERE user_id LIKE 'fault-user-%'`,
