@@ -32,7 +32,7 @@ export function checkSession(s: SessionRef, p: PurchaseMatch | undefined): Discr
         unit: 'usd',
         stripeAmount: usdFromCents(s.amountCents),
         ledgerAmount: usdFromCents(0),
-        detail: 'paid in Stripe, no purchase records this session',
+        detail: 'paid in Stripe, no purchase records this Checkout Session',
       },
     ];
   if (s.amountCents !== p.priceCents || s.currency !== p.currency) {
