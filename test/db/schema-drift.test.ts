@@ -44,13 +44,15 @@ describe('schema.prisma and prisma/migrations', () => {
 
   it('declare the same primary keys, unique keys and indexes', async () => {
     const rows = await database.sql<{ table: string; columns: string[]; unique: boolean; primary: boolean }>(
-      `SELECT t.relname AS table, ix.indisunique AS unique, ix.indisprimary AS primary,
+      // A partial unique index (topups_one_in_flight_key) cannot be stated in schema.prisma: the model
+      // lists it as an index, so it is compared as one.
+      `SELECT t.relname AS table, ix.indisunique AND ix.indpred IS NULL AS unique, ix.indisprimary AS primary,
               array_agg(a.attname::text ORDER BY k.ord) AS columns
        FROM pg_index ix JOIN pg_class t ON t.oid = ix.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
        CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
        WHERE n.nspname = 'public' AND t.relname <> '_prisma_migrations'
-       GROUP BY t.relname, ix.indexrelid, ix.indisunique, ix.indisprimary`,
+       GROUP BY t.relname, ix.indexrelid, ix.indisunique, ix.indpred IS NULL, ix.indisprimary`,
     );
     const key = (cols: string[]) => cols.join(',');
     for (const model of models) {

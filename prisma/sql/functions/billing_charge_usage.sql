@@ -15,6 +15,8 @@
 --      set by any credit; a 402 that finds it set clears it and writes one balance.depleted.
 --   7. Every usage recorded (zero-cost included) is added to usage_daily, its (user, UTC day, model)
 --      row of the usage summary's rollup, in the same transaction.
+--   8. Auto top-up needs nothing here: the balance UPDATE of step 5 fires the deferred trigger on
+--      accounts (billing_autotopup_after_debit), which asks billing_autotopup_check at commit.
 -- billing_charge_usage_batch charges many items with this rule; for plain first charges it states
 -- steps 2-5 again set-based, and test/usage/charge-batch.property.test.ts proves the two answer
 -- and post alike. A change here needs the same change there.

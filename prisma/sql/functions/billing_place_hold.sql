@@ -22,6 +22,7 @@ DECLARE
   v_threshold NUMERIC;
   v_low_armed BOOLEAN;
   v_depleted_armed BOOLEAN;
+  v_topup_threshold NUMERIC;
   v_available NUMERIC;
   v_cost NUMERIC;
   v_hold UUID;
@@ -49,8 +50,8 @@ BEGIN
   -- All prompt tokens at the input rate: cached input is never dearer, so this bounds the call.
   v_cost := "billing_usage_cost"(v_card, p_max_input, p_max_output, 0);
 
-  SELECT a."id", a."balance", a."low_balance_threshold", a."low_balance_armed", a."depleted_armed"
-  INTO v_account_id, v_balance, v_threshold, v_low_armed, v_depleted_armed
+  SELECT a."id", a."balance", a."low_balance_threshold", a."low_balance_armed", a."depleted_armed", a."auto_topup_threshold"
+  INTO v_account_id, v_balance, v_threshold, v_low_armed, v_depleted_armed, v_topup_threshold
   FROM "accounts" a WHERE a."user_id" = p_user_id FOR UPDATE;
   IF NOT FOUND THEN
     IF v_cost > 0 THEN
@@ -58,8 +59,8 @@ BEGIN
       RETURN;
     END IF;
     INSERT INTO "accounts" ("kind", "user_id") VALUES ('wallet', p_user_id) ON CONFLICT ("user_id") DO NOTHING;
-    SELECT a."id", a."balance", a."low_balance_threshold", a."low_balance_armed", a."depleted_armed"
-    INTO v_account_id, v_balance, v_threshold, v_low_armed, v_depleted_armed
+    SELECT a."id", a."balance", a."low_balance_threshold", a."low_balance_armed", a."depleted_armed", a."auto_topup_threshold"
+    INTO v_account_id, v_balance, v_threshold, v_low_armed, v_depleted_armed, v_topup_threshold
     FROM "accounts" a WHERE a."user_id" = p_user_id FOR UPDATE;
   END IF;
 
@@ -103,6 +104,12 @@ BEGIN
       VALUES ('balance.low', p_user_id,
               jsonb_build_object('available', trim_scale(v_available - v_cost)::text, 'thresholdCredits', trim_scale(v_threshold)::text), v_now);
     END IF;
+  END IF;
+
+  -- A hold lowers available without moving the balance, which the wallet's deferred trigger watches:
+  -- auto top-up is asked here instead (billing_autotopup_check).
+  IF v_topup_threshold IS NOT NULL AND v_available - v_cost < v_topup_threshold THEN
+    PERFORM "billing_autotopup_check"(p_user_id);
   END IF;
 
   RETURN QUERY SELECT 'held'::TEXT, v_hold, v_cost, v_balance, v_available - v_cost, v_expires, 'active'::TEXT;
