@@ -30,6 +30,8 @@ import { holdsRoutes } from './modules/holds/holds.controller';
 import { usageSummaryRoutes } from './modules/usage-summary/usage-summary.controller';
 import { settingsRoutes } from './modules/settings/settings.controller';
 import { eventsAdminRoutes } from './modules/events/events.controller';
+import { cardsRoutes } from './modules/cards/cards.controller';
+import { topupsRoutes } from './modules/topups/topups.controller';
 
 export interface AppDeps {
   config: Config;
@@ -96,6 +98,8 @@ export function createApp(deps: AppDeps): Express {
   ledgerRoutes(app, services.ledger);
   usageSummaryRoutes(app, services.usageSummary);
   settingsRoutes(app, services.settings);
+  cardsRoutes(app, services.cards);
+  topupsRoutes(app, services.topups);
   eventsAdminRoutes(app, services.events);
   adjustmentsRoutes(app, services.adjustments, requiredKey);
   reportsRoutes(app, services.reports, services.revenue);

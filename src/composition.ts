@@ -38,6 +38,15 @@ import { SettingsRepository } from './modules/settings/settings.repository';
 import { SettingsService } from './modules/settings/settings.service';
 import { EventsRepository } from './modules/events/events.repository';
 import { EventsService } from './modules/events/events.service';
+import { CardsGateway } from './modules/cards/cards.gateway';
+import { CardsRepository } from './modules/cards/cards.repository';
+import { CardsService } from './modules/cards/cards.service';
+import { TopupsRepository } from './modules/topups/topups.repository';
+import { TopupOutcomes } from './modules/topups/topups.outcomes';
+import { TopupsGateway } from './modules/topups/topups.gateway';
+import { TopupAttempts } from './modules/topups/topups.service';
+import { TopupWorker } from './modules/topups/topups.worker';
+import { TopupsList } from './modules/topups/topups.list';
 
 export interface ServiceDeps {
   config: Config;
@@ -72,6 +81,10 @@ export interface Services {
   events: EventsService;
   /** The outbox, shared by the admin routes, the dispatcher and the purge. */
   eventsRepository: EventsRepository;
+  cards: CardsService;
+  topups: TopupsList;
+  /** Sends auto top-up attempts to Stripe; absent without a Stripe key (attempts then wait, pending). */
+  topupWorker?: TopupWorker;
 }
 
 /** The composition root: server.ts, the tests and the scripts build the services here and nowhere else. */
@@ -85,16 +98,34 @@ export function buildServices(deps: ServiceDeps): Services {
   const holdsRepository = new HoldsRepository(db, metrics);
   const checkoutUrls = { success: config.CHECKOUT_SUCCESS_URL, cancel: config.CHECKOUT_CANCEL_URL };
   const eventsRepository = new EventsRepository(db);
+  const cardsGateway = stripe && new CardsGateway(stripe);
+  const cards = new CardsService(new CardsRepository(db), cardsGateway, config.CARD_SETUP_RETURN_URL);
+  const purchases = new PurchasesService(
+    new PurchasesRepository(db),
+    stripe && new CheckoutGateway(stripe),
+    checkoutUrls,
+    cards,
+  );
+  const topupsRepository = new TopupsRepository(db);
+  const topupOutcomes = new TopupOutcomes(db, wallets, config.AUTO_TOPUP_MAX_FAILURES);
+  const topupWorker =
+    stripe &&
+    new TopupWorker(
+      topupsRepository,
+      new TopupAttempts(topupsRepository, new TopupsGateway(stripe), topupOutcomes, purchases, metrics, logger),
+      metrics,
+      logger,
+      { leaseSeconds: config.AUTO_TOPUP_LEASE_SECONDS, batch: 10 },
+    );
   return {
     health: new HealthService(new HealthRepository(db)),
     idempotency: new IdempotencyRepository(db),
     catalog,
-    webhooks: new WebhooksService(
-      new WebhooksRepository(db, wallets),
-      config.STRIPE_WEBHOOK_SECRET,
-      metrics,
-      stripe && purchaseOfPaymentIntent(stripe),
-    ),
+    webhooks: new WebhooksService(new WebhooksRepository(db, wallets), config.STRIPE_WEBHOOK_SECRET, metrics, {
+      paymentIntents: stripe && purchaseOfPaymentIntent(stripe),
+      cards: cardsGateway,
+      topups: topupOutcomes,
+    }),
     balance: new BalanceService(new BalanceRepository(db)),
     usage: new UsageService(new UsageRepository(db, metrics), catalog, metrics),
     holds: new HoldsService(holdsRepository, catalog, metrics),
@@ -107,10 +138,13 @@ export function buildServices(deps: ServiceDeps): Services {
     ),
     closings: new LedgerClosings(new LedgerClosingsRepository(db.pool)),
     revenue: revenueReport(db, stripe, undefined, reads),
-    purchases: new PurchasesService(new PurchasesRepository(db), stripe && new CheckoutGateway(stripe), checkoutUrls),
+    purchases,
     usageSummary: new UsageSummaryService(new UsageSummaryRepository(db)),
-    settings: new SettingsService(new SettingsRepository(db)),
+    settings: new SettingsService(new SettingsRepository(db), config.AUTO_TOPUP_MIN_THRESHOLD_CREDITS),
     events: new EventsService(eventsRepository),
     eventsRepository,
+    cards,
+    topups: new TopupsList(topupsRepository),
+    topupWorker,
   };
 }

@@ -21,6 +21,7 @@ import { startHoldsSweeper } from './modules/holds/holds.sweeper';
 import { closeRedisClient, connectRedisClient } from './platform/redis/redis-client';
 import { tuneV8 } from './platform/v8-tuning';
 import { startEventDispatcher } from './modules/events/events.loop';
+import { startPollLoop } from './platform/jobs/poll-loop';
 import { startEventsPurge } from './modules/events/events.purge';
 
 const DATA_DIR = process.env.BILLING_DATA_DIR ?? path.join(PROJECT_ROOT, '.data');
@@ -83,6 +84,9 @@ async function main() {
     url: config.EVENTS_WEBHOOK_URL,
     secret: config.EVENTS_WEBHOOK_SECRET,
   });
+  const stopTopups = services.topupWorker
+    ? startPollLoop(() => services.topupWorker!.runOnce(), { name: 'auto top-up worker', pollMs: 1000, logger })
+    : async () => undefined;
   // Connected (or found down) before the rate limiters are built, so they count from the first request.
   const redis = config.REDIS_URL ? await connectRedisClient(config.REDIS_URL, logger) : undefined;
   const app = createApp({ config, logger, verifier, metrics, lifecycle, services, redis });
@@ -102,6 +106,7 @@ async function main() {
       stopHoldsSweeper();
       stopEventsPurge();
       await stopEvents();
+      await stopTopups();
       await closeRedisClient(redis);
       await replica?.close();
       await db.close();

@@ -25,6 +25,8 @@ const schema = z
     STRIPE_API_BASE_URL: z.string().url().optional(),
     CHECKOUT_SUCCESS_URL: z.string().url().default('http://localhost:5173/credits/success?purchaseId={PURCHASE_ID}'),
     CHECKOUT_CANCEL_URL: z.string().url().default('http://localhost:5173/credits/cancel?purchaseId={PURCHASE_ID}'),
+    // Where Stripe sends the user back after saving a card (Checkout in setup mode), done or cancelled.
+    CARD_SETUP_RETURN_URL: z.string().url().default('http://localhost:5173/billing/settings'),
     CORS_ORIGINS: z.string().default(''),
     RATE_LIMIT_PER_MINUTE: positive(100),
     SERVICE_RATE_LIMIT_PER_MINUTE: positive(60000),
@@ -41,6 +43,14 @@ const schema = z
       .string()
       .regex(/^whsec_[A-Za-z0-9+/]{24,}={0,2}$/, 'must be whsec_ followed by a base64 key')
       .optional(),
+    // Auto top-up (docs/auto-topup.md): failures in a row that pause it, the lowest threshold a user may
+    // set, and how long a worker's claim on an attempt lasts before another replica may take it over.
+    AUTO_TOPUP_MAX_FAILURES: positive(3),
+    AUTO_TOPUP_MIN_THRESHOLD_CREDITS: z
+      .string()
+      .regex(/^(0|[1-9]\d{0,14})(\.\d{1,18})?$/, 'must be a non-negative decimal number of credits')
+      .default('0'),
+    AUTO_TOPUP_LEASE_SECONDS: z.coerce.number().int().min(1).max(600).default(45),
   })
   .superRefine((env, ctx) => {
     if (env.DATABASE_POOL_MIN > env.DATABASE_POOL_MAX) {

@@ -172,6 +172,17 @@ export function createMetrics() {
         registers: [registry],
       }),
     },
+    // Auto top-up (docs/auto-topup.md): attempts this replica sent to Stripe, and cluster-wide gauges
+    // read from the database by the worker.
+    topups: {
+      attempts: counter(
+        'billing_topup_attempts_total',
+        'Auto top-up attempts answered by Stripe, by outcome (succeeded, processing, failed, requires_action, retry)',
+        ['outcome'],
+      ),
+      paused: gauge('billing_autotopup_paused', 'Users whose auto top-up is paused (cluster-wide)'),
+      pending: gauge('billing_topups_pending', 'Auto top-up attempts waiting for the worker (cluster-wide)'),
+    },
   };
 }
 

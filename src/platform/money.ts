@@ -24,3 +24,7 @@ export const usdFromCents = (cents: number | string | null | undefined): string 
   money(cents ?? 0)
     .div(100)
     .toFixed(2);
+
+/** Integer cents from a USD string with at most two places ("50", "12.5", "12.34"): exact, no float. */
+export const centsFromUsd = (usd: string): number =>
+  money(usd).times(100).toDecimalPlaces(0, Decimal.ROUND_DOWN).toNumber();

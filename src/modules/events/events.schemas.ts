@@ -2,7 +2,17 @@ import { z } from 'zod';
 import { identifier } from '../../platform/http/identifiers';
 import { documentRoute, json, problems } from '../../platform/openapi/registry';
 
-export const EVENT_TYPES = ['purchase.completed', 'credits.reversed', 'balance.low', 'balance.depleted'] as const;
+export const EVENT_TYPES = [
+  'purchase.completed',
+  'credits.reversed',
+  'balance.low',
+  'balance.depleted',
+  'topup.succeeded',
+  'topup.failed',
+  'topup.requires_action',
+  'topup.limit_reached',
+  'autotopup.paused',
+] as const;
 
 export const EventsQuery = z
   .object({

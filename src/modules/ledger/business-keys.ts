@@ -7,6 +7,7 @@
  *   usage:<length of userId>:<userId>:<requestId>           a charge of one LLM call
  *   adjustment:<length of admin>:<admin>:<Idempotency-Key>  an admin's adjustment
  *   stripe:purchase:<purchase id>, stripe:bonus:<purchase id>
+ *   stripe:topup:<PaymentIntent id>, stripe:topup_bonus:<PaymentIntent id>  an auto top-up's credits
  *   stripe:refund:<purchase id>:<cumulative cents refunded>  one per refund step
  *   stripe:dispute:<dispute id>, stripe:dispute_reversal:<dispute id>
  *
@@ -25,6 +26,8 @@ export const STRIPE_PREFIX = {
   refund: 'stripe:refund:',
   dispute: 'stripe:dispute:',
   disputeReversal: 'stripe:dispute_reversal:',
+  topup: 'stripe:topup:',
+  topupBonus: 'stripe:topup_bonus:',
   /** Both dispute kinds: stripe:dispute: and stripe:dispute_reversal: */
   anyDispute: 'stripe:dispute',
 } as const;
@@ -34,6 +37,8 @@ export const businessKey = {
   adjustment: (admin: string, idempotencyKey: string) => `adjustment:${admin.length}:${admin}:${idempotencyKey}`,
   stripePurchase: (purchaseId: string) => `${STRIPE_PREFIX.purchase}${purchaseId}`,
   stripeBonus: (purchaseId: string) => `${STRIPE_PREFIX.bonus}${purchaseId}`,
+  stripeTopup: (paymentIntentId: string) => `${STRIPE_PREFIX.topup}${paymentIntentId}`,
+  stripeTopupBonus: (paymentIntentId: string) => `${STRIPE_PREFIX.topupBonus}${paymentIntentId}`,
   stripeRefund: (purchaseId: string, cumulativeRefundedCents: number) =>
     `${STRIPE_PREFIX.refund}${purchaseId}:${cumulativeRefundedCents}`,
   stripeDispute: (disputeId: string) => `${STRIPE_PREFIX.dispute}${disputeId}`,
@@ -43,7 +48,16 @@ export const businessKey = {
 export type ParsedBusinessKey =
   | { kind: 'usage'; userId: string; requestId: string }
   | { kind: 'adjustment'; admin: string; idempotencyKey: string }
-  | { kind: 'stripe_purchase' | 'stripe_bonus' | 'stripe_dispute' | 'stripe_dispute_reversal'; objectId: string }
+  | {
+      kind:
+        | 'stripe_purchase'
+        | 'stripe_bonus'
+        | 'stripe_topup'
+        | 'stripe_topup_bonus'
+        | 'stripe_dispute'
+        | 'stripe_dispute_reversal';
+      objectId: string;
+    }
   | { kind: 'stripe_refund'; objectId: string; cumulativeRefundedCents: number };
 
 /** "<n>:<n units of owner>:<rest>" → [owner, rest], with n counted by `unitsOf`'s split. */
@@ -75,13 +89,14 @@ export function parseBusinessKey(key: string): ParsedBusinessKey | null {
       : null;
   }
   if (rest.length !== 1) return null;
-  if (kind === 'purchase' || kind === 'bonus' || kind === 'dispute' || kind === 'dispute_reversal') {
-    return { kind: `stripe_${kind}`, objectId: rest[0] };
+  const kinds = ['purchase', 'bonus', 'topup', 'topup_bonus', 'dispute', 'dispute_reversal'] as const;
+  if (kinds.includes(kind as (typeof kinds)[number])) {
+    return { kind: `stripe_${kind as (typeof kinds)[number]}`, objectId: rest[0] };
   }
   return null;
 }
 
-/** The purchase or dispute id a Stripe key names. */
+/** The purchase, PaymentIntent (top-up) or dispute id a Stripe key names. */
 export function stripeObjectId(key: string): string | null {
   const parsed = parseBusinessKey(key);
   return parsed && 'objectId' in parsed ? parsed.objectId : null;

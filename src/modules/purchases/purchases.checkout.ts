@@ -5,6 +5,8 @@ export interface CheckoutRequest {
   purchaseId: string;
   userId: string;
   pkg: CreditPackage;
+  /** Set when the card is to be saved: the session is the Customer's and the card is kept off session. */
+  customerId?: string;
   successUrl: string;
   cancelUrl: string;
 }
@@ -14,14 +16,16 @@ export class CheckoutGateway {
   constructor(private readonly stripe: Stripe) {}
 
   async createSession(r: CheckoutRequest): Promise<{ id: string; url: string | null }> {
-    const metadata = { purchaseId: r.purchaseId, userId: r.userId, packageId: r.pkg.id };
+    const metadata: Record<string, string> = { purchaseId: r.purchaseId, userId: r.userId, packageId: r.pkg.id };
+    if (r.customerId) metadata.saveCard = 'true';
     const session = await this.stripe.checkout.sessions.create(
       {
         mode: 'payment',
         client_reference_id: r.userId,
         metadata,
         // Copied onto the PaymentIntent so refunds and disputes can be traced back in the Dashboard.
-        payment_intent_data: { metadata },
+        payment_intent_data: r.customerId ? { metadata, setup_future_usage: 'off_session' } : { metadata },
+        ...(r.customerId ? { customer: r.customerId } : {}),
         line_items: [
           {
             quantity: 1,

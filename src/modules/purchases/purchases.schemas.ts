@@ -2,7 +2,12 @@ import { z } from 'zod';
 import { DecimalString, documentRoute, IdempotencyKeyHeader, json, problems } from '../../platform/openapi/registry';
 
 export const PurchaseBody = z
-  .object({ packageId: z.string().min(1).max(64) })
+  .object({
+    packageId: z.string().min(1).max(64),
+    saveCard: z.boolean().optional().openapi({
+      description: "Save the card paid with for auto top-up (the Checkout Session is made for the caller's Customer)",
+    }),
+  })
   .strict()
   .openapi('PurchaseRequest');
 

@@ -5,6 +5,7 @@ import { SCOPES } from '../../platform/auth/auth.middleware';
 import { CREDIT_PACKAGES, findPackage } from '../catalog/catalog.packages';
 import type { CheckoutGateway } from './purchases.checkout';
 import type { PurchaseRow, PurchasesRepository } from './purchases.repository';
+import type { CardsService } from '../cards/cards.service';
 
 export interface CheckoutUrls {
   success: string;
@@ -19,10 +20,14 @@ export class PurchasesService {
     private readonly repo: PurchasesRepository,
     private readonly checkout: CheckoutGateway | undefined,
     private readonly urls: CheckoutUrls,
+    private readonly cards: CardsService,
   ) {}
 
-  /** The row is written before Stripe is called so a session can always be traced to its purchase. */
-  async start(userId: string, packageId: string, correlationId: string) {
+  /**
+   * The row is written before Stripe is called so a session can always be traced to its purchase.
+   * saveCard: the session is made for the user's Customer and keeps the card for off-session use.
+   */
+  async start(userId: string, packageId: string, correlationId: string, options: { saveCard?: boolean } = {}) {
     const pkg = findPackage(packageId);
     if (!pkg) {
       throw unprocessable('unknown_package', `Unknown package "${packageId}"`, {
@@ -30,6 +35,7 @@ export class PurchasesService {
       });
     }
     if (!this.checkout) throw stripeNotConfigured('Card payments are not configured on this server.');
+    const customerId = options.saveCard ? await this.cards.customerFor(userId) : undefined;
     const row = await this.repo.create({
       userId,
       packageId: pkg.id,
@@ -44,6 +50,7 @@ export class PurchasesService {
         purchaseId: row.id,
         userId,
         pkg,
+        customerId,
         successUrl: withPurchase(this.urls.success, row.id),
         cancelUrl: withPurchase(this.urls.cancel, row.id),
       });

@@ -1,35 +1,96 @@
-import { conflict } from '../../platform/errors';
-import { formatCredits } from '../../platform/money';
-import type { SettingsRepository } from './settings.repository';
+import { badRequest, conflict, unprocessable } from '../../platform/errors';
+import { centsFromUsd, formatCredits, money, usdFromCents } from '../../platform/money';
+import { CREDIT_PACKAGES, findPackage } from '../catalog/catalog.packages';
+import type { SettingsRepository, SettingsRow } from './settings.repository';
 import type { SettingsBody } from './settings.schemas';
 
+const credits = (v: string | null | undefined) => (v === null || v === undefined ? null : formatCredits(v));
+
 export class SettingsService {
-  constructor(private readonly repo: SettingsRepository) {}
+  constructor(
+    private readonly repo: SettingsRepository,
+    /** AUTO_TOPUP_MIN_THRESHOLD_CREDITS: the lowest auto top-up threshold a user may choose. */
+    private readonly minThresholdCredits: string,
+  ) {}
 
   async get(userId: string) {
-    const row = await this.repo.find(userId);
-    const threshold = row?.lowBalanceThresholdCredits;
-    return {
-      userId,
-      // Auto top-up needs a saved card, which cannot be saved yet: it is off for everyone.
-      autoTopUp: {
-        enabled: false,
-        thresholdCredits: null,
-        packageId: null,
-        monthlyLimitUsd: null,
-        status: 'off' as const,
-        pausedReason: null,
-        spentThisMonthUsd: '0.00',
-      },
-      lowBalance: { thresholdCredits: threshold === null || threshold === undefined ? null : formatCredits(threshold) },
-      paymentMethod: null,
-    };
+    return view(userId, await this.repo.find(userId));
   }
 
   async update(userId: string, body: SettingsBody) {
-    if (body.autoTopUp?.enabled)
-      throw conflict('payment_method_required', 'Auto top-up needs a saved card; save one first');
+    if (body.autoTopUp) await this.changeAutoTopUp(userId, body.autoTopUp, await this.repo.find(userId));
     if (body.lowBalance) await this.repo.setLowBalanceThreshold(userId, body.lowBalance.thresholdCredits);
     return this.get(userId);
   }
+
+  /** Fields left out keep their value; enabling needs all three, a known package and a limit that fits it. */
+  private async changeAutoTopUp(userId: string, input: NonNullable<SettingsBody['autoTopUp']>, row?: SettingsRow) {
+    const thresholdCredits = input.thresholdCredits ?? row?.thresholdCredits ?? null;
+    const packageId = input.packageId ?? row?.packageId ?? null;
+    const limitCents =
+      input.monthlyLimitUsd !== undefined ? centsFromUsd(input.monthlyLimitUsd) : numberOrNull(row?.monthlyLimitCents);
+    const pkg = packageId === null ? undefined : findPackage(packageId);
+    if (packageId !== null && !pkg) {
+      throw unprocessable('unknown_package', `Unknown package "${packageId}"`, {
+        knownPackages: CREDIT_PACKAGES.map((p) => p.id),
+      });
+    }
+    if (thresholdCredits !== null && money(thresholdCredits).lt(this.minThresholdCredits)) {
+      throw badRequest('Invalid request', [
+        { field: 'autoTopUp.thresholdCredits', message: `must be at least ${this.minThresholdCredits}` },
+      ]);
+    }
+    if (pkg && limitCents !== null && limitCents < pkg.priceCents) {
+      throw unprocessable(
+        'monthly_limit_below_price',
+        `monthlyLimitUsd ${usdFromCents(limitCents)} is below the package's price ${pkg.priceUsd}`,
+      );
+    }
+    if (input.enabled) {
+      const missing = [
+        thresholdCredits === null && 'thresholdCredits',
+        packageId === null && 'packageId',
+        limitCents === null && 'monthlyLimitUsd',
+      ].filter((f): f is string => Boolean(f));
+      if (missing.length > 0) {
+        throw badRequest(
+          'Auto top-up needs a threshold, a package and a monthly limit',
+          missing.map((f) => ({ field: `autoTopUp.${f}`, message: 'is required to enable auto top-up' })),
+        );
+      }
+    }
+    const outcome = await this.repo.changeAutoTopUp(userId, {
+      enabled: input.enabled,
+      thresholdCredits,
+      packageId,
+      priceCents: pkg?.priceCents ?? null,
+      credits: pkg?.credits ?? null,
+      bonusCredits: pkg?.bonusCredits ?? null,
+      monthlyLimitCents: limitCents,
+    });
+    if (outcome === 'no_card')
+      throw conflict('payment_method_required', 'Auto top-up needs a saved card; save one first');
+  }
+}
+
+const numberOrNull = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
+
+function view(userId: string, row?: SettingsRow) {
+  return {
+    userId,
+    autoTopUp: {
+      enabled: row?.status === 'active' || row?.status === 'paused',
+      thresholdCredits: credits(row?.thresholdCredits),
+      packageId: row?.packageId ?? null,
+      monthlyLimitUsd: row?.monthlyLimitCents == null ? null : usdFromCents(row.monthlyLimitCents),
+      status: row?.status ?? ('off' as const),
+      pausedReason: row?.pausedReason ?? null,
+      spentThisMonthUsd: usdFromCents(row?.spentThisMonthCents ?? 0),
+    },
+    lowBalance: { thresholdCredits: credits(row?.lowBalanceThresholdCredits) },
+    paymentMethod:
+      row?.paymentMethodId && row.brand && row.last4 && row.expMonth !== null && row.expYear !== null
+        ? { brand: row.brand, last4: row.last4, expMonth: row.expMonth, expYear: row.expYear }
+        : null,
+  };
 }

@@ -4,6 +4,10 @@
  */
 export interface SessionObject {
   id: string;
+  /** payment (a purchase) or setup (saving a card) */
+  mode?: string | null;
+  customer?: string | { id: string } | null;
+  setup_intent?: string | { id: string } | null;
   payment_status?: string;
   amount_total?: number | null;
   currency?: string | null;
@@ -27,6 +31,15 @@ export interface DisputeObject {
   payment_intent?: string | { id: string } | null;
 }
 
+export interface PaymentIntentObject {
+  id: string;
+  status: string;
+  amount: number;
+  amount_received?: number | null;
+  metadata?: Record<string, string> | null;
+  last_payment_error?: { code?: string | null } | null;
+}
+
 export const idOf = (v: string | { id: string } | null | undefined): string | null =>
   typeof v === 'string' ? v : (v?.id ?? null);
 
@@ -48,4 +61,6 @@ export const HANDLED_TYPES = [
   'charge.refunded',
   'charge.dispute.created',
   'charge.dispute.closed',
+  'payment_intent.succeeded',
+  'payment_intent.payment_failed',
 ] as const;

@@ -1,11 +1,14 @@
 import type { Stripe } from '../../platform/stripe';
 
-/** The purchase a PaymentIntent was made for, or null when the payment is not one of ours. */
-export type PurchaseOfPaymentIntent = (paymentIntentId: string) => Promise<string | null>;
+/** What a PaymentIntent was made for: a purchase, an auto top-up attempt, or (null) not one of ours. */
+export type PurchaseOfPaymentIntent = (
+  paymentIntentId: string,
+) => Promise<{ purchaseId: string | null; topupId: string | null } | null>;
 
 /**
  * Reads the purchase id that every Checkout Session copies onto its PaymentIntent
- * (`payment_intent_data.metadata`, see purchases.checkout.ts). A PaymentIntent Stripe does not
+ * (`payment_intent_data.metadata`, see purchases.checkout.ts), or the attempt id an auto top-up's
+ * PaymentIntent carries (topups.gateway.ts). A PaymentIntent Stripe does not
  * know (404) is not ours. Stripe refusing our key (401) or its permissions (403) throws
  * StripeLookupRefused: no retry can succeed until the key is fixed. Any other failure throws, so the
  * event is refused and Stripe retries it.
@@ -18,7 +21,8 @@ export function purchaseOfPaymentIntent(stripe: Stripe): PurchaseOfPaymentIntent
         timeout: 3000,
         maxNetworkRetries: 0,
       });
-      return intent.metadata?.purchaseId ?? null;
+      const { purchaseId, topupId } = intent.metadata ?? {};
+      return purchaseId || topupId ? { purchaseId: purchaseId ?? null, topupId: topupId ?? null } : null;
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;
       if (status === 404) return null;

@@ -3,6 +3,9 @@ import { isUuid } from '../../platform/uuid';
 import type { TransactionClient } from '../../generated/prisma/internal/prismaNamespace';
 import type { PostCommand, PostResult, WalletRepository } from '../wallet/wallet.repository';
 import { recordEvent } from '../events/events.repository';
+import { saveCard } from '../cards/cards.repository';
+import type { SavedCard } from '../cards/cards.gateway';
+import type { TopupOutcome, TopupOutcomes } from '../topups/topups.outcomes';
 
 export interface EventRecord {
   id: string;
@@ -104,6 +107,23 @@ export class WebhookTx {
 
   post(cmd: PostCommand): Promise<PostResult> {
     return this.wallets.post(cmd, this.tx);
+  }
+
+  /** An auto top-up's outcome, applied with this Stripe event's record (topups.outcomes.ts has the rules). */
+  applyTopup(outcomes: TopupOutcomes, topupId: string, outcome: TopupOutcome, correlationId: string) {
+    return outcomes.apply(this.tx, topupId, outcome, correlationId);
+  }
+
+  /** An auto top-up attempt's status, locked: a credit of it committing meanwhile is waited for. */
+  async lockTopupStatus(topupId: string): Promise<string | null> {
+    if (!isUuid(topupId)) return null;
+    const rows = await this.tx.$queryRaw<{ status: string }[]>`
+      SELECT status FROM topups WHERE id = ${topupId}::uuid FOR UPDATE`;
+    return rows[0]?.status ?? null;
+  }
+
+  saveCard(userId: string, customerId: string, card: SavedCard): Promise<boolean> {
+    return saveCard(this.tx, userId, customerId, card);
   }
 
   /** An outbound event, committed or rolled back with the rest of this Stripe event's effects. */

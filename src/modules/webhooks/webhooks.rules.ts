@@ -4,6 +4,9 @@ import { businessKey } from '../ledger/business-keys';
 import type { Handled, LockedPurchase, WebhookTx } from './webhooks.repository';
 import { idOf, type ChargeObject, type DisputeObject, type Effects, type SessionObject } from './webhooks.events';
 import type { PurchaseOfPaymentIntent } from './webhooks.payment-intents';
+import type { CardsGateway } from '../cards/cards.gateway';
+import type { TopupOutcomes } from '../topups/topups.outcomes';
+import { saveCardOfPurchase } from './webhooks.cards';
 
 export interface RuleContext {
   tx: WebhookTx;
@@ -11,13 +14,16 @@ export interface RuleContext {
   correlationId: string;
   /** Absent when no Stripe key is configured: an unmatched refund or dispute is then only ignored. */
   purchaseOfPaymentIntent?: PurchaseOfPaymentIntent;
+  /** Reads a saved card's details from Stripe; absent without a Stripe key. */
+  cards?: CardsGateway;
+  topups: TopupOutcomes;
 }
 
 /** States a purchase can still be credited from: money arriving turns a failed or expired one paid. */
 const CREDITABLE = ['pending', 'failed', 'expired'];
 
-const done = (effects: Effects, note?: string): Handled<Effects> => ({ outcome: 'processed', note, effects });
-const ignored = (note: string): Handled<Effects> => ({ outcome: 'ignored', note, effects: {} });
+export const done = (effects: Effects, note?: string): Handled<Effects> => ({ outcome: 'processed', note, effects });
+export const ignored = (note: string): Handled<Effects> => ({ outcome: 'ignored', note, effects: {} });
 
 /**
  * A refund or dispute for a PaymentIntent that no purchase carries. Stripe does not order its
@@ -28,8 +34,15 @@ const ignored = (note: string): Handled<Effects> => ({ outcome: 'ignored', note,
  * or a purchase that can never be credited (its paid session did not match the package).
  */
 async function unmatched(c: RuleContext, paymentIntentId: string | null, note: string): Promise<Handled<Effects>> {
-  const purchaseId =
-    paymentIntentId && c.purchaseOfPaymentIntent ? await c.purchaseOfPaymentIntent(paymentIntentId) : null;
+  const owner = paymentIntentId && c.purchaseOfPaymentIntent ? await c.purchaseOfPaymentIntent(paymentIntentId) : null;
+  if (owner?.topupId) {
+    // An auto top-up's payment: its credit (and purchase) may still come with payment_intent.succeeded.
+    const status = await c.tx.lockTopupStatus(owner.topupId);
+    if (status === 'pending' || status === 'processing')
+      throw new Error(`top-up ${owner.topupId} is not credited yet (${status}); event ${c.eventId} must wait`);
+    return ignored(`${note}: top-up ${owner.topupId} is ${status ?? 'unknown'} and will not be credited`);
+  }
+  const purchaseId = owner?.purchaseId ?? null;
   const p = purchaseId ? await c.tx.lockNamedPurchase(purchaseId) : null;
   const creditable = p && !p.amountMismatch && (CREDITABLE.includes(p.status) || p.paymentIntentId === paymentIntentId);
   if (creditable)
@@ -114,6 +127,7 @@ export async function creditSession(c: RuleContext, s: SessionObject): Promise<H
     amountPaidCents: s.amount_total ?? p.priceCents,
     paidAt: p.paidAt ?? new Date(),
   });
+  if (s.metadata?.saveCard === 'true' && paymentIntentId) await saveCardOfPurchase(c, s, p.userId, paymentIntentId);
   return done(effects, effects.purchased ? undefined : 'already credited');
 }
 

@@ -20,6 +20,11 @@ import {
   type SessionObject,
 } from './webhooks.events';
 import { StripeLookupRefused, type PurchaseOfPaymentIntent } from './webhooks.payment-intents';
+import type { CardsGateway } from '../cards/cards.gateway';
+import type { TopupOutcomes } from '../topups/topups.outcomes';
+import { saveSetupCard } from './webhooks.cards';
+import { topupFailed, topupSucceeded } from './webhooks.topups';
+import type { PaymentIntentObject } from './webhooks.events';
 import { closeDispute, creditSession, endSession, openDispute, refundCharge, type RuleContext } from './webhooks.rules';
 import { checkEvent, type CheckedEvent } from './webhooks.validation';
 
@@ -42,7 +47,11 @@ export class WebhooksService {
     private readonly repo: WebhooksRepository,
     private readonly secret: string | undefined,
     private readonly metrics: Metrics,
-    private readonly purchaseOfPaymentIntent?: PurchaseOfPaymentIntent,
+    private readonly stripeSide: {
+      paymentIntents?: PurchaseOfPaymentIntent;
+      cards?: CardsGateway;
+      topups: TopupOutcomes;
+    },
   ) {}
 
   async receive(d: Delivery): Promise<{ received: true; eventId: string; outcome: Outcome }> {
@@ -67,7 +76,9 @@ export class WebhooksService {
             tx,
             eventId: event.id,
             correlationId: d.correlationId,
-            purchaseOfPaymentIntent: this.purchaseOfPaymentIntent,
+            purchaseOfPaymentIntent: this.stripeSide.paymentIntents,
+            cards: this.stripeSide.cards,
+            topups: this.stripeSide.topups,
           },
           event.type,
           event.object,
@@ -146,6 +157,7 @@ export class WebhooksService {
     switch (type) {
       case 'checkout.session.completed': {
         const s = object as SessionObject;
+        if (s.mode === 'setup') return saveSetupCard(c, s);
         if (s.payment_status !== 'paid') return this.unpaid(c, s);
         return creditSession(c, s);
       }
@@ -161,6 +173,10 @@ export class WebhooksService {
         return openDispute(c, object as DisputeObject);
       case 'charge.dispute.closed':
         return closeDispute(c, object as DisputeObject);
+      case 'payment_intent.succeeded':
+        return topupSucceeded(c, object as PaymentIntentObject);
+      case 'payment_intent.payment_failed':
+        return topupFailed(c, object as PaymentIntentObject);
       default:
         return Promise.resolve({ outcome: 'ignored', note: 'event type not handled', effects: {} });
     }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { identifier, isIdentifier } from '../../platform/http/identifiers';
-import type { ChargeObject, DisputeObject, SessionObject } from './webhooks.events';
+import type { ChargeObject, DisputeObject, PaymentIntentObject, SessionObject } from './webhooks.events';
 
 /**
  * A signed event is Stripe's, but its body is still data: before any of it reaches a query, its
@@ -22,6 +22,9 @@ const Envelope = z.looseObject({
 
 const Session = z.looseObject({
   id: Id,
+  mode: Id.nullable().optional(),
+  customer: Ref,
+  setup_intent: Ref,
   payment_status: Id.optional(),
   amount_total: Cents.nullable().optional(),
   currency: Id.nullable().optional(),
@@ -39,6 +42,15 @@ const Charge = z.looseObject({
     .optional(),
 });
 
+const PaymentIntent = z.looseObject({
+  id: Id,
+  status: Id,
+  amount: Cents,
+  amount_received: Cents.nullable().optional(),
+  metadata: z.record(z.string(), z.string()).nullable().optional(),
+  last_payment_error: z.looseObject({ code: Id.nullable().optional() }).nullable().optional(),
+});
+
 const Dispute = z.looseObject({ id: Id, amount: Cents, status: Id, charge: Ref, payment_intent: Ref });
 
 const OBJECTS: Record<string, z.ZodType> = {
@@ -49,6 +61,8 @@ const OBJECTS: Record<string, z.ZodType> = {
   'charge.refunded': Charge,
   'charge.dispute.created': Dispute,
   'charge.dispute.closed': Dispute,
+  'payment_intent.succeeded': PaymentIntent,
+  'payment_intent.payment_failed': PaymentIntent,
 };
 
 export interface CheckedEvent {
@@ -56,7 +70,7 @@ export interface CheckedEvent {
   type: string;
   /** The object's id when it is a storable one; other event types may carry anything there. */
   objectId: string | null;
-  object: SessionObject | ChargeObject | DisputeObject | Record<string, unknown>;
+  object: SessionObject | ChargeObject | DisputeObject | PaymentIntentObject | Record<string, unknown>;
 }
 
 /** The event, or the first field that is missing or malformed ("data.object.amount_refunded"). */
