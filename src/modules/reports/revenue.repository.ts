@@ -120,7 +120,11 @@ export class RevenueRepository {
                  AND ${OBJECT_ID} IN (SELECT ${businessKeySql.stripeObjectId('business_key')} FROM tx WHERE type = 'refund')) r)
        SELECT
          (SELECT count(*) FROM tx WHERE type = 'purchase')::int AS purchases,
-         (SELECT COALESCE(sum(COALESCE(p.amount_paid_cents, p.price_cents)), 0) FROM tx JOIN purchases p ON p.id::text = ${businessKeySql.stripeObjectId('tx.business_key')} WHERE tx.type = 'purchase')::text AS "grossCents",
+         -- a Checkout purchase's key names the purchase, an auto top-up's its PaymentIntent
+         ((SELECT COALESCE(sum(COALESCE(p.amount_paid_cents, p.price_cents)), 0) FROM tx JOIN purchases p ON p.id::text = ${businessKeySql.stripeObjectId('tx.business_key')} WHERE tx.type = 'purchase')
+          + (SELECT COALESCE(sum(COALESCE(p.amount_paid_cents, p.price_cents)), 0) FROM tx
+             JOIN purchases p ON p.payment_intent_id = ${businessKeySql.stripeObjectId('tx.business_key')}
+             WHERE tx.type = 'purchase' AND tx.business_key LIKE '${STRIPE_PREFIX.topup}%'))::text AS "grossCents",
          (SELECT COALESCE(sum(cents), 0) FROM refunded WHERE created_at >= $1 AND created_at < $2)::text AS "refundedCents",
          (SELECT count(*) FROM tx WHERE type = 'refund')::int AS refunds,
          (SELECT COALESCE(sum((tx.metadata->>'amountCents')::bigint), 0) FROM tx WHERE tx.type = 'dispute' AND NOT EXISTS (

@@ -25,6 +25,8 @@ export class SettingsService {
 
   /** Fields left out keep their value; enabling needs all three, a known package and a limit that fits it. */
   private async changeAutoTopUp(userId: string, input: NonNullable<SettingsBody['autoTopUp']>, row?: SettingsRow) {
+    // Checked first, as the answer a user without a card needs; the repository checks again under the lock.
+    if (input.enabled && !row?.paymentMethodId) throw paymentMethodRequired();
     const thresholdCredits = input.thresholdCredits ?? row?.thresholdCredits ?? null;
     const packageId = input.packageId ?? row?.packageId ?? null;
     const limitCents =
@@ -68,10 +70,12 @@ export class SettingsService {
       bonusCredits: pkg?.bonusCredits ?? null,
       monthlyLimitCents: limitCents,
     });
-    if (outcome === 'no_card')
-      throw conflict('payment_method_required', 'Auto top-up needs a saved card; save one first');
+    if (outcome === 'no_card') throw paymentMethodRequired();
   }
 }
+
+const paymentMethodRequired = () =>
+  conflict('payment_method_required', 'Auto top-up needs a saved card; save one first');
 
 const numberOrNull = (v: string | null | undefined) => (v === null || v === undefined ? null : Number(v));
 
