@@ -23,9 +23,9 @@ export function apiError(
   return { status, body: { error: { type, message, ...extra } } };
 }
 
-/** Stripe's answer when an id in a parameter (or the path) names nothing. */
+/** Stripe's answer when an id names nothing: 404 for the path's id, 400 for a parameter's. */
 export const noSuch = (kind: string, id: string, param?: string) =>
-  apiError(404, `No such ${kind}: '${id}'`, 'invalid_request_error', {
+  apiError(param ? 400 : 404, `No such ${kind}: '${id}'`, 'invalid_request_error', {
     code: 'resource_missing',
     ...(param ? { param } : {}),
   });
