@@ -12,18 +12,22 @@ export { stripeId, type StripeEventObject, type StripeObject } from './stripe-do
  * The Stripe-shaped objects the double holds, and the test controls that move them the way a
  * customer, a bank or a card network would. Each control returns the Stripe event to deliver.
  *
- * API (through the SDK): POST/GET customers; POST checkout/sessions (mode payment or setup, with
- * customer, payment_intent_data.{setup_future_usage,metadata}, setup_intent_data.metadata); GET
- * setup_intents/:id, payment_methods/:id (list by ?customer=), payment_intents/:id (list by
- * ?customer=); POST payment_intents (confirm=true, off_session=true charges the saved card at once);
- * `expand[]` on any retrieve/create. Idempotency-Key replays any answer below 500, 402s included.
+ * API (through the SDK): POST/GET customers, GET customers/:id/payment_methods; POST checkout/sessions
+ * (mode payment or setup; setup needs currency; customer must exist; payment_intent_data.{setup_future_usage,
+ * metadata} and setup_intent_data.metadata are kept); GET setup_intents/:id, payment_methods[/:id]
+ * (?customer=), payment_intents[/:id] (?customer=); POST payment_intents (confirm=true with off_session
+ * charges the saved card at once; an unknown card or one of another customer is a 400 on param
+ * payment_method). `expand[]` works on every answer. Idempotency-Key replays the first answer below 500
+ * (402s included); the same key while its first request runs gets 409 idempotency_error.
  * Cards (CardKind): visa (4242, default), mastercard (4444), chargeDeclined (0002: 402 card_declined /
  * generic_decline), expiredCard (0069: 402 expired_card), authenticationRequired (3184: 402
- * authentication_required), processing (PaymentIntent stays 'processing' until settled).
+ * authentication_required), processing (0000: the PaymentIntent stays 'processing' until settled).
+ * A 402 carries error.{code, decline_code, message, charge, payment_intent, payment_method}; the failed
+ * PaymentIntent is requires_payment_method with last_payment_error and payment_method null.
  * Controls: completeSession(id, {card}), completeSetupSession(id, {card}) -> checkout.session.completed;
  * setCardBehaviour(pmId, kind); settlePaymentIntent(piId, 'succeeded'|'failed') -> payment_intent.*;
  * refund/openDispute accept a ch_, pi_ or cs_ id. Events the API caused (payment_intent.succeeded,
- * .payment_failed, .processing) collect in `emitted`; takeEvents(type?) removes and returns them.
+ * .payment_failed, .processing) collect in `emitted`; takeEvents(type | predicate?) removes and returns them.
  * Lookups: paymentIntentsFor(cus), paymentMethodsFor(cus), customer(id), paymentMethod(id), paymentIntent(id).
  */
 export class StripeDoubleStore extends StripeDoubleIntents {
