@@ -1,23 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodeForm, type FormValue } from './form-decode';
-import { listPage } from './list';
-import { StripeDoubleStore, type StripeObject } from './stripe-double.store';
+import { decodeForm } from './form-decode';
+import { apiError as error, type Reply } from './stripe-double.objects';
+import { route, type RecordedRequest } from './stripe-double.routes';
+import { StripeDoubleStore } from './stripe-double.store';
 
-export interface RecordedRequest {
-  method: string;
-  path: string;
-  query: Record<string, FormValue>;
-  body: Record<string, FormValue>;
-  idempotencyKey: string | undefined;
-  stripeVersion: string | undefined;
-}
-
-interface Reply {
-  status: number;
-  body: unknown;
-}
+export type { RecordedRequest } from './stripe-double.routes';
 
 /**
  * A Stripe-compatible HTTP server for tests (plain node:http on 127.0.0.1, ephemeral port): the
@@ -28,7 +17,8 @@ interface Reply {
 export class StripeDouble extends StripeDoubleStore {
   readonly secretKey = `sk_test_${randomBytes(16).toString('hex')}`;
   readonly requests: RecordedRequest[] = [];
-  private readonly idempotent = new Map<string, { hash: string; reply: Reply }>();
+  private readonly idempotent = new Map<string, { hash: string; status: number; body: string }>();
+  private readonly inFlight = new Set<string>();
   private failures: number[] = [];
   private held: Array<{ path: RegExp; arrived: () => void; released: Promise<void> }> = [];
   private server?: http.Server;
@@ -82,29 +72,57 @@ export class StripeDouble extends StripeDoubleStore {
       stripeVersion: req.headers['stripe-version'] as string | undefined,
     };
     this.requests.push(recorded);
+    // Stripe answers 409 to a second request while the first with the same key is still running.
+    const key = recorded.idempotencyKey && recorded.method === 'POST' ? recorded.idempotencyKey : undefined;
+    const busy = key !== undefined && this.inFlight.has(key);
+    if (key && !busy) this.inFlight.add(key);
+    try {
+      await this.answer(recorded, raw, { busy, authorization: req.headers.authorization }, res);
+    } finally {
+      if (key && !busy) this.inFlight.delete(key);
+    }
+  }
+
+  private async answer(
+    recorded: RecordedRequest,
+    raw: string,
+    o: { busy: boolean; authorization: string | undefined },
+    res: http.ServerResponse,
+  ) {
     const held = this.held.findIndex((h) => h.path.test(recorded.path));
     if (held >= 0) {
       const [h] = this.held.splice(held, 1);
       h.arrived();
       await h.released;
     }
-    const send = (r: Reply, replayed = false) => {
-      res.writeHead(r.status, {
+    // Bodies are serialized when answered, so a replay repeats the first answer even after the objects moved on.
+    const send = (status: number, body: string, replayed = false) => {
+      res.writeHead(status, {
         'Content-Type': 'application/json',
         'Request-Id': `req_${randomBytes(8).toString('hex')}`,
         ...(replayed ? { 'Idempotent-Replayed': 'true' } : {}),
       });
-      res.end(JSON.stringify(r.body));
+      res.end(body);
     };
-    if (req.headers.authorization !== `Bearer ${this.secretKey}`) return send(error(401, 'Invalid API Key provided.'));
+    const reply = (r: Reply) => send(r.status, JSON.stringify(r.body));
+    if (o.authorization !== `Bearer ${this.secretKey}`) return reply(error(401, 'Invalid API Key provided.'));
     const failure = this.failures.shift();
-    if (failure) return send(error(failure, 'Simulated Stripe outage', 'api_error'));
+    if (failure) return reply(error(failure, 'Simulated Stripe outage', 'api_error'));
 
     const key = recorded.idempotencyKey && recorded.method === 'POST' ? recorded.idempotencyKey : undefined;
+    if (o.busy)
+      return reply(
+        error(
+          409,
+          `There is currently another in-progress request using this Idempotent Key (that probably means you ` +
+            `submitted twice, and the other request is still going through): ${key}. Please try again later.`,
+          'idempotency_error',
+        ),
+      );
     const hash = createHash('sha256').update(`${recorded.path}\n${raw}`).digest('hex');
     const prior = key ? this.idempotent.get(key) : undefined;
     if (prior && prior.hash !== hash) {
-      return send(
+      return reply(
         error(
           400,
           'Keys for idempotent requests can only be used with the same parameters they were first used with.',
@@ -112,41 +130,11 @@ export class StripeDouble extends StripeDoubleStore {
         ),
       );
     }
-    if (prior) return send(prior.reply, true);
-    const reply = this.route(recorded);
-    if (key && reply.status < 500) this.idempotent.set(key, { hash, reply });
-    send(reply);
+    if (prior) return send(prior.status, prior.body, true);
+    const r = route(this, recorded, this.url);
+    const body = JSON.stringify(r.body);
+    // Any answer below 500 is final for the key (a 402 card decline included); a 5xx may be retried.
+    if (key && r.status < 500) this.idempotent.set(key, { hash, status: r.status, body });
+    send(r.status, body);
   }
-
-  private route(r: RecordedRequest): Reply {
-    const ok = (body: unknown): Reply => ({ status: 200, body });
-    const one = (list: StripeObject[], id: string, kind: string) => {
-      const found = list.find((o) => o.id === id);
-      return found ? ok(found) : error(404, `No such ${kind}: '${id}'`, 'invalid_request_error', 'resource_missing');
-    };
-    const byPi = (o: StripeObject) =>
-      (typeof r.query.payment_intent !== 'string' || o.payment_intent === r.query.payment_intent) &&
-      (typeof r.query.status !== 'string' || o.status === r.query.status);
-    const [, v1, a, b, c] = r.path.split('/');
-    if (v1 !== 'v1') return error(404, `Unrecognized request URL (${r.method}: ${r.path}).`);
-    if (r.method === 'POST' && a === 'checkout' && b === 'sessions' && !c)
-      return ok(this.createSession(r.body, this.url));
-    if (r.method !== 'GET') return error(404, `Unrecognized request URL (${r.method}: ${r.path}).`);
-    if (a === 'checkout' && b === 'sessions')
-      return c
-        ? one(this.sessions, c, 'checkout.session')
-        : ok(listPage(this.sessions, r.query, '/v1/checkout/sessions', byPi));
-    if (a === 'charges')
-      return b ? one(this.charges, b, 'charge') : ok(listPage(this.charges, r.query, '/v1/charges', byPi));
-    if (a === 'refunds')
-      return b ? one(this.refunds, b, 'refund') : ok(listPage(this.refunds, r.query, '/v1/refunds', byPi));
-    if (a === 'disputes')
-      return b ? one(this.disputes, b, 'dispute') : ok(listPage(this.disputes, r.query, '/v1/disputes', byPi));
-    if (a === 'payment_intents' && b) return one(this.paymentIntents, b, 'payment_intent');
-    return error(404, `Unrecognized request URL (${r.method}: ${r.path}).`);
-  }
-}
-
-function error(status: number, message: string, type = 'invalid_request_error', code?: string): Reply {
-  return { status, body: { error: { type, message, ...(code ? { code } : {}) } } };
 }
