@@ -62,8 +62,7 @@ export const BillingSettings = z
 documentRoute({
   method: 'get',
   path: '/v1/billing/settings',
-  summary:
-    "The caller's billing settings (low-balance threshold; auto top-up and saved card are not offered yet: off and null)",
+  summary: "The caller's billing settings: auto top-up, the low-balance threshold and the saved card",
   tags: ['billing'],
   security: [{ bearer: [] }],
   request: { query: SettingsQuery },
@@ -88,6 +87,10 @@ documentRoute({
     400: problems[400],
     401: problems[401],
     409: { description: '`payment_method_required`: auto top-up needs a saved card', content: problems[409].content },
+    422: {
+      description: '`unknown_package`, or `monthly_limit_below_price`: the limit would not pay for one top-up',
+      content: problems[422].content,
+    },
     429: problems[429],
   },
 });
