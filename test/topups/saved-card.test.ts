@@ -65,7 +65,7 @@ describe('saving a card', () => {
       .set('Authorization', `Bearer ${t.token('owner')}`)
       .expect(201);
     const event = t.double.completeSetupSession(started.body.stripeCheckoutSessionId, { card: 'mastercard' });
-    (event.data.object as { metadata: Record<string, string> }).metadata.userId = 'intruder';
+    (event.data.object as unknown as { metadata: Record<string, string> }).metadata.userId = 'intruder';
     await t.deliver(event).expect(200);
     expect((await settingsOf('intruder')).body.paymentMethod).toBeNull();
   });
