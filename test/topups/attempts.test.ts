@@ -15,8 +15,11 @@ beforeAll(async () => {
   t = await createStripeTestApp({ env: { AUTO_TOPUP_MAX_FAILURES: '3' } });
 });
 afterAll(() => t.close());
+// The ledger's invariants, and the trial balance finance reads, hold after every scenario.
 afterEach(async () => {
   expect(await ledgerViolations(t.database)).toEqual(NO_VIOLATIONS);
+  const report = await request(t.app).get('/v1/admin/reports/credits').set('Authorization', `Bearer ${t.admin}`);
+  expect([report.status, report.body.ok]).toEqual([200, true]);
 });
 
 /** A user with a saved card, 520 credits and auto top-up at 500 with the starter package (5,000 credits, $5). */
@@ -201,5 +204,17 @@ describe('auto top-up attempts', () => {
     expect((await eventsOf(t, 'hank', 'credits.')).map((e) => e.data)).toEqual([
       expect.objectContaining({ reason: 'refund', credits: '2500', balance: '2970' }),
     ]);
+  });
+
+  it('a hold that takes available below the threshold starts an attempt, as a charge does', async () => {
+    await enrolled('ivan');
+    await request(t.app)
+      .post('/v1/usage/holds')
+      .set('Authorization', `Bearer ${t.gateway}`)
+      .send({ userId: 'ivan', requestId: 'stream-1', model: 'gpt-4o', maxInputTokens: 1000, maxOutputTokens: 500 })
+      .expect(201);
+    expect((await topupsOf(t, 'ivan')).map((r) => r.status)).toEqual(['pending']);
+    await runWorker(t);
+    expect((await balanceOf(t, 'ivan')).available).toBe('5470');
   });
 });
