@@ -50,6 +50,22 @@ export default tseslint.config(
       'no-restricted-imports': restrict({ group: ['**/test/**', '../test/*'], message: 'bench never imports test/.' }),
     },
   },
+  // Lines stay within 120 characters (prettier's width); only URLs, which cannot be split, may run longer.
+  {
+    files: ['src/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
+    // TEMPORARY: lines in these files are being wrapped on another branch; delete `ignores` once it has merged.
+    ignores: [
+      'src/modules/settings/**',
+      'src/modules/webhooks/**',
+      'src/modules/purchases/**',
+      'src/modules/events/**',
+      'src/composition.ts',
+      'src/app.ts',
+      'test/stripe-double/**',
+      'test/helpers/stripe.ts',
+    ],
+    rules: { 'max-len': ['error', { code: 120, ignoreUrls: true }] },
+  },
   {
     files: ['**/*.js'],
     languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },
