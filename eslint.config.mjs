@@ -50,6 +50,11 @@ export default tseslint.config(
       'no-restricted-imports': restrict({ group: ['**/test/**', '../test/*'], message: 'bench never imports test/.' }),
     },
   },
+  // Lines stay within 120 characters (prettier's width); only URLs, which cannot be split, may run longer.
+  {
+    files: ['src/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
+    rules: { 'max-len': ['error', { code: 120, ignoreUrls: true }] },
+  },
   {
     files: ['**/*.js'],
     languageOptions: { sourceType: 'commonjs', globals: { ...globals.node } },

@@ -95,7 +95,8 @@ async function main() {
       if (f) Object.assign(r, { floor, rpsVsFloor: m.rps / f.tps, p99VsFloor: m.p99 / f.p99 });
       rows.push(r);
       log(
-        `${scenario}: ${m.rps.toFixed(0)} req/s, p99 ${m.p99.toFixed(2)} ms, ${m.errors} errors, server ${m.serverCpuMsPerRequest.toFixed(2)} CPU ms/req`,
+        `${scenario}: ${m.rps.toFixed(0)} req/s, p99 ${m.p99.toFixed(2)} ms, ${m.errors} errors, ` +
+          `server ${m.serverCpuMsPerRequest.toFixed(2)} CPU ms/req`,
       );
       return r;
     };
@@ -188,7 +189,8 @@ async function main() {
       note: `psql ${(psql.rowsPerSecond / 1000).toFixed(0)}k rows/s; RSS growth ${rssGrowth.toFixed(1)} MB`,
     });
     log(
-      `export: ${http.rows} rows at ${http.rowsPerSecond.toFixed(0)} rows/s vs psql ${psql.rowsPerSecond.toFixed(0)}; RSS +${rssGrowth.toFixed(1)} MB`,
+      `export: ${http.rows} rows at ${http.rowsPerSecond.toFixed(0)} rows/s vs psql ` +
+        `${psql.rowsPerSecond.toFixed(0)}; RSS +${rssGrowth.toFixed(1)} MB`,
     );
     await checked('export');
 
@@ -214,7 +216,9 @@ async function main() {
       {
         target: 'reconcile p99 at half the peak rate',
         goal: '< 20 ms',
-        measured: `${half.p99.toFixed(2)} ms (floor at that rate: ${floors[half.floor!].p99.toFixed(2)} ms, ${floors[half.floor!].p99WithLag?.toFixed(2)} ms with pgbench's schedule lag)`,
+        measured:
+          `${half.p99.toFixed(2)} ms (floor at that rate: ${floors[half.floor!].p99.toFixed(2)} ms, ` +
+          `${floors[half.floor!].p99WithLag?.toFixed(2)} ms with pgbench's schedule lag)`,
         met: half.p99 < 20,
       },
       {

@@ -39,9 +39,11 @@ async function generate(pool: pg.Pool, postings: number) {
     );
     await c.query(
       `WITH w AS (SELECT min(id) AS first FROM accounts WHERE kind = 'wallet'),
-            s AS (SELECT (SELECT id FROM accounts WHERE code = 'usage_revenue') AS rev, (SELECT id FROM accounts WHERE code = 'promotions') AS promo)
+            s AS (SELECT (SELECT id FROM accounts WHERE code = 'usage_revenue') AS rev, (SELECT id FROM accounts
+            WHERE code = 'promotions') AS promo)
        INSERT INTO postings (transaction_id, account_id, amount, created_at)
-       SELECT md5(g::text)::uuid, CASE WHEN leg = 1 THEN w.first + g % $2 ELSE CASE WHEN g % 10 = 0 THEN s.promo ELSE s.rev END END,
+       SELECT md5(g::text)::uuid, CASE WHEN leg = 1 THEN w.first + g % $2 ELSE CASE WHEN g % 10 = 0 THEN s.promo
+              ELSE s.rev END END,
               CASE WHEN g % 10 = 0 THEN 100 ELSE -1.5 END * CASE WHEN leg = 1 THEN 1 ELSE -1 END, t.created_at
        FROM generate_series(1, $1) g CROSS JOIN (VALUES (1), (2)) legs(leg) CROSS JOIN w CROSS JOIN s
        JOIN ledger_transactions t ON t.id = md5(g::text)::uuid
@@ -49,7 +51,8 @@ async function generate(pool: pg.Pool, postings: number) {
       [txs, WALLETS],
     );
     await c.query(
-      `UPDATE accounts a SET balance = m.total FROM (SELECT account_id, sum(amount) AS total FROM postings GROUP BY account_id) m
+      `UPDATE accounts a SET balance = m.total FROM (SELECT account_id, sum(amount) AS total FROM postings
+       GROUP BY account_id) m
        WHERE a.id = m.account_id AND a.kind = 'wallet'`,
     );
     await c.query(`SET session_replication_role = origin`);

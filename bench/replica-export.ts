@@ -80,10 +80,12 @@ async function main() {
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     console.log(`\n| export of ${rows} rows | median rows/s | rounds |\n| --- | --- | --- |`);
     console.log(
-      `| service, DATABASE_READ_URL (standby) | ${median(results.replica).toFixed(0)} | ${results.replica.map((r) => r.toFixed(0)).join(', ')} |`,
+      `| service, DATABASE_READ_URL (standby) | ${median(results.replica).toFixed(0)} | ` +
+        `${results.replica.map((r) => r.toFixed(0)).join(', ')} |`,
     );
     console.log(
-      `| service, primary only | ${median(results.primary).toFixed(0)} | ${results.primary.map((r) => r.toFixed(0)).join(', ')} |`,
+      `| service, primary only | ${median(results.primary).toFixed(0)} | ` +
+        `${results.primary.map((r) => r.toFixed(0)).join(', ')} |`,
     );
     console.log(`| psql \\copy on the standby | ${psql.standby.rowsPerSecond.toFixed(0)} | 1 |`);
     console.log(`| psql \\copy on the primary | ${psql.primary.rowsPerSecond.toFixed(0)} | 1 |`);
@@ -97,8 +99,11 @@ async function main() {
       ).headers.get('x-data-as-of');
     // Idle (the last commit was the seeding, long before): the standby must stay in use.
     const idleAsOf = await history();
+    const idleAge = idleAsOf ? ((Date.now() - Date.parse(idleAsOf)) / 1000).toFixed(1) : '';
     console.log(
-      `\nidle primary: ${idleAsOf ? `served by the standby, X-Data-As-Of ${((Date.now() - Date.parse(idleAsOf)) / 1000).toFixed(1)} s old (limit ${MAX_LAG} s)` : 'FELL BACK'}`,
+      `\nidle primary: ${
+        idleAsOf ? `served by the standby, X-Data-As-Of ${idleAge} s old (limit ${MAX_LAG} s)` : 'FELL BACK'
+      }`,
     );
     await cluster.sql('standby', 'SELECT pg_wal_replay_pause()');
     const wrote = Date.now();
@@ -119,7 +124,8 @@ async function main() {
     while ((await history()) === null) await sleep(100);
     const back = (Date.now() - resumed) / 1000;
     console.log(
-      `replay paused, one write: reads moved to the primary after ${noticed.toFixed(2)} s (limit ${MAX_LAG} s); replay resumed: back on the standby after ${back.toFixed(2)} s`,
+      `replay paused, one write: reads moved to the primary after ${noticed.toFixed(2)} s (limit ${MAX_LAG} s); ` +
+        `replay resumed: back on the standby after ${back.toFixed(2)} s`,
     );
     const metrics = await (await fetch(`${onReplica.url}/metrics`)).text();
     console.log(

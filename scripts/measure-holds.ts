@@ -13,7 +13,8 @@ import { createLogger } from '../src/platform/logger';
 
 /**
  * The cost of hold + settle against a plain charge, over loopback HTTP, sequential calls.
- *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npx ts-node --transpile-only scripts/measure-holds.ts [calls]
+ *   DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \
+ *     npx ts-node --transpile-only scripts/measure-holds.ts [calls]
  * Makes a scratch database on that server and drops it afterwards. Numbers, not assertions.
  */
 const CALLS = Number(process.argv[2] ?? 2000);

@@ -45,19 +45,23 @@ export const walletUser = (n: number) => `bench-${n}`;
 export async function seedWallets(pool: pg.Pool, count: number, credits: string): Promise<void> {
   await inTransaction(pool, async (c) => {
     await c.query(
-      `INSERT INTO accounts (kind, user_id, balance) SELECT 'wallet', 'bench-' || g, $2::numeric FROM generate_series(1, $1::int) g`,
+      `INSERT INTO accounts (kind, user_id, balance) SELECT 'wallet', 'bench-' || g, $2::numeric
+       FROM generate_series(1, $1::int) g`,
       [count, credits],
     );
     await c.query(
       `INSERT INTO ledger_transactions (id, type, business_key, reference, actor, correlation_id)
-       SELECT md5('bench-seed:' || g)::uuid, 'adjustment', 'bench-seed:' || g, 'bench funding', 'bench', 'bench-seed' FROM generate_series(1, $1::int) g`,
+       SELECT md5('bench-seed:' || g)::uuid, 'adjustment', 'bench-seed:' || g, 'bench funding', 'bench', 'bench-seed'
+              FROM generate_series(1, $1::int) g`,
       [count],
     );
     await c.query(
       `INSERT INTO postings (transaction_id, account_id, amount, balance_after)
-       SELECT md5('bench-seed:' || g)::uuid, a.id, $2::numeric, $2::numeric FROM generate_series(1, $1::int) g JOIN accounts a ON a.user_id = 'bench-' || g
+       SELECT md5('bench-seed:' || g)::uuid, a.id, $2::numeric, $2::numeric FROM generate_series(1, $1::int) g
+       JOIN accounts a ON a.user_id = 'bench-' || g
        UNION ALL
-       SELECT md5('bench-seed:' || g)::uuid, (SELECT id FROM accounts WHERE code = 'promotions'), -$2::numeric, NULL FROM generate_series(1, $1::int) g`,
+       SELECT md5('bench-seed:' || g)::uuid, (SELECT id FROM accounts WHERE code = 'promotions'), -$2::numeric, NULL
+       FROM generate_series(1, $1::int) g`,
       [count, credits],
     );
   });
@@ -82,7 +86,8 @@ export async function seedLedgerRows(pool: pg.Pool, target: number): Promise<num
     );
     await c.query(
       `INSERT INTO ledger_transactions (id, type, business_key, reference, actor, correlation_id)
-       SELECT md5('bench-export:' || g)::uuid, 'adjustment', 'bench-export:' || g, 'bench export ' || g, 'bench', 'bench-seed' FROM generate_series(1, $1::int) g`,
+       SELECT md5('bench-export:' || g)::uuid, 'adjustment', 'bench-export:' || g, 'bench export ' || g, 'bench',
+              'bench-seed' FROM generate_series(1, $1::int) g`,
       [missing],
     );
     await c.query(
@@ -90,12 +95,14 @@ export async function seedLedgerRows(pool: pg.Pool, target: number): Promise<num
        SELECT md5('bench-export:' || g)::uuid, a.id, 1, row_number() OVER (PARTITION BY a.id ORDER BY g)
        FROM generate_series(1, $1::int) g JOIN accounts a ON a.user_id = 'bench-export-' || (g % 1000)
        UNION ALL
-       SELECT md5('bench-export:' || g)::uuid, (SELECT id FROM accounts WHERE code = 'promotions'), -1, NULL FROM generate_series(1, $1::int) g`,
+       SELECT md5('bench-export:' || g)::uuid, (SELECT id FROM accounts WHERE code = 'promotions'), -1, NULL
+       FROM generate_series(1, $1::int) g`,
       [missing],
     );
     await c.query(
       `UPDATE accounts a SET balance = s.total FROM (SELECT p.account_id, sum(p.amount) AS total FROM postings p
-         JOIN accounts w ON w.id = p.account_id WHERE w.user_id LIKE 'bench-export-%' GROUP BY p.account_id) s WHERE a.id = s.account_id`,
+         JOIN accounts w ON w.id = p.account_id WHERE w.user_id LIKE 'bench-export-%' GROUP BY p.account_id) s
+         WHERE a.id = s.account_id`,
     );
   });
   await pool.query('ANALYZE');

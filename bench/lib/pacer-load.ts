@@ -41,7 +41,8 @@ export function pacerBinary(): string {
       execFileSync('cc', ['-O2', '-Wall', '-o', partial, SOURCE], { stdio: ['ignore', 'inherit', 'inherit'] });
     } catch (error) {
       throw new Error(
-        `could not compile bench/pacer/pacer.c (${(error as Error).message}): install a C compiler (apt-get install gcc)`,
+        `could not compile bench/pacer/pacer.c (${(error as Error).message}): ` +
+          'install a C compiler (apt-get install gcc)',
         {
           cause: error,
         },

@@ -30,10 +30,13 @@ const f = (n: number | undefined, digits = 1) => (n === undefined || !Number.isF
 
 export function markdownTable(rows: ScenarioRow[]): string {
   const head =
-    '| scenario | req/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | server CPU ms/req | load-gen CPU ms/req | machine CPU ms/req | vs floor | req/s ÷ floor | p99 ÷ floor |';
+    '| scenario | req/s | p50 ms | p95 ms | p99 ms | errors | peak RSS MB | server CPU ms/req | load-gen CPU ms/req ' +
+    '| machine CPU ms/req | vs floor | req/s ÷ floor | p99 ÷ floor |';
   const lines = rows.map(
     (r) =>
-      `| ${r.scenario} | ${f(r.rps, 0)} | ${f(r.p50, 2)} | ${f(r.p95, 2)} | ${f(r.p99, 2)} | ${r.errors} | ${f(r.peakRssMb, 0)} | ${f(r.serverCpuMsPerRequest, 2)} | ${f(r.loadGenCpuMsPerRequest, 2)} | ${f(r.machineCpuMsPerRequest, 2)} | ${r.floor ?? '–'} | ${f(r.rpsVsFloor, 2)} | ${f(r.p99VsFloor, 2)} |`,
+      `| ${r.scenario} | ${f(r.rps, 0)} | ${f(r.p50, 2)} | ${f(r.p95, 2)} | ${f(r.p99, 2)} | ${r.errors} ` +
+      `| ${f(r.peakRssMb, 0)} | ${f(r.serverCpuMsPerRequest, 2)} | ${f(r.loadGenCpuMsPerRequest, 2)} ` +
+      `| ${f(r.machineCpuMsPerRequest, 2)} | ${r.floor ?? '–'} | ${f(r.rpsVsFloor, 2)} | ${f(r.p99VsFloor, 2)} |`,
   );
   return [head, '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|', ...lines].join('\n');
 }

@@ -20,10 +20,8 @@ export function exactlyAnswered(
 ) {
   const lost = Object.values(r.errorKinds ?? {}).reduce((n, k) => n + k, 0) + (r.unanswered ?? 0);
   if (recorded < answered || recorded > answered + lost) {
-    violation(
-      scenario,
-      `${answered} answered 201 but ${recorded} ${what} were recorded${lost ? ` (${lost} requests without an answer)` : ''}`,
-    );
+    const unanswered = lost ? ` (${lost} requests without an answer)` : '';
+    violation(scenario, `${answered} answered 201 but ${recorded} ${what} were recorded${unanswered}`);
   }
 }
 
@@ -32,7 +30,8 @@ export function expectOnly(violation: Violation, scenario: string, r: LoadResult
   if (other.length > 0 || r.errors > 0) {
     violation(
       scenario,
-      `expected only ${status}, got ${JSON.stringify(r.statuses)} and ${r.errors} errors ${JSON.stringify(r.errorKinds ?? {})}`,
+      `expected only ${status}, got ${JSON.stringify(r.statuses)} and ${r.errors} errors ` +
+        `${JSON.stringify(r.errorKinds ?? {})}`,
     );
   }
 }
@@ -58,7 +57,8 @@ export async function settledUsageCount(pool: pg.Pool): Promise<number> {
  */
 export async function eachAnsweredCharged(pool: pg.Pool, violation: Violation, scenario: string, ids: string[]) {
   const { rows } = await pool.query<{ charged: string; usages: string }>(
-    `SELECT count(DISTINCT a.id) AS charged, count(u.id) AS usages FROM unnest($1::text[]) a(id) JOIN usages u ON u.request_id = a.id`,
+    `SELECT count(DISTINCT a.id) AS charged, count(u.id) AS usages FROM unnest($1::text[]) a(id) JOIN usages u
+     ON u.request_id = a.id`,
     [ids],
   );
   const charged = Number(rows[0].charged);
@@ -66,7 +66,8 @@ export async function eachAnsweredCharged(pool: pg.Pool, violation: Violation, s
   if (new Set(ids).size !== ids.length || charged !== ids.length || usages !== ids.length) {
     violation(
       scenario,
-      `${ids.length} requestIds answered 201 (${new Set(ids).size} distinct): ${charged} have a usage, ${usages} usages in all`,
+      `${ids.length} requestIds answered 201 (${new Set(ids).size} distinct): ${charged} have a usage, ` +
+        `${usages} usages in all`,
     );
   }
 }

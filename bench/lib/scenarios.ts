@@ -42,7 +42,8 @@ export interface Measured extends LoadResult {
   note?: string;
 }
 
-const CHARGE = { model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 }; // 0.18 credits, like the floor (also in requests.lua and pacer.c)
+// 0.18 credits, like the floor (also in requests.lua and pacer.c)
+const CHARGE = { model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 };
 
 const json = (token: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${token}` });
 const random = (n: number) => 1 + Math.floor(Math.random() * n);

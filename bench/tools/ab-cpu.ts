@@ -88,7 +88,8 @@ async function main() {
     const rss = { a: [] as number[], b: [] as number[] };
     for (let i = 0; i < rounds; i++) {
       for (const which of i % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
-        await new Promise((r) => setTimeout(r, 500)); // the last round's unanswered requests commit before the next count
+        // the last round's unanswered requests commit before the next count
+        await new Promise((r) => setTimeout(r, 500));
         const m = await s.reconcile(which === 'a' ? a : b, `${which}-r${i}`, { hot: HOT, rate: rate || undefined });
         cpu[which].push(m.serverCpuMsPerRequest);
         rps[which].push(m.rps);
@@ -96,16 +97,19 @@ async function main() {
         rss[which].push(m.peakRssMb);
       }
       const line = (w: 'a' | 'b') =>
-        `${cpu[w][i].toFixed(3)} CPU ms/req, ${rps[w][i].toFixed(0)} req/s, p99 ${p99[w][i].toFixed(1)} ms, RSS ${rss[w][i].toFixed(0)} MB`;
+        `${cpu[w][i].toFixed(3)} CPU ms/req, ${rps[w][i].toFixed(0)} req/s, ` +
+        `p99 ${p99[w][i].toFixed(1)} ms, RSS ${rss[w][i].toFixed(0)} MB`;
       console.log(`round ${i + 1}: A ${line('a')} | B ${line('b')}`);
     }
     const diffs = cpu.a.map((x, i) => cpu.b[i] - x);
     const summary = (w: 'a' | 'b') =>
-      `median ${median(cpu[w]).toFixed(3)} ms/req, ${median(rps[w]).toFixed(0)} req/s, p99 ${median(p99[w]).toFixed(1)} ms, peak RSS ${Math.max(...rss[w]).toFixed(0)} MB`;
+      `median ${median(cpu[w]).toFixed(3)} ms/req, ${median(rps[w]).toFixed(0)} req/s, ` +
+      `p99 ${median(p99[w]).toFixed(1)} ms, peak RSS ${Math.max(...rss[w]).toFixed(0)} MB`;
     console.log(`A ${dirA} ${flags[0].join(' ')}: ${summary('a')}`);
     console.log(`B ${dirB} ${flags[1].join(' ')}: ${summary('b')}`);
     console.log(
-      `B - A: median ${median(diffs).toFixed(3)} ms/req (${diffs.filter((d) => d < 0).length}/${rounds} rounds B lower)`,
+      `B - A: median ${median(diffs).toFixed(3)} ms/req ` +
+        `(${diffs.filter((d) => d < 0).length}/${rounds} rounds B lower)`,
     );
   } finally {
     await Promise.all(servers.map((server) => server.stop()));

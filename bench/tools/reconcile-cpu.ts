@@ -50,7 +50,8 @@ async function main() {
         const m = await s.reconcile(ctx, `r${i}`, { hot: false, rate });
         cpu.push(m.serverCpuMsPerRequest);
         console.log(
-          `round ${i + 1}: ${m.rps.toFixed(0)} req/s, p99 ${m.p99.toFixed(1)} ms, server ${m.serverCpuMsPerRequest.toFixed(3)} CPU ms/req, peak RSS ${m.peakRssMb.toFixed(0)} MB`,
+          `round ${i + 1}: ${m.rps.toFixed(0)} req/s, p99 ${m.p99.toFixed(1)} ms, ` +
+            `server ${m.serverCpuMsPerRequest.toFixed(3)} CPU ms/req, peak RSS ${m.peakRssMb.toFixed(0)} MB`,
         );
       }
       const sorted = [...cpu].sort((a, b) => a - b);

@@ -1,7 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 
-/** RS256 key pairs and tokens for tests, the bench and the go-live checks: keys are made at run time, none is committed. */
+/**
+ * RS256 key pairs and tokens for tests, the bench and the go-live checks: keys are made at run time, none is committed.
+ */
 export function makeKeyPair() {
   return generateKeyPairSync('rsa', {
     modulusLength: 2048,

@@ -55,7 +55,8 @@ export async function startReplicaCluster(): Promise<ReplicaCluster> {
   const missing = TOOLS.filter((t) => !fs.existsSync(path.join(BIN, t)));
   if (missing.length)
     throw new Error(
-      `The replica tests need PostgreSQL 15 server binaries (Debian package postgresql-15): ${missing.join(', ')} not found in ${BIN}`,
+      `The replica tests need PostgreSQL 15 server binaries (Debian package postgresql-15): ` +
+        `${missing.join(', ')} not found in ${BIN}`,
     );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'billing-replica-'));
   const [primaryPort, standbyPort] = await freePorts(2);

@@ -74,7 +74,8 @@ export function createMetrics() {
     ]),
     webhookLookupsRefused: counter(
       'billing_webhook_lookups_refused_total',
-      'Refund and dispute events recorded as failed and acknowledged because Stripe refused the PaymentIntent lookup (401/403: the key is wrong, revoked or lacks permission)',
+      'Refund and dispute events recorded as failed and acknowledged because Stripe refused the PaymentIntent lookup ' +
+        '(401/403: the key is wrong, revoked or lacks permission)',
       ['status'],
     ),
     authFailures: counter('billing_auth_failures_total', 'Rejected credentials by reason', ['reason']),

@@ -6,7 +6,7 @@ const pace = { token: 'tok-gw', requestIdPrefix: 'run-paced-', wallets: 50 };
 describe('the bench pacer (bench/pacer/pacer.c)', () => {
   // The pacer's counts are checked against what the server saw, never against the clock: on a busy
   // machine fewer charges leave in time (counted as unsent), and that is not what these tests are about.
-  it('sends at most rate × seconds charges, each with a requestId of its own on a wallet in range, and counts each status', async () => {
+  it('sends at most rate × seconds charges, each with its own requestId, on wallets in range; counted', async () => {
     const server = await recordingServer((n, _req, res) => jsonAnswer(res, n % 4 === 0 ? 402 : 201));
     try {
       const r = await runPacer({ ...pace, url: server.url, connections: 4, seconds: 1, rate: 200 });

@@ -11,7 +11,8 @@ describe('the pgbench floor', () => {
     t = await createTestDatabase({ poolMax: 2 });
     await seedWallets(t.db.pool, 20, '1000000');
     [ids] = await t.sql<{ card: string; revenue: string }>(
-      `SELECT (SELECT id FROM rate_cards WHERE model = 'gpt-4o-mini' ORDER BY effective_from DESC LIMIT 1)::text AS card,
+      `SELECT (SELECT id FROM rate_cards WHERE model = 'gpt-4o-mini' ORDER BY effective_from DESC
+       LIMIT 1)::text AS card,
               (SELECT id FROM accounts WHERE code = 'usage_revenue')::text AS revenue`,
     );
   });
@@ -38,7 +39,7 @@ describe('the pgbench floor', () => {
     expect(f.p99WithLag).toBeUndefined();
   });
 
-  it('when it runs paced, it gives the p99 with and without the schedule lag, the first never below the second', async () => {
+  it('when paced, it gives the p99 with and without the schedule lag, the first never below the second', async () => {
     const f = await floor(50);
     expect(f.errors).toBe(0);
     expect(f.transactions).toBeGreaterThan(20);

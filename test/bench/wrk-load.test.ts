@@ -16,7 +16,7 @@ const listFile = (lines: string[]) => {
 };
 
 describeWithTool('wrk', 'wrk', 'the bench wrk runner (bench/wrk/requests.lua)', () => {
-  it('sends first charges with a requestId of their own each, on wallets in range, and counts each status', async () => {
+  it('sends first charges, each with its own requestId, on wallets in range, and counts each status', async () => {
     const server = await localServer((n) => (n % 3 === 0 ? 402 : 201));
     try {
       const r = await runWrk({

@@ -54,7 +54,8 @@ describe('catalog', () => {
     expect(before.body.credits).toBe('50');
     expect(after.body.credits).toBe('30');
     const rows = await t.database.sql<{ request_id: string; credits: string; input: string }>(
-      `SELECT u.request_id, u.credits::text, c.input_usd_per_1m::text AS input FROM usages u JOIN rate_cards c ON c.id = u.rate_card_id ORDER BY u.created_at`,
+      `SELECT u.request_id, u.credits::text, c.input_usd_per_1m::text AS input FROM usages u JOIN rate_cards c
+       ON c.id = u.rate_card_id ORDER BY u.created_at`,
     );
     expect(rows.map((r) => [r.request_id, r.input])).toEqual([
       ['before', '5.0000000000'],
@@ -80,7 +81,7 @@ describe('model names a caller sends', () => {
       .split('\n')
       .filter((l) => l.startsWith('billing_credits_debited_total{'));
 
-  it('a dated snapshot (leap day included) is priced by its family and counted under the family, not the spelling sent', async () => {
+  it('a dated snapshot (leap day included) is priced and counted by its family, not the spelling sent', async () => {
     await grant(t, 'snap-user', '1000');
     const debited = async (family: string) =>
       Number((await debitedSeries()).find((l) => l.includes(`{model="${family}"}`))?.split(' ')[1] ?? 0);

@@ -18,17 +18,19 @@ const drift = async () => {
 };
 
 describe('prisma/sql/functions: one current definition per SQL function', () => {
-  it('after db:migrate, every function in the database is exactly the one its file defines, with no other overload', async () => {
+  it('after db:migrate, each function in the database is exactly as its file defines, no other overload', async () => {
     expect(await drift()).toEqual([]);
     const [row] = await database.sql<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace WHERE s.nspname = 'public' AND p.prokind = 'f'`,
+      `SELECT count(*)::int AS n FROM pg_proc p JOIN pg_namespace s ON s.oid = p.pronamespace
+       WHERE s.nspname = 'public' AND p.prokind = 'f'`,
     );
     expect(row.n).toBe(readFunctionFiles().length);
   });
 
   it('the price and the usage key are inlined where they are called, so no charge plans their SQL again', async () => {
     const plan = await database.sql<{ 'QUERY PLAN': string }>(
-      `EXPLAIN VERBOSE SELECT billing_usage_cost(c, 1, 2, 3), billing_usage_usd(c, 1, 2, 3), billing_usage_business_key(c.model, 'r') FROM rate_cards c`,
+      `EXPLAIN VERBOSE SELECT billing_usage_cost(c, 1, 2, 3), billing_usage_usd(c, 1, 2, 3),
+       billing_usage_business_key(c.model, 'r') FROM rate_cards c`,
     );
     const output = plan.map((r) => r['QUERY PLAN']).find((l) => l.trim().startsWith('Output:'));
     expect(output).toMatch(/round\(/);
@@ -47,7 +49,7 @@ describe('prisma/sql/functions: one current definition per SQL function', () => 
     }
   });
 
-  it('when a function is changed in the database by hand, the check names it and the next db:migrate restores the file', async () => {
+  it('when a function is changed by hand, the check names it and the next db:migrate restores the file', async () => {
     await database.sql(
       `CREATE OR REPLACE FUNCTION billing_csv_text(v TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$ SELECT v $$`,
     );
@@ -60,7 +62,8 @@ describe('prisma/sql/functions: one current definition per SQL function', () => 
 
   it('when an old overload or a function without a file is left in the database, the check names it', async () => {
     await database.sql(
-      `CREATE FUNCTION billing_csv_text(v TEXT, quote TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$ SELECT quote || v $$`,
+      `CREATE FUNCTION billing_csv_text(v TEXT, quote TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS $$
+       SELECT quote || v $$`,
     );
     await database.sql(`CREATE FUNCTION billing_orphan() RETURNS INT LANGUAGE sql AS $$ SELECT 1 $$`);
     try {

@@ -49,7 +49,8 @@ describe('the database itself refuses what the ledger forbids', () => {
     await expect(
       inTransaction([
         tx(id, 'overdraft'),
-        `INSERT INTO postings (transaction_id, account_id, amount, balance_after) VALUES ('${id}', ${wallet}, -5, -5), ('${id}', ${revenue}, 5, NULL)`,
+        `INSERT INTO postings (transaction_id, account_id, amount, balance_after) VALUES ('${id}', ${wallet}, -5, -5),
+         ('${id}', ${revenue}, 5, NULL)`,
       ]),
     ).rejects.toThrow(/postings_no_overdraft_check/);
   });
@@ -63,7 +64,8 @@ describe('the database itself refuses what the ledger forbids', () => {
     const id = '00000000-0000-4000-8000-000000000005';
     await inTransaction([
       tx(id, 'balanced'),
-      `INSERT INTO postings (transaction_id, account_id, amount, balance_after) VALUES ('${id}', ${wallet}, 5, 5), ('${id}', ${revenue}, -5, NULL)`,
+      `INSERT INTO postings (transaction_id, account_id, amount, balance_after) VALUES ('${id}', ${wallet}, 5, 5),
+       ('${id}', ${revenue}, -5, NULL)`,
     ]);
     await expect(database.sql(`UPDATE postings SET amount = amount * 2`)).rejects.toThrow(/append-only/);
     await expect(database.sql(`UPDATE ledger_transactions SET reference = 'x'`)).rejects.toThrow(/append-only/);
@@ -81,11 +83,13 @@ describe('the database itself refuses what the ledger forbids', () => {
 
   it('a new price is a new card: the one in force is the latest effective_from that has passed', async () => {
     await database.sql(
-      `INSERT INTO rate_cards (model, input_usd_per_1m, cached_input_usd_per_1m, output_usd_per_1m, effective_from) VALUES
+      `INSERT INTO rate_cards (model, input_usd_per_1m, cached_input_usd_per_1m, output_usd_per_1m, effective_from)
+       VALUES
        ('gpt-4o', 2.5, 1.25, 10, now() - interval '1 minute'), ('gpt-4o', 1, 1, 1, now() + interval '1 day')`,
     );
     const [card] = await database.sql<{ input: string }>(
-      `SELECT input_usd_per_1m::text AS input FROM rate_cards WHERE model = 'gpt-4o' AND effective_from <= now() ORDER BY effective_from DESC LIMIT 1`,
+      `SELECT input_usd_per_1m::text AS input FROM rate_cards WHERE model = 'gpt-4o' AND effective_from <= now()
+       ORDER BY effective_from DESC LIMIT 1`,
     );
     expect(card.input).toBe('2.5000000000');
   });

@@ -13,7 +13,7 @@ beforeEach(async () => {
 afterEach(() => database.drop());
 
 describe('npm run db:migrate (src/platform/db/migrator.ts)', () => {
-  it('records every migration with prisma migrate deploy bookkeeping: sha256 checksum, finished_at, one step', async () => {
+  it('records each migration as prisma migrate deploy does: sha256 checksum, finished_at, one step', async () => {
     const applied = await migrate(database.url);
     const onDisk = fs
       .readdirSync(MIGRATIONS_DIR)
@@ -26,7 +26,8 @@ describe('npm run db:migrate (src/platform/db/migrator.ts)', () => {
       finished: boolean;
       applied_steps_count: number;
     }>(
-      `SELECT migration_name, checksum, finished_at IS NOT NULL AS finished, applied_steps_count FROM _prisma_migrations ORDER BY migration_name`,
+      `SELECT migration_name, checksum, finished_at IS NOT NULL AS finished, applied_steps_count
+              FROM _prisma_migrations ORDER BY migration_name`,
     );
     expect(rows).toEqual(
       onDisk.map((name) => ({

@@ -8,13 +8,15 @@ afterAll(() => database.drop());
 
 const post = (user: string, key: string, amount: string) =>
   database.sql<{ outcome: string }>(
-    `SELECT outcome FROM billing_post_wallet($1, 'adjustment', $2, 'promotions', $3::numeric, false, NULL, 'r', NULL, NULL)`,
+    `SELECT outcome FROM billing_post_wallet($1, 'adjustment', $2, 'promotions', $3::numeric, false, NULL, 'r', NULL,
+     NULL)`,
     [user, key, amount],
   );
 
 const charge = (user: string, request: string) =>
   database.sql<{ outcome: string; balance: string }>(
-    `SELECT outcome, balance::text FROM billing_charge_usage($1, $2, 'gpt-4o', 'gpt-4o', 1000, 500, 0, 'h', NULL, NULL)`,
+    `SELECT outcome, balance::text FROM billing_charge_usage($1, $2, 'gpt-4o', 'gpt-4o', 1000, 500, 0, 'h', NULL,
+     NULL)`,
     [user, request],
   );
 
@@ -30,13 +32,15 @@ describe('billing_post_wallet', () => {
 });
 
 describe('billing_charge_usage and a hold released at the same moment', () => {
-  it('when a release commits while a settle waits, the settle becomes a plain charge that still honours 402', async () => {
+  it('when a release commits while a settle waits, the settle becomes a plain charge still honouring 402', async () => {
     await post('race-hold', 'fund', '10');
     const [wallet] = await database.sql<{ id: string }>(`SELECT id::text FROM accounts WHERE user_id = 'race-hold'`);
     const [card] = await database.sql<{ id: string }>(`SELECT id::text FROM rate_cards WHERE model = 'gpt-4o'`);
     const [hold] = await database.sql<{ id: string }>(
-      `INSERT INTO holds (account_id, user_id, request_id, model, rate_card_id, max_input_tokens, max_output_tokens, amount, payload_hash, expires_at)
-       VALUES ($1, 'race-hold', 'call-1', 'gpt-4o', $2, 100, 100, 8, 'h', now() + interval '10 minutes') RETURNING id::text`,
+      `INSERT INTO holds (account_id, user_id, request_id, model, rate_card_id, max_input_tokens, max_output_tokens,
+       amount, payload_hash, expires_at)
+       VALUES ($1, 'race-hold', 'call-1', 'gpt-4o', $2, 100, 100, 8, 'h', now() + interval '10 minutes')
+       RETURNING id::text`,
       [wallet.id, card.id],
     );
     const releaser = await database.db.pool.connect();

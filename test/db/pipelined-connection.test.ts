@@ -29,7 +29,7 @@ describe('pipelined connection', () => {
     expect(await backends()).toHaveLength(1);
   });
 
-  it('when one named statement of the pipeline fails, only its own writes roll back and the ones behind it commit', async () => {
+  it('when one named statement of the pipeline fails, only its writes roll back; later ones commit', async () => {
     // named and with parameters, like the charges: Parse/Bind/Execute/Sync, not the simple protocol
     const insert = (k: string, divisor: number) =>
       pipe.query({
@@ -43,7 +43,7 @@ describe('pipelined connection', () => {
     expect(await backends()).toHaveLength(1);
   });
 
-  it('when a migration changes what a prepared statement returns, the failing query is the only one: the next runs on a new connection', async () => {
+  it('when a migration changes a statement result, only that query fails; the next gets a new connection', async () => {
     await t.sql(`CREATE TABLE pipe_shape (a INT)`);
     const read = () => pipe.query({ name: 'pipe-shape', text: 'SELECT * FROM pipe_shape' });
     await read();

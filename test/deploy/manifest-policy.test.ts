@@ -49,7 +49,7 @@ describe('namespace and identity', () => {
 });
 
 describe('pods', () => {
-  it('runs the API as uid 10001, non-root, read-only root, no escalation, no capabilities, seccomp RuntimeDefault', () => {
+  it('runs the API as uid 10001, non-root, read-only root, no escalation or capabilities, seccomp default', () => {
     expect(pod.securityContext).toMatchObject({
       runAsNonRoot: true,
       runAsUser: 10001,
@@ -317,7 +317,7 @@ describe('observability', () => {
     ]);
   });
 
-  it('alerts on errors, latency, webhooks, pool saturation, auth and rate-limit spikes, ledger invariants and leaking holds', () => {
+  it('alerts on errors, latency, webhooks, pool saturation, auth and rate-limit spikes, ledger, leaking holds', () => {
     const rules = one(objects, 'PrometheusRule').spec.groups.flatMap((g: K8sObject) => g.rules) as K8sObject[];
     expect(rules.map((r) => r.alert)).toEqual(
       expect.arrayContaining([

@@ -18,7 +18,7 @@ const SECRETS = {
 };
 
 describe('request logs', () => {
-  it('write one line per request with correlation id, user, route, status and duration, and no credential', async () => {
+  it('writes one line per request with correlation id, user, route, status, duration, and no credential', async () => {
     const res = await request(t.app)
       .post('/v1/usage/reconcile')
       .set('Authorization', `Bearer ${t.gateway}`)

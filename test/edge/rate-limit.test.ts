@@ -33,7 +33,9 @@ interface Options {
   logger?: ReturnType<typeof captureLogs>['logger'];
 }
 
-/** Apps share one database (they are replicas of one service); Redis keys are unique per app unless shared on purpose. */
+/**
+ * Apps share one database (they are replicas of one service); Redis keys are unique per app unless shared on purpose.
+ */
 async function appWith(o: Options): Promise<TestApp> {
   const t = await createTestApp({
     database,
@@ -58,7 +60,7 @@ async function metricValue(t: TestApp, name: string, labels: string): Promise<nu
 }
 
 describe.each<Store>(['memory', 'redis'])('rate limits with the %s store', (store) => {
-  it('lets a user make 100 requests a minute and answers the 101st with a 429 problem carrying Retry-After and RateLimit headers', async () => {
+  it('allows 100 requests a minute; the 101st is a 429 problem with Retry-After and RateLimit headers', async () => {
     const t = await appWith({ store, env: { RATE_LIMIT_PER_MINUTE: '100' } }); // the contract's default
     const token = t.token(`busy-${store}`);
     for (let i = 1; i <= 100; i++) {
@@ -130,7 +132,7 @@ describe.each<Store>(['memory', 'redis'])('rate limits with the %s store', (stor
     expect((await forged('192.0.2.51')).status).toBe(401);
   });
 
-  it('limits a path however its case or request-target form is spelled, as the router matches it either way', async () => {
+  it('limits a path however its case or request-target form is spelled, as the router matches either way', async () => {
     const t = await appWith({ store, env: { RATE_LIMIT_PER_MINUTE: '2' } });
     const server = t.app.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -219,7 +221,7 @@ describe('rate limits shared through Redis', () => {
     }
   });
 
-  it('when the limiters were built before their Redis client connected, the first request is counted all the same', async () => {
+  it('when the limiters were built before their Redis client connected, the first request still counts', async () => {
     const client = createRedisClient(TEST_REDIS_URL, captureLogs('info').logger);
     try {
       const t = await appWith({ store: 'redis', redisClient: client, env: { RATE_LIMIT_PER_MINUTE: '2' } });
@@ -233,7 +235,7 @@ describe('rate limits shared through Redis', () => {
     }
   });
 
-  it('when Redis comes back after being down at start, the limits apply again from the first request after it returns', async () => {
+  it('when Redis comes back after being down at start, the limits apply from the first request after it', async () => {
     const target = new URL(TEST_REDIS_URL);
     const proxy = await tcpProxy(target.hostname, Number(target.port || 6379));
     await proxy.stop();

@@ -52,7 +52,7 @@ describe('batched service-limit counter', () => {
     expect(c.errors).toEqual([]);
   });
 
-  it("a replica sees another's flushed hits with its own next flush, so together they pass the limit by at most its batch", async () => {
+  it("a replica sees the others' flushed hits on its next flush: together they pass the limit by a batch", async () => {
     const prefix = uniquePrefix();
     const [a, b] = [
       counter(prefix, { batch: 4, maxDelayMs: 10_000 }),
@@ -104,7 +104,7 @@ describe('batched service-limit counter', () => {
     }
   });
 
-  it('when Redis stops answering mid-flush, gives up on that flush after flushTimeoutMs and sends the next batch', async () => {
+  it('when Redis stops answering mid-flush, gives up on it after flushTimeoutMs and sends the next batch', async () => {
     const errors: unknown[] = [];
     const sent: string[][] = [];
     const c = new BatchedRedisCounter({

@@ -1,7 +1,7 @@
 import { parseConfig } from '../../src/platform/config';
 
 describe('events configuration', () => {
-  it('a receiver URL without its signing secret, or a secret that is not whsec_ + base64, stops the start naming the variable', () => {
+  it('a receiver URL without its signing secret, or a secret not whsec_ + base64, stops the start, named', () => {
     expect(() => parseConfig({ EVENTS_WEBHOOK_URL: 'https://backend.example/billing-events' })).toThrow(
       /EVENTS_WEBHOOK_SECRET: is required/,
     );

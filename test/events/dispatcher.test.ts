@@ -82,7 +82,7 @@ describe('event delivery', () => {
     expect(await eventRow(id)).toMatchObject({ status: 'delivered', attempts: 1, last_status_code: 200 });
   });
 
-  it('a receiver answering 500 three times and then 200 gets the same event, same id, four times, and it ends delivered', async () => {
+  it('a receiver answering 500 3 times then 200 gets the same event, same id, 4 times; it ends delivered', async () => {
     receiver.answer = (_b, n) => (n < 3 ? 500 : 200);
     const id = await addEvent('bob');
     const d = dispatcher();
@@ -92,7 +92,7 @@ describe('event delivery', () => {
     expect(await eventRow(id)).toMatchObject({ attempts: 4, last_status_code: 200 });
   });
 
-  it('while the receiver is down the event stays pending with a growing nextAttemptAt; when it is back it is delivered, none lost', async () => {
+  it('while the receiver is down events stay pending, retried later and later; then delivered, none lost', async () => {
     const port = receiver.port;
     await receiver.stop();
     const ids = [await addEvent('carol'), await addEvent('dave')];
@@ -112,7 +112,7 @@ describe('event delivery', () => {
     for (const id of ids) expect((await eventRow(id)).status).toBe('delivered');
   });
 
-  it("keeps each user's order: a user's later event waits while an earlier one is retried; other users are not held up", async () => {
+  it("keeps each user's order: a later event waits while an earlier one is retried; other users go on", async () => {
     receiver.answer = (b, n) => (b.data.n === 1 && n === 0 ? 503 : 200);
     const first = await addEvent('erin', 'balance.low', { n: 1 });
     const second = await addEvent('erin', 'balance.depleted', { n: 2 });
@@ -126,7 +126,7 @@ describe('event delivery', () => {
     );
   });
 
-  it('two dispatchers running at once never deliver the same event concurrently, and each event is delivered once', async () => {
+  it('two dispatchers at once never deliver an event concurrently, and each event is delivered once', async () => {
     receiver.delayMs = 30;
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) ids.push(await addEvent(`user-${i % 10}`, 'balance.low', { i }));

@@ -48,7 +48,7 @@ describe('billing settings', () => {
     expect(cleared.body.lowBalance.thresholdCredits).toBeNull();
   });
 
-  it('refuses a negative or malformed threshold naming the field, and auto top-up without a saved card with 409', async () => {
+  it('refuses a negative or malformed threshold, naming the field, and auto top-up without a card (409)', async () => {
     const negative = await setThreshold('settings-user', '-1').expect(400);
     expect(negative.body.errors[0].field).toBe('lowBalance.thresholdCredits');
     await setThreshold('settings-user', '1e3').expect(400);
@@ -67,7 +67,7 @@ describe('billing settings', () => {
 });
 
 describe('balance.low', () => {
-  it('when 50 concurrent 50-credit charges cross a 1,000-credit threshold, exactly one balance.low is written', async () => {
+  it('when 50 concurrent 50-credit charges cross a 1,000-credit threshold, one balance.low is written', async () => {
     await grant(t, 'burst', '1500');
     await setThreshold('burst', '1000').expect(200);
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => charge50('burst', `burst-${i}`)));
@@ -154,7 +154,7 @@ describe('the set-based charge batch (one wallet per item)', () => {
     metadata: null,
   });
 
-  it('writes balance.low for the item that crosses, balance.depleted for the armed 402, and nothing for the others', async () => {
+  it('writes balance.low for the item that crosses, balance.depleted for the armed 402, none for others', async () => {
     await grant(t, 'set-cross', '1020');
     await setThreshold('set-cross', '1000').expect(200);
     await grant(t, 'set-poor', '10');
@@ -188,7 +188,7 @@ describe('the set-based charge batch (one wallet per item)', () => {
 });
 
 describe('no event for a fact that rolled back', () => {
-  it('a charge crossing the threshold inside a transaction that rolls back leaves no event and the notice armed', async () => {
+  it('a charge crossing the threshold in a rolled-back transaction leaves no event and the notice armed', async () => {
     await grant(t, 'rolled', '1010');
     await setThreshold('rolled', '1000').expect(200);
     const c = await t.database.db.pool.connect();

@@ -26,7 +26,7 @@ describe('events for purchases and take-backs', () => {
     ]);
   });
 
-  it('a refund emits credits.reversed with what it took back and the balance after, once even when redelivered', async () => {
+  it('a refund emits credits.reversed with what it took back and the balance after, once if redelivered', async () => {
     const { purchaseId, stripeCheckoutSessionId } = await t.purchase('refundee', 'basic');
     await t.deliver(t.double.completeSession(stripeCheckoutSessionId)).expect(200);
     const refund = t.double.refund(stripeCheckoutSessionId, 250);

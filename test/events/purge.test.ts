@@ -32,7 +32,7 @@ const counts = async () =>
   );
 
 describe('delivered events purge', () => {
-  it('removes delivered events past the retention period in batches, and keeps pending, failed and recent ones', async () => {
+  it('removes delivered events past retention in batches, and keeps pending, failed and recent ones', async () => {
     await addEvents(2_500, 'delivered', KEEP_DELIVERED_DAYS + 5);
     await addEvents(10, 'delivered', KEEP_DELIVERED_DAYS - 1);
     await addEvents(3, 'pending', KEEP_DELIVERED_DAYS + 40);
@@ -47,7 +47,7 @@ describe('delivered events purge', () => {
 describe('dispatcher gauge', () => {
   const enabled = async () => (await t.metrics.events.dispatcherEnabled.get()).values[0]?.value;
 
-  it('reads 0 where no receiver is configured (the stalled-delivery alert then stays quiet) and 1 where one is', async () => {
+  it('reads 0 where no receiver is configured (the stalled-delivery alert stays quiet), 1 where one is', async () => {
     const logger = createLogger('silent');
     const stopOff = startEventDispatcher(t.services.eventsRepository, t.metrics, logger, {});
     expect(await enabled()).toBe(0);

@@ -68,7 +68,7 @@ const READS = [
 ];
 
 describe('database faults under load', () => {
-  it('when the service backends are terminated three times mid-load, no charge or read answers 500, retries charge each request exactly once and readiness recovers without a restart', async () => {
+  it('backends killed 3 times mid-load: no 500, each request charged once, readiness recovers by itself', async () => {
     const users = Array.from({ length: 30 }, (_, i) => `fault-user-${i}`);
     for (const u of users) await grant(t, u, '1000');
     const calls = Array.from({ length: 300 }, (_, i) => ({
@@ -127,7 +127,8 @@ describe('database faults under load', () => {
     expect(reads.filter((r) => r.status !== 200 && r.status !== 503)).toEqual([]);
 
     const [usages] = await t.database.sql<{ n: number; distinct: number }>(
-      `SELECT count(*)::int AS n, count(DISTINCT request_id)::int AS distinct FROM usages WHERE user_id LIKE 'fault-user-%'`,
+      `SELECT count(*)::int AS n, count(DISTINCT request_id)::int AS distinct FROM usages
+       WHERE user_id LIKE 'fault-user-%'`,
     );
     expect(usages).toEqual({ n: 300, distinct: 300 });
     const balances = await t.database.sql<{ balance: string }>(
@@ -187,7 +188,7 @@ describe('an unreachable database', () => {
     request(a.app).get('/v1/admin/reports/credits').set('Authorization', `Bearer ${a.admin}`),
   ];
 
-  it('answers every route with 503 database_unavailable and Retry-After, turns readiness 503, and recovers by itself when it returns', async () => {
+  it('answers every route 503 database_unavailable with Retry-After, readiness 503; recovers by itself', async () => {
     await grant(proxied, 'down-user', '100');
     expect((await request(proxied.app).get('/readyz')).status).toBe(200);
 

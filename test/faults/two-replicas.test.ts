@@ -52,7 +52,7 @@ const post = (url: string, auth: string, body: unknown, headers: Record<string, 
   });
 
 describe('two fresh replicas on one database and one Redis', () => {
-  it("counts a user's requests from the very first on each replica: the 101st across the two is refused; and 150 concurrent charges on 5,000 credits charge exactly 100", async () => {
+  it('counts from the first request on each replica (101st of two refused); 150 charges on 5,000 pay 100', async () => {
     const [a, b] = await startReplicas();
 
     // The very first requests either replica's per-user limiter sees, alternating between the two.
@@ -93,7 +93,8 @@ describe('two fresh replicas on one database and one Redis', () => {
     );
     expect(byStatus).toEqual({ 201: 100, 402: 50 });
     const [account] = await database.sql<{ balance: string; usages: number }>(
-      `SELECT a.balance::text, (SELECT count(*)::int FROM usages u WHERE u.user_id = a.user_id) AS usages FROM accounts a WHERE a.user_id = $1`,
+      `SELECT a.balance::text, (SELECT count(*)::int FROM usages u WHERE u.user_id = a.user_id) AS usages
+       FROM accounts a WHERE a.user_id = $1`,
       [wallet],
     );
     expect({ balance: Number(account.balance), usages: account.usages }).toEqual({ balance: 0, usages: 100 });

@@ -16,7 +16,8 @@ export async function ledgerViolations(database: TestDatabase) {
        WHERE t.type = 'usage' AND p.balance_after < 0 AND NOT p.overdraft_allowed`,
     ),
     database.sql(
-      `SELECT reference, count(*) FROM ledger_transactions WHERE type = 'usage' GROUP BY business_key, reference HAVING count(*) > 1`,
+      `SELECT reference, count(*) FROM ledger_transactions WHERE type = 'usage' GROUP BY business_key, reference
+       HAVING count(*) > 1`,
     ),
   ]);
   return { unbalanced, walletDrift, usageOverdraft, duplicateUsage };

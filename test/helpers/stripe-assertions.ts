@@ -19,7 +19,8 @@ export async function ledgerOf(t: StripeTestApp, userId: string) {
 
 export async function purchaseRow(t: StripeTestApp, purchaseId: string) {
   const rows = await t.database.sql<Record<string, unknown>>(
-    `SELECT status, payment_intent_id, amount_refunded_cents, credits_refunded::text, credits_disputed::text, failure_reason FROM purchases WHERE id = $1`,
+    `SELECT status, payment_intent_id, amount_refunded_cents, credits_refunded::text, credits_disputed::text,
+            failure_reason FROM purchases WHERE id = $1`,
     [purchaseId],
   );
   return rows[0];

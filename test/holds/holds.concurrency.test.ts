@@ -9,7 +9,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 describe('holds under concurrency', () => {
-  it('100 concurrent holds of 100 credits on a 5,000-credit wallet: exactly 50 succeed; settling each at 40 frees the rest', async () => {
+  it('100 concurrent holds of 100 on 5,000 credits: 50 succeed; settling each at 40 frees the rest', async () => {
     await grant(t, 'c-wallet', '5000');
     const attempts = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
@@ -31,7 +31,8 @@ describe('holds under concurrency', () => {
       held.map((r) => reconcile(t, { userId: 'c-wallet', requestId: r.body.requestId, ...FORTY_CREDITS })),
     );
     expect(settles.every((s) => s.status === 201 && s.body.credits === '40')).toBe(true);
-    expect(await balanceOf(t, 'c-wallet')).toMatchObject({ balance: '3000', held: '0', available: '3000' }); // 5,000 − 50 × 40
+    // 5,000 − 50 × 40
+    expect(await balanceOf(t, 'c-wallet')).toMatchObject({ balance: '3000', held: '0', available: '3000' });
   });
 
   it('a concurrent plain charge cannot spend credits that a hold reserves', async () => {

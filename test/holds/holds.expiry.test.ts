@@ -14,7 +14,8 @@ afterAll(() => t.close());
 
 const walletState = (userId: string) =>
   t.database.sql(
-    `SELECT a.balance::text, (SELECT count(*)::int FROM postings p WHERE p.account_id = a.id) AS postings FROM accounts a WHERE a.user_id = $1`,
+    `SELECT a.balance::text, (SELECT count(*)::int FROM postings p WHERE p.account_id = a.id) AS postings
+     FROM accounts a WHERE a.user_id = $1`,
     [userId],
   );
 
@@ -101,7 +102,7 @@ describe('the holds sweep (reporting only)', () => {
     expect(Number((await sweeper.runOnce()).expiredUnsettled)).toBe(before - 1);
   });
 
-  it('the expired-unsettled gauge is the current state: a hold that leaked long ago stops counting, a recent one counts', async () => {
+  it('the expired-unsettled gauge is the current state: an old leak stops counting, a recent one counts', async () => {
     await grant(t, 's-old', '500');
     const old = await placeHold(t, { userId: 's-old', requestId: 'long-ago', ...HUNDRED_CREDITS });
     const recent = await placeHold(t, { userId: 's-old', requestId: 'just-now', ...HUNDRED_CREDITS });
@@ -109,7 +110,8 @@ describe('the holds sweep (reporting only)', () => {
     const before = Number((await sweeper.runOnce()).expiredUnsettled);
     await t.database.sql(`UPDATE holds SET expires_at = now() - interval '2 hours' WHERE id = $1`, [old.body.holdId]);
     const after = Number((await sweeper.runOnce()).expiredUnsettled);
-    expect(after).toBe(before); // the two-hour-old leak was counted already when it was recent; now only the recent one is
+    // the two-hour-old leak was counted already when it was recent; now only the recent one is
+    expect(after).toBe(before);
     await t.database.sql(`UPDATE holds SET expires_at = now() - interval '2 hours' WHERE id = $1`, [
       recent.body.holdId,
     ]);
@@ -117,7 +119,7 @@ describe('the holds sweep (reporting only)', () => {
     expect(await metricValue(t, 'billing_holds_expired_unsettled')).toBe(before - 1);
   });
 
-  it('when a charge holds two wallets and settles their holds one after the other, a concurrent sweep waits for the wallets instead of deadlocking with it', async () => {
+  it('a charge settling holds on two wallets in turn: a concurrent sweep waits instead of deadlocking', async () => {
     // b's wallet and hold first, so a sweep going through holds by wallet or by insertion locks b's before a's
     for (const u of ['dl-b', 'dl-a']) await grant(t, u, '500');
     const hb = await placeHold(t, { userId: 'dl-b', requestId: 'dl', ...HUNDRED_CREDITS });
@@ -153,7 +155,9 @@ describe('the holds sweep (reporting only)', () => {
   });
 });
 
-/** Until a backend other than `pid` waits for a lock in this database (the sweep has reached a lock the charge holds). */
+/**
+ * Until a backend other than `pid` waits for a lock in this database (the sweep has reached a lock the charge holds).
+ */
 async function waitUntilAnotherWaits(app: TestApp, pid: number) {
   for (let i = 0; i < 200; i++) {
     const rows = await app.database.sql(

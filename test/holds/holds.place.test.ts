@@ -77,7 +77,7 @@ describe('POST /v1/usage/holds', () => {
     expect(res.body).toMatchObject({ requiredCredits: '100', availableCredits: '0', shortfall: '100' });
   });
 
-  it('when the same hold arrives twice, it reserves once and replays the first body with Idempotent-Replayed', async () => {
+  it('when the same hold arrives twice, it reserves once and replays the first body, Idempotent-Replayed', async () => {
     await grant(t, 'h-replay', '500');
     const first = await placeHold(t, hold('h-replay', 'r-1'));
     const second = await placeHold(t, hold('h-replay', 'r-1'));

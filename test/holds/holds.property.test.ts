@@ -203,9 +203,11 @@ async function run(steps: Step[]) {
 
   const checkInvariants = async () => {
     const [row] = await t.database.sql(`
-      SELECT (SELECT count(*)::int FROM (SELECT 1 FROM postings GROUP BY transaction_id HAVING sum(amount) <> 0) x) AS unbalanced,
+      SELECT (SELECT count(*)::int FROM (SELECT 1 FROM postings GROUP BY transaction_id HAVING sum(amount) <> 0) x)
+               AS unbalanced,
              (SELECT count(*)::int FROM accounts a WHERE a.kind = 'wallet'
-                AND a.balance <> (SELECT COALESCE(sum(p.amount), 0) FROM postings p WHERE p.account_id = a.id)) AS drifted,
+                AND a.balance <> (SELECT COALESCE(sum(p.amount), 0) FROM postings p
+                  WHERE p.account_id = a.id)) AS drifted,
              (SELECT count(*)::int FROM holds WHERE available_after < 0) AS holds_below_zero,
              (SELECT count(*)::int FROM usages WHERE hold_id IS NULL AND balance_after < 0) AS plain_below_zero`);
     expect(row).toEqual({ unbalanced: 0, drifted: 0, holds_below_zero: 0, plain_below_zero: 0 });
@@ -215,7 +217,8 @@ async function run(steps: Step[]) {
       eq(b.held, m.held(u));
       eq(b.available, money(b.balance).minus(b.held));
       const [sql] = await t.database.sql<{ held: string }>(
-        `SELECT COALESCE(sum(amount), 0)::text AS held FROM holds WHERE user_id = $1 AND status = 'active' AND expires_at > now()`,
+        `SELECT COALESCE(sum(amount), 0)::text AS held FROM holds WHERE user_id = $1 AND status = 'active'
+         AND expires_at > now()`,
         [userId(u)],
       );
       eq(b.held, money(sql.held));
@@ -229,7 +232,7 @@ async function run(steps: Step[]) {
 }
 
 describe('holds, property-based', () => {
-  it('keeps the ledger balanced, available = balance − active holds, and matches a decimal model through random sequences', async () => {
+  it('keeps the ledger balanced, available = balance − active holds, and matches a decimal model', async () => {
     await fc.assert(fc.asyncProperty(fc.array(step, { minLength: 20, maxLength: 30 }), run), { numRuns: 25 });
   }, 300_000);
 });

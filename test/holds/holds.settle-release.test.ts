@@ -62,7 +62,7 @@ describe('settling a hold through POST /v1/usage/reconcile', () => {
     expect(await balanceOf(t, 's-reserved')).toMatchObject({ balance: '150', held: '100', available: '50' });
   });
 
-  it('charges an overage in full, taking the wallet negative; the next hold and the next plain charge are refused with 402', async () => {
+  it('charges an overage in full, taking the wallet negative; the next hold and charge are refused (402)', async () => {
     await grant(t, 's-over', '100');
     await placeHold(t, hold('s-over', 'big'));
     const overageBefore = await metricValue(t, 'billing_hold_settle_overage_credits_total');

@@ -12,7 +12,7 @@ afterAll(() => database.drop());
 const id = fc.string({ unit: fc.constantFrom('a', 'b', ':', '1', 'é', '😀'), minLength: 1, maxLength: 12 });
 
 describe('business keys (src/modules/ledger/business-keys.ts)', () => {
-  it('a usage charge posts under the key the module builds, and the module reads user and request back from it', async () => {
+  it('a usage charge posts under the key the module builds, and the module reads user and request back', async () => {
     await database.sql(
       `SELECT billing_post_wallet('us:er😀', 'adjustment', 'fund', 'promotions', 100, false, NULL, 'r', NULL, NULL)`,
     );
@@ -20,7 +20,8 @@ describe('business keys (src/modules/ledger/business-keys.ts)', () => {
       `SELECT billing_charge_usage('us:er😀', 'call:1', 'gpt-4o', 'gpt-4o', 1000, 500, 0, 'h', NULL, NULL)`,
     );
     const [row] = await database.sql<{ business_key: string }>(
-      `SELECT t.business_key FROM usages u JOIN ledger_transactions t ON t.id = u.transaction_id WHERE u.user_id = 'us:er😀'`,
+      `SELECT t.business_key FROM usages u JOIN ledger_transactions t ON t.id = u.transaction_id
+       WHERE u.user_id = 'us:er😀'`,
     );
     expect(row.business_key).toBe(businessKey.usage('us:er😀', 'call:1'));
     expect(parseBusinessKey(row.business_key)).toEqual({ kind: 'usage', userId: 'us:er😀', requestId: 'call:1' });
@@ -29,7 +30,8 @@ describe('business keys (src/modules/ledger/business-keys.ts)', () => {
   it('the SQL function and the module build the same usage key for any user and request id', async () => {
     const pairs = fc.sample(fc.tuple(id, id), { numRuns: 200, seed: 19 });
     const rows = await database.sql<{ key: string }>(
-      `SELECT billing_usage_business_key(p->>0, p->>1) AS key FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(p, n) ORDER BY n`,
+      `SELECT billing_usage_business_key(p->>0, p->>1) AS key FROM jsonb_array_elements($1::jsonb)
+       WITH ORDINALITY AS x(p, n) ORDER BY n`,
       [JSON.stringify(pairs)],
     );
     expect(rows.map((r) => r.key)).toEqual(pairs.map(([u, r]) => businessKey.usage(u, r)));

@@ -50,7 +50,7 @@ afterAll(() => t.close());
 
 let run = 0;
 describe('the ledger under random sequences of grants, usages, replays and take-backs', () => {
-  it('keeps balances equal to postings, every transaction at zero, no usage below zero, and matches the model', async () => {
+  it('keeps balances equal to postings, each transaction at zero, no usage below zero; matches the model', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), async (steps) => {
         run += 1;

@@ -68,7 +68,7 @@ describe('GET /v1/ledger/export.csv', () => {
     expect(usage[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
   });
 
-  it('neutralises cells a spreadsheet would run as formulas, quotes commas and quotes, and keeps numbers as numbers', async () => {
+  it('neutralises cells a spreadsheet would run as formulas, quotes commas and quotes, keeps numbers', async () => {
     const grantRes = await request(t.app)
       .post('/v1/admin/credits/adjustments')
       .set('Authorization', `Bearer ${t.admin}`)

@@ -33,7 +33,7 @@ describe('configuration', () => {
     expect(() => parseConfig({ DATABASE_POOL_MIN: '20', DATABASE_POOL_MAX: '10' })).toThrow(/DATABASE_POOL_MIN/);
   });
 
-  it('has no read replica unless DATABASE_READ_URL is set (an empty value is none), with its own pool and a 5 s lag limit', () => {
+  it('has no read replica unless DATABASE_READ_URL is set (empty is none), with its own pool, 5 s lag limit', () => {
     const c = parseConfig({ DATABASE_READ_URL: '' });
     expect(c.DATABASE_READ_URL).toBeUndefined();
     expect(c).toMatchObject({ DATABASE_READ_POOL_MIN: 0, DATABASE_READ_POOL_MAX: 5, READ_REPLICA_MAX_LAG_SECONDS: 5 });

@@ -59,7 +59,8 @@ const arrays = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 const objects = (depth: number, leaf = '1') => '{"a":'.repeat(depth) + leaf + '}'.repeat(depth);
 const gateway = () => ({ Authorization: `Bearer ${t.gateway}` });
 const charge = (requestId: string, metadata: string) =>
-  `{"userId":"deep-user","requestId":"${requestId}","model":"gpt-4o","inputTokens":1000,"outputTokens":500,"metadata":${metadata}}`;
+  `{"userId":"deep-user","requestId":"${requestId}","model":"gpt-4o",` +
+  `"inputTokens":1000,"outputTokens":500,"metadata":${metadata}}`;
 
 describe('JSON nesting is bounded', () => {
   it.each([
@@ -79,7 +80,7 @@ describe('JSON nesting is bounded', () => {
     },
   );
 
-  it('objects nested 10,000 deep and 30,000 arrays (64 KB, the most a body holds) are refused the same way', async () => {
+  it('objects nested 10,000 deep and 30,000 arrays (64 KB, the body limit) are refused the same way', async () => {
     expect((await send('POST', '/v1/usage/reconcile', objects(10_000), { headers: gateway() })).body.code).toBe(
       'json_too_deep',
     );
@@ -90,7 +91,7 @@ describe('JSON nesting is bounded', () => {
     expect(await healthy()).toBe(200);
   });
 
-  it(`charges a call whose metadata nests to exactly ${MAX_JSON_DEPTH} levels with the body, and refuses one level more`, async () => {
+  it(`charges metadata nesting to exactly ${MAX_JSON_DEPTH} levels with the body, refuses one level more`, async () => {
     // The body object is level 1, so metadata may nest MAX_JSON_DEPTH - 1 levels.
     const atLimit = await send('POST', '/v1/usage/reconcile', charge('deep-ok', objects(MAX_JSON_DEPTH - 2, '{}')), {
       headers: gateway(),
@@ -129,7 +130,8 @@ describe('JSON nesting is bounded', () => {
 describe('what JSON.parse lets through is refused', () => {
   it('a key given twice in one object is a 400, whichever value comes last', async () => {
     const twice =
-      '{"userId":"deep-user","requestId":"dup","model":"gpt-4o","inputTokens":1,"outputTokens":1,"userId":"someone-else"}';
+      '{"userId":"deep-user","requestId":"dup","model":"gpt-4o",' +
+      '"inputTokens":1,"outputTokens":1,"userId":"someone-else"}';
     const res = await send('POST', '/v1/usage/reconcile', twice, { headers: gateway() });
     expect(res.status).toBe(400);
     expect(res.body.detail).toBe('The body repeats a key within one object');
@@ -178,7 +180,7 @@ describe('what the parser keeps from body-parser', () => {
     ).toBe(413);
   });
 
-  it('accepts a UTF-8 BOM and an explicit charset=utf-8; refuses other charsets and other media types with 415', async () => {
+  it('accepts a UTF-8 BOM and charset=utf-8; refuses other charsets and other media types with 415', async () => {
     expect(
       (await send('POST', '/v1/usage/reconcile', `\ufeff${charge('bom', '{}')}`, { headers: gateway() })).status,
     ).toBe(201);

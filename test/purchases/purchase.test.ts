@@ -47,7 +47,8 @@ describe('POST /v1/credits/purchase', () => {
     expect(sent.body.success_url).toBe(`http://localhost:5173/credits/success?purchaseId=${res.body.purchaseId}`);
     expect(sent.body.cancel_url).toBe(`http://localhost:5173/credits/cancel?purchaseId=${res.body.purchaseId}`);
     const rows = await t.database.sql(
-      `SELECT status, checkout_session_id, price_cents, credits::text, bonus_credits::text FROM purchases WHERE id = $1`,
+      `SELECT status, checkout_session_id, price_cents, credits::text, bonus_credits::text FROM purchases
+       WHERE id = $1`,
       [res.body.purchaseId],
     );
     expect(rows).toEqual([

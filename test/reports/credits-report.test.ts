@@ -38,7 +38,8 @@ describe('GET /v1/admin/reports/credits (trial balance)', () => {
 
   it('when a posting is corrupted behind the service, fails and names the transaction and the wallet', async () => {
     const [tx] = await t.database.sql<{ id: string; account: string }>(
-      `SELECT t.id::text, p.account_id::text AS account FROM ledger_transactions t JOIN postings p ON p.transaction_id = t.id
+      `SELECT t.id::text, p.account_id::text AS account FROM ledger_transactions t JOIN postings p
+       ON p.transaction_id = t.id
        JOIN accounts a ON a.id = p.account_id WHERE t.reference = 'tb-call' AND a.kind = 'wallet'`,
     );
     // Written straight in SQL with the ledger's triggers switched off, as a bad migration or manual fix might.

@@ -110,7 +110,7 @@ describe('the trial balance reads one snapshot', () => {
 });
 
 describe('closing the books per UTC day', () => {
-  it('closes each day once it is past the margin, and closing again, even from two processes at once, changes nothing', async () => {
+  it('closes each day past the margin; closing again, even from two processes at once, changes nothing', async () => {
     const [a, b] = await Promise.all([closings().closeDuePeriods(closeAt), closings().closeDuePeriods(closeAt)]);
     const ends = [...a, ...b].map((d) => d.toISOString()).sort();
     expect(ends).toEqual([daysAgo(2, 0), daysAgo(1, 0), today].map((d) => d.toISOString()));
@@ -138,7 +138,7 @@ describe('closing the books per UTC day', () => {
     }
   });
 
-  it('checks from the newest closing by default, and over the whole ledger with full=true, with the same answer', async () => {
+  it('checks from the newest closing by default, and the whole ledger with full=true, same answer', async () => {
     const incremental = await report();
     expect(incremental.status).toBe(200);
     expect(incremental.body).toMatchObject({ ok: true, checkedFrom: today.toISOString() });
@@ -163,7 +163,7 @@ describe('what the checks catch', () => {
     ]);
   });
 
-  it('a posting corrupted since the last closing fails the scheduled check, naming the transaction and the wallet', async () => {
+  it('a posting corrupted since the last closing fails the scheduled check, naming transaction, wallet', async () => {
     await corrupt('lc-call', 'lc-new', '-3');
     const res = await report();
     expect(res.body.ok).toBe(false);
@@ -176,7 +176,7 @@ describe('what the checks catch', () => {
     expect(invariant(res.body, 'wallets_total_equation').ok).toBe(false);
   });
 
-  it('a cached balance changed behind the ledger fails the scheduled check, even for a wallet quiet since the closing', async () => {
+  it('a cached balance changed behind the ledger fails the scheduled check, even on a quiet wallet', async () => {
     await t.database.sql(`UPDATE accounts SET balance = balance + 1 WHERE user_id = 'lc-quiet'`);
     const drift = invariant((await report()).body, 'wallets_equal_postings').offending;
     expect(drift).toContainEqual({ userId: 'lc-quiet', balance: '36', postings: '35' });

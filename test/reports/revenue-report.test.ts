@@ -40,7 +40,7 @@ describe('GET /v1/admin/reports/revenue, when Stripe and the ledger agree', () =
   });
   afterAll(() => t.close());
 
-  it('reconciles purchases, partial refunds and disputes to zero discrepancies with the same totals on both sides', async () => {
+  it('reconciles purchases, partial refunds and disputes to zero discrepancies, same totals both sides', async () => {
     const res = await report(t);
     expect(res.status).toBe(200);
     expect(res.body.discrepancies).toEqual([]);
@@ -54,7 +54,8 @@ describe('GET /v1/admin/reports/revenue, when Stripe and the ledger agree', () =
       disputes: 2,
     };
     expect(res.body.stripe).toEqual({ ...usd, paidSessions: 4 });
-    // 400 of 1000 cents refunded takes back 40% of 10,500; the open dispute all 27,500; the won one gave its 5,000 back.
+    // 400 of 1000 cents refunded takes back 40% of 10,500;
+    // the open dispute all 27,500; the won one gave its 5,000 back.
     expect(res.body.ledger).toEqual({
       ...usd,
       purchases: 4,
@@ -214,7 +215,8 @@ describe('GET /v1/admin/reports/revenue, when they disagree', () => {
   it('reports credits posted that differ from the package, naming the ledger transaction', async () => {
     const p = await paid(t, 'gap-credits', 'starter');
     const [tx] = await t.database.sql<{ id: string; account: string }>(
-      `SELECT t.id::text, po.account_id::text AS account FROM ledger_transactions t JOIN postings po ON po.transaction_id = t.id
+      `SELECT t.id::text, po.account_id::text AS account FROM ledger_transactions t JOIN postings po
+       ON po.transaction_id = t.id
        JOIN accounts a ON a.id = po.account_id AND a.kind = 'wallet' WHERE t.business_key = $1`,
       [`stripe:purchase:${p.purchaseId}`],
     );

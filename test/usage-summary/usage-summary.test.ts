@@ -4,7 +4,8 @@ import { createTestApp, type TestApp } from '../helpers/test-app';
 import { grant, reconcile } from '../helpers/wallets';
 
 let t: TestApp;
-const BACKFILL = `INSERT INTO usage_daily (user_id, day, model, requests, input_tokens, output_tokens, cached_input_tokens, credits)
+const BACKFILL = `INSERT INTO usage_daily (user_id, day, model, requests, input_tokens, output_tokens,
+                  cached_input_tokens, credits)
   SELECT user_id, (created_at AT TIME ZONE 'UTC')::date, model, count(*), sum(input_tokens), sum(output_tokens),
          sum(cached_input_tokens), sum(credits) FROM usages GROUP BY 1, 2, 3`;
 type Rollup = { user_id: string; day: string; model: string; requests: string; credits: string; input_tokens: string };
@@ -67,7 +68,7 @@ describe('GET /v1/usage/summary', () => {
     expect(res.body.totalCredits).toBe(await ledgerUsage('chart-user', '2026-11-01', '2026-11-04'));
   });
 
-  it('by model over the default 30 days, it counts every call (zero-cost ones too) and matches the ledger', async () => {
+  it('by model over the default 30 days, it counts every call (zero-cost too) and matches the ledger', async () => {
     const res = await summary(t.token('chart-user'), { groupBy: 'model' }).expect(200);
     const byModel = Object.fromEntries(res.body.data.map((r: { key: string }) => [r.key, r]));
     expect(Object.keys(byModel)).toEqual(['gpt-4o', 'gpt-4o-mini']);

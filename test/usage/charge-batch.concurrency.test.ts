@@ -32,7 +32,8 @@ const item = (i: number, userId: string, requestId: string) => ({
 
 async function grant(userId: string, amount: string): Promise<void> {
   await database.sql(
-    `SELECT billing_post_wallet($1, 'adjustment', $2, 'promotions', $3::numeric, false, NULL, 'test funding', 'test', NULL)`,
+    `SELECT billing_post_wallet($1, 'adjustment', $2, 'promotions', $3::numeric, false, NULL, 'test funding', 'test',
+            NULL)`,
     [userId, `fund:${userId}`, amount],
   );
 }
@@ -70,7 +71,7 @@ async function inTransaction(work: (c: pg.PoolClient) => Promise<void>): Promise
 }
 
 describe('set-based group commit under concurrency', () => {
-  it('when a hold for the request commits while the batch waits for the wallet, the charge settles that hold', async () => {
+  it('when a hold for the request commits while the batch waits for the wallet, the charge settles it', async () => {
     await grant('recheck-hold-a', '500');
     await grant('recheck-hold-b', '500');
     const holder = await inTransaction(async (c) => {
@@ -96,7 +97,7 @@ describe('set-based group commit under concurrency', () => {
     expect(await ledgerViolations(database)).toEqual(NO_VIOLATIONS);
   });
 
-  it('when a copy of the request commits while the batch waits for the wallet, the batch replays it instead of charging again', async () => {
+  it('when a copy of the request commits while the batch waits for the wallet, the batch replays it', async () => {
     await grant('recheck-dup-a', '500');
     await grant('recheck-dup-b', '500');
     const first = await inTransaction(async (c) => {
@@ -115,10 +116,11 @@ describe('set-based group commit under concurrency', () => {
     expect(balance).toBe('450.000000000000000000');
   });
 
-  it('when 400 charges over 20 wallets race in overlapping batches of two replicas, each wallet pays exactly the 5 charges it can afford', async () => {
+  it('400 charges on 20 wallets in overlapping batches of 2 replicas: each pays the 5 it can afford', async () => {
     const wallets = Array.from({ length: 20 }, (_, w) => `spread-${w}`);
     for (const w of wallets) await grant(w, '250');
-    // each replica has its own pipelined charge connection, so their batches overlap and take wallet locks against each other
+    // each replica has its own pipelined charge connection,
+    // so their batches overlap and take wallet locks against each other
     const other = createDatabase(database.url, { min: 0, max: 2 });
     const replicas = [database.db, other].map(
       (db) => new UsageRepository(db, undefined, { groupCommit: { maxInFlight: 2, maxBatch: 16 } }),
@@ -144,13 +146,14 @@ describe('set-based group commit under concurrency', () => {
     expect(new Set(charged.map((r) => r.usageId)).size).toBe(100);
     expect(rows.filter((r) => r.outcome === 'replay')).toHaveLength(100);
     const balances = await database.sql<{ balance: string; n: number }>(
-      `SELECT a.balance::text, (SELECT count(*)::int FROM usages u WHERE u.user_id = a.user_id) AS n FROM accounts a WHERE a.user_id LIKE 'spread-%'`,
+      `SELECT a.balance::text, (SELECT count(*)::int FROM usages u WHERE u.user_id = a.user_id) AS n FROM accounts a
+       WHERE a.user_id LIKE 'spread-%'`,
     );
     expect(balances).toEqual(wallets.map(() => ({ balance: '0.000000000000000000', n: 5 })));
     expect(await ledgerViolations(database)).toEqual(NO_VIOLATIONS);
   });
 
-  it('when the charge connection dies with two batches on it, both are retried one charge at a time and every charge is answered and charged exactly once', async () => {
+  it('when the charge connection dies with two batches on it, each charge is retried alone, charged once', async () => {
     const wallets = Array.from({ length: 10 }, (_, w) => `lost-${w}`);
     for (const w of wallets) await grant(w, '1000');
     const metrics = createMetrics();
@@ -168,7 +171,8 @@ describe('set-based group commit under concurrency', () => {
     });
     await repo.charge(command('lost-9', 'lost-warm-up')); // the charge connection exists before the wallets are locked
     const [charger] = await database.sql<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'scholarlink-billing-charges'`,
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+       AND application_name = 'scholarlink-billing-charges'`,
     );
     const lock = (userId: string) =>
       inTransaction((c) =>

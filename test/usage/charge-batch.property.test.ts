@@ -132,9 +132,12 @@ const payloadOf = (prefix: string, items: Item[]) =>
 async function outcome(prefix: string, results: Array<Record<string, unknown>>) {
   const q = async (sql: string) => (await client.query(sql, [`${prefix}-%`])).rows;
   const usages =
-    await q(`SELECT u.id, u.user_id, u.request_id, u.model, u.rate_card_id, u.input_tokens, u.output_tokens, u.credits::text, u.balance_after::text,
-      u.payload_hash, u.transaction_id IS NOT NULL AS has_tx, t.business_key, t.correlation_id AS tx_correlation, t.reference, u.hold_id, u.correlation_id, u.metadata
-    FROM usages u LEFT JOIN ledger_transactions t ON t.id = u.transaction_id WHERE u.user_id LIKE $1 ORDER BY u.user_id, u.request_id`);
+    await q(`SELECT u.id, u.user_id, u.request_id, u.model, u.rate_card_id, u.input_tokens, u.output_tokens,
+                    u.credits::text, u.balance_after::text,
+      u.payload_hash, u.transaction_id IS NOT NULL AS has_tx, t.business_key, t.correlation_id AS tx_correlation,
+      t.reference, u.hold_id, u.correlation_id, u.metadata
+    FROM usages u LEFT JOIN ledger_transactions t ON t.id = u.transaction_id WHERE u.user_id LIKE $1
+    ORDER BY u.user_id, u.request_id`);
   const usageKey = new Map(usages.map((u) => [u.id, `${u.user_id}/${u.request_id}`]));
   const postings =
     await q(`SELECT t.business_key, a.user_id, a.code, p.amount::text, p.balance_after::text, p.overdraft_allowed
@@ -143,7 +146,8 @@ async function outcome(prefix: string, results: Array<Record<string, unknown>>) 
     ORDER BY t.business_key, p.amount`);
   const wallets = await q(`SELECT user_id, balance::text FROM accounts WHERE user_id LIKE $1 ORDER BY user_id`);
   const holds = await q(
-    `SELECT user_id, request_id, status, ended_at IS NOT NULL AS ended, usage_id FROM holds WHERE user_id LIKE $1 ORDER BY user_id, request_id`,
+    `SELECT user_id, request_id, status, ended_at IS NOT NULL AS ended, usage_id FROM holds WHERE user_id LIKE $1
+     ORDER BY user_id, request_id`,
   );
   const answers = [...results]
     .sort((a, b) => Number(a.idx) - Number(b.idx))
@@ -170,7 +174,7 @@ async function perItemCallsSoFar(): Promise<number> {
 }
 
 describe('billing_charge_usage_batch', () => {
-  it('answers and leaves the ledger exactly as billing_charge_usage item by item, on whichever path it takes', async () => {
+  it('answers and leaves the ledger exactly as billing_charge_usage item by item, on either path', async () => {
     let setBased = 0;
     await fc.assert(
       fc.asyncProperty(caseArb, async ({ wallets, items }) => {
@@ -185,7 +189,8 @@ describe('billing_charge_usage_batch', () => {
             await client.query(`SELECT * FROM billing_charge_usage_batch($1::jsonb)`, [JSON.stringify(payload)])
           ).rows;
           if ((await perItemCallsSoFar()) === perItemCalls) setBased++;
-          await client.query('SET CONSTRAINTS ALL IMMEDIATE'); // the zero-sum check, now rather than at a commit that never comes
+          // the zero-sum check, now rather than at a commit that never comes
+          await client.query('SET CONSTRAINTS ALL IMMEDIATE');
           const viaBatch = await outcome(prefix, batch);
           await client.query('ROLLBACK TO SAVEPOINT before_charges');
           const one: Array<Record<string, unknown>> = [];
@@ -193,7 +198,8 @@ describe('billing_charge_usage_batch', () => {
             a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : a.i - b.i,
           )) {
             const { rows } = await client.query(
-              `SELECT $1::int AS idx, outcome, usage_id, transaction_id, credits, balance, available, correlation_id, model, hold_id
+              `SELECT $1::int AS idx, outcome, usage_id, transaction_id, credits, balance, available, correlation_id,
+                      model, hold_id
                FROM billing_charge_usage($2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)`,
               [
                 p.i,
@@ -219,10 +225,11 @@ describe('billing_charge_usage_batch', () => {
       }),
       { numRuns: 200 },
     );
-    expect(setBased).toBeGreaterThan(25); // the generator does reach the set-based path (about 60 of 200; 25 is five deviations below)
+    // the generator does reach the set-based path (about 60 of 200; 25 is five deviations below)
+    expect(setBased).toBeGreaterThan(25);
   }, 120_000);
 
-  it('when an item cannot be priced (no cached token count), the batch raises as the per-item function does instead of answering 402', async () => {
+  it('an item that cannot be priced (no cached token count) raises as the per-item function does, no 402', async () => {
     await client.query(
       `INSERT INTO accounts (kind, user_id, balance) VALUES ('wallet', 'null-a', 100), ('wallet', 'null-b', 100)`,
     );

@@ -35,7 +35,7 @@ const usagesOf = async (userId: string) =>
   (await t.database.sql(`SELECT count(*)::int AS n FROM usages WHERE user_id = '${userId}'`))[0].n as number;
 
 describe('group commit of concurrent charges', () => {
-  it('when 30 charges of 50 credits race for 500 credits in shared batches, exactly 10 are charged and the wallet ends at 0', async () => {
+  it('30 charges of 50 racing for 500 credits in shared batches: exactly 10 charged, wallet ends at 0', async () => {
     await grant(t, 'race-user', '500');
     const metrics = createMetrics();
     const repo = new UsageRepository(t.database.db, metrics, { groupCommit: { maxInFlight: 2, maxBatch: 32 } });
@@ -49,7 +49,7 @@ describe('group commit of concurrent charges', () => {
     expect(await usagesOf('race-user')).toBe(10);
   });
 
-  it('when one requestId arrives ten times in the same batch, it is charged once and the others replay that usage', async () => {
+  it('when one requestId arrives 10 times in one batch, it is charged once; the rest replay that usage', async () => {
     await grant(t, 'dup-user', '1000');
     const metrics = createMetrics();
     const repo = new UsageRepository(t.database.db, metrics, { groupCommit: { maxInFlight: 1, maxBatch: 32 } });

@@ -21,7 +21,7 @@ const charge = (userId: string, requestId: string) =>
     .send({ userId, requestId, model: 'gpt-4o', inputTokens: 1000, outputTokens: 500 });
 
 describe('reconcile under concurrency', () => {
-  it('when 40 copies of one request arrive at once, it charges once and every copy answers the same charge', async () => {
+  it('when 40 copies of one request arrive at once, it charges once and every copy answers that charge', async () => {
     await grant(t, 'dup-user', '5000');
     const responses = await Promise.all(Array.from({ length: 40 }, () => charge('dup-user', 'same-call')));
     const statuses = responses.map((r) => r.status).sort();
@@ -36,7 +36,7 @@ describe('reconcile under concurrency', () => {
     expect(row).toEqual({ usages: 1, txs: 1 });
   });
 
-  it('when 150 different 50-credit charges race on a 5,000-credit wallet, exactly 100 pass and the balance ends at 0', async () => {
+  it('when 150 different 50-credit charges race on 5,000 credits, exactly 100 pass; the balance ends 0', async () => {
     await grant(t, 'race-user', '5000');
     const responses = await Promise.all(Array.from({ length: 150 }, (_, i) => charge('race-user', `race-${i}`)));
     const byStatus = (s: number) => responses.filter((r) => r.status === s).length;

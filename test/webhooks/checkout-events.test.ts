@@ -10,7 +10,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 describe('checkout.session.* webhooks', () => {
-  it('go-live check: a $5 starter purchase, paid at Stripe, credits 5,000 with a purchase ledger entry carrying the correlation id', async () => {
+  it('go-live check: a $5 starter purchase paid at Stripe credits 5,000, posted with its correlation id', async () => {
     const started = await request(t.app)
       .post('/v1/credits/purchase')
       .set('Authorization', `Bearer ${t.token('golive')}`)
@@ -56,7 +56,8 @@ describe('checkout.session.* webhooks', () => {
     await t.deliver(t.double.completeSession(stripeCheckoutSessionId)).expect(200);
     expect((await balanceOf(t, 'bonus-buyer')).balance).toBe('10500');
     const rows = await t.database.sql(
-      `SELECT t.type, a.code, p.amount::text FROM ledger_transactions t JOIN postings p ON p.transaction_id = t.id JOIN accounts a ON a.id = p.account_id
+      `SELECT t.type, a.code, p.amount::text FROM ledger_transactions t JOIN postings p ON p.transaction_id = t.id
+       JOIN accounts a ON a.id = p.account_id
        WHERE t.business_key IN ($1, $2) AND a.kind = 'system' ORDER BY t.type`,
       [`stripe:purchase:${purchaseId}`, `stripe:bonus:${purchaseId}`],
     );
@@ -66,7 +67,7 @@ describe('checkout.session.* webhooks', () => {
     ]);
   });
 
-  it('when the same event is delivered 8 times concurrently, it credits once and the other 7 are duplicates', async () => {
+  it('when the same event is delivered 8 times concurrently, it credits once; the other 7 are duplicates', async () => {
     const { stripeCheckoutSessionId } = await t.purchase('concurrent', 'pro');
     const event = t.double.completeSession(stripeCheckoutSessionId);
     const before = await counterValue(t.metrics.webhookEvents, { outcome: 'duplicate' });
@@ -100,7 +101,7 @@ describe('checkout.session.* webhooks', () => {
     expect((await eventRow(t, second.id)).error).toBe('already credited');
   });
 
-  it('async payment: completed (unpaid) then async_payment_succeeded credits once, and a late completed changes nothing', async () => {
+  it('async payment: completed (unpaid), then succeeded credits once; a late completed changes nothing', async () => {
     const { purchaseId, stripeCheckoutSessionId } = await t.purchase('async-1', 'standard');
     const completedUnpaid = t.double.completeSession(stripeCheckoutSessionId, { async: true });
     await t.deliver(completedUnpaid).expect(200);
@@ -155,7 +156,7 @@ describe('checkout.session.* webhooks', () => {
     expect((await balanceOf(t, 'late-expiry')).balance).toBe('5000');
   });
 
-  it('a paid session whose amount or currency does not match the package is recorded and alerted, not credited', async () => {
+  it('a paid session whose amount or currency differs from its package is recorded, alerted, uncredited', async () => {
     const before = await counterValue(t.metrics.purchaseAmountMismatches);
     const cheap = await t.purchase('mismatch-amount', 'enterprise');
     await t.deliver(t.double.completeSession(cheap.stripeCheckoutSessionId, { amountTotal: 100 })).expect(200);

@@ -12,10 +12,13 @@ beforeAll(async () => {
     CREATE SEQUENCE crash_once;
     CREATE FUNCTION crash_once() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      IF NEW.type = 'purchase' AND nextval('crash_once') = 1 THEN RAISE EXCEPTION 'simulated crash before commit'; END IF;
+      IF NEW.type = 'purchase' AND nextval('crash_once') = 1 THEN
+        RAISE EXCEPTION 'simulated crash before commit';
+      END IF;
       RETURN NULL;
     END $$;
-    CREATE CONSTRAINT TRIGGER crash_once AFTER INSERT ON ledger_transactions DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION crash_once();`);
+    CREATE CONSTRAINT TRIGGER crash_once AFTER INSERT ON ledger_transactions
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION crash_once();`);
 });
 afterAll(() => t.close());
 

@@ -110,7 +110,7 @@ describe('a validly signed but malformed Stripe event', () => {
     expect((await balanceOf(t, 'malformed-buyer')).balance).toBe('5000');
   });
 
-  it('an event of a type we do not handle is acknowledged whatever its object holds, its object id kept only when storable', async () => {
+  it('an unhandled event type is acknowledged whatever its object, its object id kept only when storable', async () => {
     const event = envelope('customer.updated', { id: 'cus_\u0000', nested: [[[[{}]]]] });
     const res = await t.deliver(event);
     expect([res.status, res.body.outcome]).toEqual([200, 'ignored']);

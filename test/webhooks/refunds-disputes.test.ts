@@ -16,7 +16,7 @@ async function paid(userId: string, packageId: string) {
 }
 
 describe('charge.refunded', () => {
-  it('two partial refunds then a full refund take back 1/4, 1/4 and 1/2 of all credits, once each even when redelivered', async () => {
+  it('two partial refunds then a full one take back 1/4, 1/4, 1/2 of the credits, once each if resent', async () => {
     const { purchaseId, stripeCheckoutSessionId } = await paid('refunded', 'basic'); // $10: 10,000 + 500 bonus
     expect((await balanceOf(t, 'refunded')).balance).toBe('10500');
     const before = await counterValue(t.metrics.creditsRefunded);
@@ -57,7 +57,7 @@ describe('charge.refunded', () => {
     expect((await counterValue(t.metrics.creditsRefunded)) - before).toBe(10500);
   });
 
-  it('a later refund arriving before an earlier one takes back the cumulative share once, and the earlier one then changes nothing', async () => {
+  it('a later refund before an earlier one takes the cumulative share once; the earlier changes nothing', async () => {
     const { stripeCheckoutSessionId } = await paid('out-of-order', 'starter');
     const first = t.double.refund(stripeCheckoutSessionId, 100);
     const second = t.double.refund(stripeCheckoutSessionId, 200);
@@ -75,7 +75,7 @@ describe('charge.refunded', () => {
     expect((await balanceOf(t, 'thirds')).balance).toBe('0');
   });
 
-  it('a refund of spent credits drives the balance negative, and usage is then refused with 402 until topped up', async () => {
+  it('a refund of spent credits drives the balance negative; usage is then refused (402) until topped up', async () => {
     const { stripeCheckoutSessionId } = await paid('spender', 'starter');
     const spend = await reconcile(t, {
       userId: 'spender',
@@ -156,7 +156,7 @@ describe('charge.dispute.*', () => {
     expect((await ledgerOf(t, 'won-first')).map((r) => r.type)).toEqual(['purchase', 'dispute', 'dispute_reversal']);
   });
 
-  it('a refund that arrives before its purchase is credited is refused, so Stripe delivers it again, and takes the credits back once they land', async () => {
+  it('a refund before its purchase is credited is refused, so Stripe resends it; then takes credits back', async () => {
     const { purchaseId, stripeCheckoutSessionId } = await t.purchase('refund-first', 'starter'); // $5: 5,000 credits
     const completed = t.double.completeSession(stripeCheckoutSessionId); // paid at Stripe; this delivery is delayed
     const refund = t.double.refund(stripeCheckoutSessionId, 500);
@@ -174,7 +174,7 @@ describe('charge.dispute.*', () => {
     expect((await ledgerOf(t, 'refund-first')).map((r) => r.type)).toEqual(['purchase', 'refund']);
   });
 
-  it('a refund whose purchase is credited while the service asks Stripe about it is still refused, then applied on redelivery', async () => {
+  it('a refund whose purchase is credited while Stripe is asked is still refused, then applied on resend', async () => {
     const { stripeCheckoutSessionId } = await t.purchase('refund-race', 'starter');
     const completed = t.double.completeSession(stripeCheckoutSessionId);
     const refund = t.double.refund(stripeCheckoutSessionId, 500);
@@ -189,7 +189,7 @@ describe('charge.dispute.*', () => {
     expect((await ledgerOf(t, 'refund-race')).map((r) => r.type)).toEqual(['purchase', 'refund']);
   });
 
-  it('a dispute that arrives before its purchase is credited is refused the same way, then takes back its share once', async () => {
+  it('a dispute before its purchase is credited is refused the same way, then takes back its share once', async () => {
     const { stripeCheckoutSessionId } = await t.purchase('dispute-first', 'starter');
     const completed = t.double.completeSession(stripeCheckoutSessionId);
     const opened = t.double.openDispute(stripeCheckoutSessionId);
@@ -202,7 +202,8 @@ describe('charge.dispute.*', () => {
   });
 
   it.each([401, 403])(
-    'when Stripe refuses the lookup of an unmatched refund (%i), the event is recorded as failed, counted for the alert and acknowledged; a resend once the key is fixed applies it',
+    'when Stripe refuses the lookup of an unmatched refund (%i), the event is recorded as failed, ' +
+      'counted for the alert and acknowledged; a resend once the key is fixed applies it',
     async (status) => {
       const user = `refund-refused-${status}`;
       const { purchaseId, stripeCheckoutSessionId } = await t.purchase(user, 'starter');

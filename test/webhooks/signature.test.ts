@@ -57,7 +57,7 @@ describe('POST /v1/webhooks/stripe signature checks', () => {
     expect(res.body.outcome).toBe('processed');
   });
 
-  it('verifies the exact bytes: a body re-serialised with other whitespace but the original signature is refused', async () => {
+  it('verifies the exact bytes: a body re-serialised with other whitespace, same signature, is refused', async () => {
     const payload = JSON.stringify(event);
     const header = stripeWebhooks.generateTestHeaderString({ payload, secret: t.webhookSecret });
     const res = await request(t.app)

@@ -8,7 +8,9 @@ export interface BalanceRow {
 // Named: planned once per pooled connection (see usage.repository.ts for why not $queryRaw here).
 const FIND = {
   name: 'balance_find_v1',
-  text: 'SELECT balance::text AS balance, billing_active_holds(id, NULL)::text AS held FROM accounts WHERE user_id = $1',
+  text:
+    'SELECT balance::text AS balance, billing_active_holds(id, NULL)::text AS held FROM accounts ' +
+    'WHERE user_id = $1',
 };
 
 export class BalanceRepository {

@@ -13,7 +13,8 @@ const DAY_MS = 86_400_000;
  * no snapshot, and priced as one it would be a new name in every report.
  */
 export function isSnapshotDate(m: RegExpExecArray, now = Date.now()): boolean {
-  const [year, month, day] = m[1] ? [Number(m[1]), Number(m[2]), Number(m[3])] : [2000, Number(m[4]), Number(m[5])]; // 2000: Feb 29 exists
+  // 2000: Feb 29 exists
+  const [year, month, day] = m[1] ? [Number(m[1]), Number(m[2]), Number(m[3])] : [2000, Number(m[4]), Number(m[5])];
   const date = new Date(Date.UTC(year, month - 1, day));
   const real = date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
   return real && (!m[1] || date.getTime() <= now + DAY_MS);
@@ -41,7 +42,10 @@ export class CatalogService {
     }));
   }
 
-  /** The card family a model name is priced by, or undefined with the known names for the 422 (`known` is empty on a match). */
+  /**
+   * The card family a model name is priced by, or undefined with the known names for the 422
+   * (`known` is empty on a match).
+   */
   /** The card family a model is priced by; an unknown model is the contract's 422 naming the known ones. */
   async familyOf(model: string): Promise<string> {
     const { family, known } = await this.resolveModel(model);

@@ -59,7 +59,8 @@ export class HoldsRepository {
       'place_hold',
       () =>
         this.db.prisma.$queryRaw<PlaceHoldRow[]>`
-        SELECT outcome, hold_id::text AS "holdId", amount::text AS amount, available::text AS available, expires_at AS "expiresAt"
+        SELECT outcome, hold_id::text AS "holdId", amount::text AS amount, available::text AS available,
+               expires_at AS "expiresAt"
         FROM billing_place_hold(${c.userId}, ${c.requestId}, ${c.model}, ${c.family}, ${c.maxInputTokens}::bigint,
              ${c.maxOutputTokens}::bigint, ${c.ttlSeconds}::integer, ${c.payloadHash}, ${c.correlationId})`,
     );
@@ -72,7 +73,8 @@ export class HoldsRepository {
       'release_hold',
       () =>
         this.db.prisma.$queryRaw<ReleaseHoldRow[]>`
-        SELECT outcome, hold_id::text AS "holdId", user_id AS "userId", request_id AS "requestId", amount::text AS amount, status,
+        SELECT outcome, hold_id::text AS "holdId", user_id AS "userId", request_id AS "requestId",
+               amount::text AS amount, status,
                expires_at AS "expiresAt", ended_at AS "endedAt", balance::text AS balance, available::text AS available
         FROM billing_release_hold(${holdId}::uuid)`,
     );
@@ -91,7 +93,8 @@ export class HoldsRepository {
       'sweep_holds',
       () =>
         this.db.prisma.$queryRaw<SweepRow[]>`
-        SELECT newly_expired::text AS "newlyExpired", active::text AS active, held::text AS held, expired_unsettled::text AS "expiredUnsettled"
+        SELECT newly_expired::text AS "newlyExpired", active::text AS active, held::text AS held,
+               expired_unsettled::text AS "expiredUnsettled"
         FROM billing_sweep_holds(make_interval(secs => ${EXPIRED_RECENTLY_SECONDS}), ${SWEEP_MAX_WALLETS}::integer)`,
     );
     return rows[0];

@@ -75,7 +75,8 @@ documentRoute({
     403: problems[403],
     409: {
       description:
-        'requestId already charged as a plain usage (code request_already_charged), or an Idempotency-Key still running',
+        'requestId already charged as a plain usage (code request_already_charged), ' +
+        'or an Idempotency-Key still running',
       content: problems[409].content,
     },
     422: problems[422],

@@ -25,7 +25,8 @@ export class LedgerRepository {
   async page(userId: string, beforePostingId: string | undefined, limit: number, period: Period): Promise<LedgerRow[]> {
     return this.db.prisma.$queryRaw<LedgerRow[]>`
       SELECT p.id::text AS "postingId", t.id::text AS "transactionId", t.type, p.amount::text AS amount,
-             p.balance_after::text AS "balanceAfter", t.correlation_id AS "correlationId", t.reference, t.created_at AS "createdAt"
+             p.balance_after::text AS "balanceAfter", t.correlation_id AS "correlationId", t.reference,
+             t.created_at AS "createdAt"
       FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id
       WHERE p.account_id = (SELECT id FROM accounts WHERE user_id = ${userId})
         AND (${beforePostingId}::bigint IS NULL OR p.id < ${beforePostingId}::bigint)

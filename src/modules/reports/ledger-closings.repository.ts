@@ -3,9 +3,11 @@ import { inTransaction } from '../../platform/db/transaction';
 import { POSTINGS_CEILING_SQL, POSTINGS_FLOOR_SQL } from './postings-floor';
 
 /** The moves of the period's transactions ($1 start, $2 end), keyed on the transaction's created_at. */
-const MOVES = `ledger_transactions t JOIN postings po ON po.transaction_id = t.id WHERE po.id >= $3 AND po.id < $4 AND t.created_at >= $1 AND t.created_at < $2`;
+const MOVES = `ledger_transactions t JOIN postings po ON po.transaction_id = t.id WHERE po.id >= $3 AND po.id < $4
+               AND t.created_at >= $1 AND t.created_at < $2`;
 const WALLET_MOVES = `ledger_transactions t JOIN postings po ON po.transaction_id = t.id
-  JOIN accounts a ON a.id = po.account_id AND a.kind = 'wallet' WHERE po.id >= $3 AND po.id < $4 AND t.created_at >= $1 AND t.created_at < $2`;
+  JOIN accounts a ON a.id = po.account_id AND a.kind = 'wallet' WHERE po.id >= $3 AND po.id < $4 AND t.created_at >= $1
+  AND t.created_at < $2`;
 
 /** A period of the books: [start, end), start '-infinity' for the first one. */
 export interface ClosingPeriod {

@@ -13,7 +13,8 @@
 export const POSTINGS_FLOOR_SQL = `
   SELECT COALESCE(max(po.id), 0)::text AS floor FROM postings po
   WHERE po.transaction_id = (SELECT t.id FROM ledger_transactions t
-                             WHERE t.created_at < $1::timestamptz - interval '1 hour' ORDER BY t.created_at DESC LIMIT 1)`;
+                             WHERE t.created_at < $1::timestamptz - interval '1 hour' ORDER BY t.created_at DESC
+                               LIMIT 1)`;
 
 /**
  * The other side, for a closed period: every transaction created before t had inserted its

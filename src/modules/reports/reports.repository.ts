@@ -6,7 +6,9 @@ export interface Period {
   to: Date;
 }
 
-/** The SQL behind the credits (trial balance, see TrialBalanceRepository) and usage reports. Amounts come back as text. */
+/**
+ * The SQL behind the credits (trial balance, see TrialBalanceRepository) and usage reports. Amounts come back as text.
+ */
 export class ReportsRepository {
   readonly trialBalance: TrialBalanceRepository;
 

@@ -140,7 +140,8 @@ documentRoute({
   method: 'get',
   path: '/v1/admin/reports/revenue',
   summary:
-    'Stripe against the ledger: paid Checkout Sessions, refunds and disputes matched to purchases and ledger transactions',
+    'Stripe against the ledger: paid Checkout Sessions, ' +
+    'refunds and disputes matched to purchases and ledger transactions',
   ...admin,
   request: { query: PeriodQuery },
   responses: {

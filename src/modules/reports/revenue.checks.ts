@@ -44,7 +44,9 @@ export function checkSession(s: SessionRef, p: PurchaseMatch | undefined): Discr
         unit: 'usd',
         stripeAmount: usdFromCents(s.amountCents),
         ledgerAmount: usdFromCents(p.priceCents),
-        detail: `Stripe charged ${s.amountCents ?? 'null'} ${s.currency ?? 'null'}, the package was sold at ${p.priceCents} ${p.currency}`,
+        detail:
+          `Stripe charged ${s.amountCents ?? 'null'} ${s.currency ?? 'null'}, ` +
+          `the package was sold at ${p.priceCents} ${p.currency}`,
       },
     ];
   }

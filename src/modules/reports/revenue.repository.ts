@@ -27,10 +27,13 @@ export interface LedgerRow {
 }
 
 // The wallet side of a transaction: what the customer was credited (+) or had taken back (−).
-const WALLET_SUM = `(SELECT sum(po.amount) FROM postings po JOIN accounts a ON a.id = po.account_id AND a.kind = 'wallet' WHERE po.transaction_id = t.id)`;
+const WALLET_SUM = `(SELECT sum(po.amount) FROM postings po JOIN accounts a ON a.id = po.account_id
+                     AND a.kind = 'wallet' WHERE po.transaction_id = t.id)`;
 
-const MATCH = `SELECT p.id::text AS "purchaseId", p.checkout_session_id AS "sessionId", p.payment_intent_id AS "paymentIntentId",
-    p.price_cents AS "priceCents", p.amount_paid_cents AS "amountPaidCents", p.currency, p.credits::text, p.bonus_credits::text AS "bonusCredits",
+const MATCH = `SELECT p.id::text AS "purchaseId", p.checkout_session_id AS "sessionId",
+                      p.payment_intent_id AS "paymentIntentId",
+    p.price_cents AS "priceCents", p.amount_paid_cents AS "amountPaidCents", p.currency, p.credits::text,
+    p.bonus_credits::text AS "bonusCredits",
     p.amount_refunded_cents AS "amountRefundedCents",
     t.id::text AS "purchaseTransactionId", ${WALLET_SUM}::text AS credited,
     b.id::text AS "bonusTransactionId", ${WALLET_SUM.replace('= t.id', '= b.id')}::text AS "bonusCredited"
@@ -39,6 +42,8 @@ const MATCH = `SELECT p.id::text AS "purchaseId", p.checkout_session_id AS "sess
   LEFT JOIN ledger_transactions b ON b.business_key = ${businessKeySql.stripeBonus('p.id::text')}`;
 
 const OBJECT_ID = businessKeySql.stripeObjectId('t.business_key');
+// The reversal key of the dispute a `tx` row is.
+const DISPUTE_REVERSAL_KEY = businessKeySql.stripeDisputeReversal(businessKeySql.stripeObjectId('tx.business_key'));
 
 /** The SQL behind the revenue report: batched lookups (one query per Stripe page) and keyset pages of the ledger. */
 export class RevenueRepository {
@@ -67,7 +72,8 @@ export class RevenueRepository {
       Array<{ purchaseId: string; transactions: number; lastTransactionId: string; credits: string }>
     >(
       `SELECT ${OBJECT_ID} AS "purchaseId", count(*)::int AS transactions,
-              (array_agg(t.id::text ORDER BY t.created_at DESC, t.id))[1] AS "lastTransactionId", (-sum(${WALLET_SUM}))::text AS credits
+              (array_agg(t.id::text ORDER BY t.created_at DESC, t.id))[1] AS "lastTransactionId",
+               (-sum(${WALLET_SUM}))::text AS credits
        FROM ledger_transactions t
        WHERE t.type = 'refund' AND t.business_key LIKE '${STRIPE_PREFIX.refund}%' AND ${OBJECT_ID} = ANY($1::text[])
        GROUP BY 1`,
@@ -75,7 +81,9 @@ export class RevenueRepository {
     );
   }
 
-  /** The dispute and reversal transactions of these Stripe disputes (exact business keys, so the unique index answers). */
+  /**
+   * The dispute and reversal transactions of these Stripe disputes (exact business keys, so the unique index answers).
+   */
   disputeTransactions(disputeIds: string[]) {
     const keys = disputeIds.flatMap((id) => [businessKey.stripeDispute(id), businessKey.stripeDisputeReversal(id)]);
     return this.db.prisma.$queryRawUnsafe<Array<{ transactionId: string; businessKey: string; amount: string | null }>>(
@@ -117,22 +125,30 @@ export class RevenueRepository {
          SELECT r.created_at, r.cum - lag(r.cum, 1, 0::bigint) OVER (PARTITION BY r.pid ORDER BY r.cum) AS cents
          FROM (SELECT t.created_at, ${OBJECT_ID} AS pid, ${businessKeySql.refundedCents('t.business_key')} AS cum
                FROM ledger_transactions t WHERE t.type = 'refund' AND t.business_key LIKE '${STRIPE_PREFIX.refund}%'
-                 AND ${OBJECT_ID} IN (SELECT ${businessKeySql.stripeObjectId('business_key')} FROM tx WHERE type = 'refund')) r)
+                 AND ${OBJECT_ID} IN (SELECT ${businessKeySql.stripeObjectId('business_key')}
+                                      FROM tx WHERE type = 'refund')) r)
        SELECT
          (SELECT count(*) FROM tx WHERE type = 'purchase')::int AS purchases,
          -- a Checkout purchase's key names the purchase, an auto top-up's its PaymentIntent
-         ((SELECT COALESCE(sum(COALESCE(p.amount_paid_cents, p.price_cents)), 0) FROM tx JOIN purchases p ON p.id::text = ${businessKeySql.stripeObjectId('tx.business_key')} WHERE tx.type = 'purchase')
-          + (SELECT COALESCE(sum(COALESCE(p.amount_paid_cents, p.price_cents)), 0) FROM tx
-             JOIN purchases p ON p.payment_intent_id = ${businessKeySql.stripeObjectId('tx.business_key')}
+         ((SELECT COALESCE(sum(COALESCE(p.amount_paid_cents, p.price_cents)), 0)
+           FROM tx JOIN purchases p ON p.id::text = ${businessKeySql.stripeObjectId('tx.business_key')}
+           WHERE tx.type = 'purchase')
+          + (SELECT COALESCE(sum(COALESCE(p.amount_paid_cents, p.price_cents)), 0)
+             FROM tx JOIN purchases p ON p.payment_intent_id = ${businessKeySql.stripeObjectId('tx.business_key')}
              WHERE tx.type = 'purchase' AND tx.business_key LIKE '${STRIPE_PREFIX.topup}%'))::text AS "grossCents",
-         (SELECT COALESCE(sum(cents), 0) FROM refunded WHERE created_at >= $1 AND created_at < $2)::text AS "refundedCents",
+         (SELECT COALESCE(sum(cents), 0) FROM refunded
+          WHERE created_at >= $1 AND created_at < $2)::text AS "refundedCents",
          (SELECT count(*) FROM tx WHERE type = 'refund')::int AS refunds,
-         (SELECT COALESCE(sum((tx.metadata->>'amountCents')::bigint), 0) FROM tx WHERE tx.type = 'dispute' AND NOT EXISTS (
-            SELECT 1 FROM ledger_transactions v WHERE v.business_key = ${businessKeySql.stripeDisputeReversal(businessKeySql.stripeObjectId('tx.business_key'))}))::text AS "disputedCents",
+         (SELECT COALESCE(sum((tx.metadata->>'amountCents')::bigint), 0) FROM tx
+          WHERE tx.type = 'dispute' AND NOT EXISTS (
+            SELECT 1 FROM ledger_transactions v
+            WHERE v.business_key = ${DISPUTE_REVERSAL_KEY})
+         )::text AS "disputedCents",
          (SELECT count(*) FROM tx WHERE type = 'dispute')::int AS disputes,
          (SELECT COALESCE(sum(amount), 0) FROM tx WHERE type = 'purchase')::text AS "creditsPurchased",
          (SELECT COALESCE(sum(amount), 0) FROM tx WHERE type = 'bonus')::text AS "creditsBonus",
-         (SELECT COALESCE(-sum(amount), 0) FROM tx WHERE type IN ('refund', 'dispute', 'dispute_reversal'))::text AS "creditsTakenBack"`,
+         (SELECT COALESCE(-sum(amount), 0) FROM tx
+          WHERE type IN ('refund', 'dispute', 'dispute_reversal'))::text AS "creditsTakenBack"`,
       p.from,
       p.to,
     );

@@ -99,7 +99,8 @@ class Reconciliation {
   }
 
   async refunds() {
-    const latestRefund = new Map<string, string>(); // payment intent → its newest refund in the period (lists are newest first)
+    // payment intent → its newest refund in the period (lists are newest first)
+    const latestRefund = new Map<string, string>();
     for await (const page of this.source.refunds(this.period)) {
       for (const r of page) {
         if (r.counts && r.currency === 'usd') {

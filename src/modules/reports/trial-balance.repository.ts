@@ -67,7 +67,8 @@ export class TrialBalanceRepository {
           `WITH moves AS (
              SELECT po.account_id, sum(po.amount) FILTER (WHERE t.created_at >= $3) AS since_closing,
                     sum(po.amount) FILTER (WHERE t.created_at >= $1) AS period_net
-             FROM ${MOVES} WHERE po.id >= $4 AND t.created_at >= LEAST($1::timestamptz, $3::timestamptz) AND t.created_at < $2
+             FROM ${MOVES} WHERE po.id >= $4 AND t.created_at >= LEAST($1::timestamptz, $3::timestamptz)
+             AND t.created_at < $2
              GROUP BY po.account_id)
            SELECT a.code AS account, (COALESCE(c.balance, 0) + COALESCE(m.since_closing, 0))::text AS balance,
                   COALESCE(m.period_net, 0)::text AS "periodNet"
@@ -85,17 +86,21 @@ export class TrialBalanceRepository {
         unbalanced: await q(
           // Materialized: with the LIMIT outside, the planner would walk every transaction by key.
           `WITH sums AS MATERIALIZED (
-             SELECT t.id, t.type, sum(po.amount) AS sum FROM ${MOVES} WHERE po.id >= $2 AND t.created_at >= $1 GROUP BY t.id)
+             SELECT t.id, t.type, sum(po.amount) AS sum FROM ${MOVES} WHERE po.id >= $2 AND t.created_at >= $1
+             GROUP BY t.id)
            SELECT id::text AS "transactionId", type, sum::text AS sum FROM sums WHERE sum <> 0 LIMIT 100`,
           [at(since), sinceFloor],
         ),
         // Each wallet's cached balance against its newest closing plus the postings since.
         drift: await q(
           `WITH moves AS MATERIALIZED (
-             SELECT po.account_id, sum(po.amount) AS amount FROM ${MOVES} WHERE po.id >= $2 AND t.created_at >= $1 GROUP BY po.account_id)
-           SELECT a.user_id AS "userId", a.balance::text AS balance, (COALESCE(c.balance, 0) + COALESCE(m.amount, 0))::text AS postings
+             SELECT po.account_id, sum(po.amount) AS amount FROM ${MOVES} WHERE po.id >= $2 AND t.created_at >= $1
+             GROUP BY po.account_id)
+           SELECT a.user_id AS "userId", a.balance::text AS balance, (COALESCE(c.balance, 0) + COALESCE(m.amount,
+                  0))::text AS postings
            FROM accounts a LEFT JOIN moves m ON m.account_id = a.id ${closingAt(1)}
-           WHERE a.kind = 'wallet' AND a.balance <> COALESCE(c.balance, 0) + COALESCE(m.amount, 0) ORDER BY a.id LIMIT 100`,
+           WHERE a.kind = 'wallet' AND a.balance <> COALESCE(c.balance, 0) + COALESCE(m.amount, 0) ORDER BY a.id
+             LIMIT 100`,
           [at(since), sinceFloor],
         ),
         // Wallet postings per ledger type from the first posting: the closing's totals plus the moves since.

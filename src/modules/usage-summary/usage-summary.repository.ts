@@ -12,8 +12,10 @@ export interface SummaryRow {
 // usage_daily holds one row per (user, UTC day, model), upserted by the charge functions in the
 // charge's transaction: a range reads at most days x models rows of one user, through its primary key.
 const select = (group: string, key: string) => `
-  SELECT ${key} AS key, requests::text, "inputTokens"::text, "outputTokens"::text, "cachedInputTokens"::text, trim_scale(credits)::text AS credits
-  FROM (SELECT ${group} AS g, sum(requests) AS requests, sum(input_tokens) AS "inputTokens", sum(output_tokens) AS "outputTokens",
+  SELECT ${key} AS key, requests::text, "inputTokens"::text, "outputTokens"::text, "cachedInputTokens"::text,
+         trim_scale(credits)::text AS credits
+  FROM (SELECT ${group} AS g, sum(requests) AS requests, sum(input_tokens) AS "inputTokens",
+               sum(output_tokens) AS "outputTokens",
                sum(cached_input_tokens) AS "cachedInputTokens", sum(credits) AS credits
         FROM usage_daily WHERE user_id = $1 AND day >= $2::date AND day < $3::date GROUP BY 1) s
   ORDER BY 1`;

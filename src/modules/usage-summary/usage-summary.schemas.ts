@@ -21,7 +21,8 @@ export const SummaryQuery = z
     }),
     to: instant.optional().openapi({
       description:
-        'Exclusive end: a date is the start of that UTC day; a date-time other than a midnight includes its whole UTC day; default: the end of today',
+        'Exclusive end: a date is the start of that UTC day; a date-time other than a midnight includes its whole ' +
+        'UTC day; default: the end of today',
     }),
     groupBy: z.enum(['day', 'model']).default('day'),
     userId: identifier().optional(),
@@ -56,7 +57,8 @@ documentRoute({
   method: 'get',
   path: '/v1/usage/summary',
   summary:
-    "The caller's usage by UTC day or by model, for a chart, over whole UTC days (days and models without usage are absent)",
+    "The caller's usage by UTC day or by model, for a chart, " +
+    'over whole UTC days (days and models without usage are absent)',
   tags: ['usage'],
   security: [{ bearer: [] }],
   request: { query: SummaryQuery },

@@ -37,15 +37,18 @@ export interface ChargeRow {
 const CHARGE = {
   name: 'billing_charge_usage_v2',
   text: `SELECT outcome, usage_id::text AS "usageId", transaction_id::text AS "transactionId", credits::text AS credits,
-               balance::text AS balance, available::text AS available, correlation_id AS "correlationId", model, hold_id::text AS "holdId",
+               balance::text AS balance, available::text AS available, correlation_id AS "correlationId", model,
+               hold_id::text AS "holdId",
                (SELECT h.amount::text FROM holds h WHERE h.id = r.hold_id) AS "heldCredits"
         FROM billing_charge_usage($1, $2, $3, $4, $5::bigint, $6::bigint, $7::bigint, $8, $9, $10::jsonb) r`,
 };
 
 const CHARGE_BATCH = {
   name: 'billing_charge_usage_batch_v2',
-  text: `SELECT idx, outcome, usage_id::text AS "usageId", transaction_id::text AS "transactionId", credits::text AS credits,
-               balance::text AS balance, available::text AS available, correlation_id AS "correlationId", model, hold_id::text AS "holdId",
+  text: `SELECT idx, outcome, usage_id::text AS "usageId", transaction_id::text AS "transactionId",
+                credits::text AS credits,
+               balance::text AS balance, available::text AS available, correlation_id AS "correlationId", model,
+               hold_id::text AS "holdId",
                (SELECT h.amount::text FROM holds h WHERE h.id = r.hold_id) AS "heldCredits"
         FROM billing_charge_usage_batch($1::jsonb) r`,
 };

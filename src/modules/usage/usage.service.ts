@@ -41,7 +41,8 @@ export class UsageService {
       cachedInputTokens,
       metadata: input.metadata,
     });
-    // Spelled out rather than spread from the parsed body (whose optional fields vary): one object shape for every charge
+    // Spelled out rather than spread from the parsed body (whose optional fields vary):
+    // one object shape for every charge
     const row = await this.repo.charge({
       userId: input.userId,
       requestId: input.requestId,
@@ -79,7 +80,8 @@ export class UsageService {
       case 'charged': {
         const replayed = row.outcome === 'replay';
         this.count(replayed ? 'replayed' : row.holdId ? 'settled' : 'charged');
-        // Labelled by the rate card's model (a closed set), never the caller's spelling of it; metric only, never the books
+        // Labelled by the rate card's model (a closed set), never the caller's spelling of it;
+        // metric only, never the books
         if (!replayed) this.metrics?.creditsDebited.inc({ model: family }, Number(row.credits));
         if (!replayed && row.holdId) this.settled(row);
         return {
@@ -102,7 +104,8 @@ export class UsageService {
   /** A settle charges the actual cost in full; what exceeds the reservation is the overage. */
   private settled(row: ChargeRow) {
     this.metrics?.holdsEnded.inc({ outcome: 'settled' });
-    if (row.heldCredits === null) return; // hold committed after this statement's snapshot: no reservation to compare with
+    // hold committed after this statement's snapshot: no reservation to compare with
+    if (row.heldCredits === null) return;
     const overage = money(row.credits!).minus(row.heldCredits);
     if (overage.gt(0)) this.metrics?.holdSettleOverage.inc(overage.toNumber()); // metric only, never the books
   }

@@ -24,8 +24,16 @@ const UNAVAILABLE_SOCKET = new Set([
 
 // node-postgres says these in plain Errors without a code (a dropped socket, the pool's
 // connectionTimeoutMillis, a pool or pipelined connection closed by shutdown).
-const UNAVAILABLE_MESSAGE =
-  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Cannot use a pool after calling end|pipelined connection is closed|Client was closed and is not queryable/;
+const UNAVAILABLE_MESSAGE = new RegExp(
+  [
+    'Connection terminated',
+    'timeout exceeded when trying to connect',
+    'Client has encountered a connection error',
+    'Cannot use a pool after calling end',
+    'pipelined connection is closed',
+    'Client was closed and is not queryable',
+  ].join('|'),
+);
 
 // Prisma: P1001 unreachable, P1002/P1008 timed out, P1017 server closed the connection, P2028 the
 // transaction could not start (no connection in time) or its connection went away.

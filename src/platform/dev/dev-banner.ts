@@ -15,8 +15,12 @@ export function devBanner(keys: DevKeys, baseUrl: string, issuer?: string, audie
     '',
     'Try:',
     `  curl -s ${baseUrl}/v1/credit-packages`,
-    `  curl -s -X POST ${baseUrl}/v1/admin/credits/adjustments -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' -H "Idempotency-Key: grant-1" -d '{"userId":"user_demo","amount":"5000","reason":"welcome grant"}'`,
-    `  curl -s -X POST ${baseUrl}/v1/usage/reconcile -H "Authorization: Bearer $GATEWAY_TOKEN" -H 'Content-Type: application/json' -d '{"userId":"user_demo","requestId":"call-1","model":"gpt-4o","inputTokens":1000,"outputTokens":500}'`,
+    `  curl -s -X POST ${baseUrl}/v1/admin/credits/adjustments -H "Authorization: Bearer $ADMIN_TOKEN"` +
+      ` -H 'Content-Type: application/json' -H "Idempotency-Key: grant-1"` +
+      ` -d '{"userId":"user_demo","amount":"5000","reason":"welcome grant"}'`,
+    `  curl -s -X POST ${baseUrl}/v1/usage/reconcile -H "Authorization: Bearer $GATEWAY_TOKEN"` +
+      ` -H 'Content-Type: application/json'` +
+      ` -d '{"userId":"user_demo","requestId":"call-1","model":"gpt-4o","inputTokens":1000,"outputTokens":500}'`,
     `  curl -s ${baseUrl}/v1/balance -H "Authorization: Bearer $USER_TOKEN"`,
     `  curl -s ${baseUrl}/v1/ledger/export.csv -H "Authorization: Bearer $USER_TOKEN"`,
     'More: README.md (API tour) and docs/api.md. Ctrl-C stops the server.',

@@ -12,9 +12,15 @@ export interface ShutdownOptions {
   lifecycle: { draining: boolean };
   logger: Logger;
   onClosed: () => Promise<void>;
-  /** How long in-flight requests may run once the listener has closed (default 5 s, and always before the grace period ends)... */
+  /**
+   * How long in-flight requests may run once the listener has closed
+   * (default 5 s, and always before the grace period ends)...
+   */
   inFlightMs?: number;
-  /** ...before this cancels the database work they wait on (Database.cancelRunning), so they answer and the process exits 0. */
+  /**
+   * ...before this cancels the database work they wait on (Database.cancelRunning),
+   * so they answer and the process exits 0.
+   */
   cancelStuck?: () => Promise<void>;
 }
 

@@ -17,7 +17,8 @@ export class IdempotencyRepository {
   /** True when this call now owns the key (new, or taken over from a crashed request with the same payload). */
   async claim(caller: string, key: string, method: string, path: string, requestHash: string): Promise<boolean> {
     const count = await this.db.prisma.$executeRaw`
-      INSERT INTO idempotency_keys (caller, key, method, path, request_hash) VALUES (${caller}, ${key}, ${method}, ${path}, ${requestHash})
+      INSERT INTO idempotency_keys (caller, key, method, path, request_hash)
+      VALUES (${caller}, ${key}, ${method}, ${path}, ${requestHash})
       ON CONFLICT (caller, key) DO UPDATE SET created_at = now()
         WHERE idempotency_keys.state = 'in_progress' AND idempotency_keys.request_hash = EXCLUDED.request_hash
           AND idempotency_keys.created_at < now() - make_interval(secs => ${STALE_AFTER_SECONDS})`;

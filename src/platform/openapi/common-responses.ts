@@ -45,7 +45,8 @@ export function withCommonResponses<T extends { paths?: object }>(doc: T): T {
       if (op.requestBody || method === 'post' || (op as { parameters?: unknown[] }).parameters?.length) {
         add(
           400,
-          'Malformed input, broken JSON, a repeated key, 1e400, NUL or a lone surrogate, or nesting deeper than 32 levels (json_too_deep); `errors` names each field',
+          'Malformed input, broken JSON, a repeated key, 1e400, NUL or a lone surrogate, ' +
+            'or nesting deeper than 32 levels (json_too_deep); `errors` names each field',
         );
       }
       if (op.requestBody || method === 'post') {
@@ -66,7 +67,8 @@ export function withCommonResponses<T extends { paths?: object }>(doc: T): T {
       if (path.startsWith('/v1/'))
         add(
           503,
-          'Database unavailable (`database_unavailable`); retry after Retry-After with the same requestId or Idempotency-Key',
+          'Database unavailable (`database_unavailable`); retry after Retry-After with the same requestId or ' +
+            'Idempotency-Key',
         );
     }
   }
