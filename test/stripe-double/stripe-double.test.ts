@@ -59,7 +59,7 @@ describe('the Stripe test double, through the real SDK', () => {
     await expect(wrong.checkout.sessions.retrieve('cs_x')).rejects.toMatchObject({ statusCode: 401 });
   });
 
-  it('lists newest first with limit, starting_after, has_more and created ranges, so auto-pagination sees every object once', async () => {
+  it('lists newest first with limit, starting_after, has_more and created: pagination sees each once', async () => {
     const fresh = new StripeDouble();
     const client = createStripe({ STRIPE_SECRET_KEY: fresh.secretKey, STRIPE_API_BASE_URL: await fresh.start() })!;
     try {

@@ -43,7 +43,7 @@ const paymentIntentsOf = (userId: string) =>
     .filter((r) => (r.body.metadata as { userId?: string }).userId === userId);
 
 describe('auto top-up attempts', () => {
-  it('a charge that leaves available below the threshold makes one attempt, credited once with its package', async () => {
+  it('a charge below the threshold makes one attempt, credited once with its package', async () => {
     await enrolled('alice');
     await charge50(t, 'alice', 'r1').expect(201); // 470 left: below 500
     await charge50(t, 'alice', 'r2').expect(201); // still below, an attempt is in flight: no second one
@@ -74,7 +74,7 @@ describe('auto top-up attempts', () => {
     expect((await balanceOf(t, 'alice')).balance).toBe('5420');
   });
 
-  it('when payment_intent.succeeded arrives 8 times at once, before the worker records its answer, it credits once', async () => {
+  it('payment_intent.succeeded 8 times at once, before the worker records its answer: credited once', async () => {
     const { customerId } = await enrolled('bob');
     await charge50(t, 'bob', 'r1').expect(201);
     // The worker's call reached Stripe, but its answer is not recorded yet: Stripe's event comes first.
@@ -118,7 +118,7 @@ describe('auto top-up attempts', () => {
     expect((await balanceOf(t, 'carol')).balance).toBe('320');
   });
 
-  it('a card that needs the customer (SCA) asks for it with a recovery link and pauses, final until enabled again', async () => {
+  it('a card needing SCA asks the user with a recovery link and pauses until enabled again', async () => {
     const { paymentMethodId } = await enrolled('dave', 'authenticationRequired');
     await charge50(t, 'dave', 'r1').expect(201);
     await runWorker(t);
@@ -178,7 +178,7 @@ describe('auto top-up attempts', () => {
     expect((await settingsOf('frank')).autoTopUp.spentThisMonthUsd).toBe('10.00');
   });
 
-  it('when Stripe fails, the attempt is retried later with the same key: one PaymentIntent, credited once', async () => {
+  it('when Stripe fails, the attempt is retried with the same key: one PaymentIntent, one credit', async () => {
     const { customerId } = await enrolled('gina');
     await charge50(t, 'gina', 'r1').expect(201);
     t.double.failNext(2); // the call and the SDK's one retry

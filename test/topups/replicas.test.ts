@@ -118,7 +118,7 @@ const charge = (s: ServerProcess, userId: string, requestId: string) =>
   });
 
 describe('auto top-up on two server processes', () => {
-  it('50 concurrent charges crossing the threshold through both make one attempt, one PaymentIntent, one credit', async () => {
+  it('50 concurrent charges through both: one attempt, one PaymentIntent, one credit', async () => {
     const [a, b] = [await replica(), await replica()];
     const customer = await enroll(a, 'twin', '3000');
     const charges = await Promise.all(Array.from({ length: 50 }, (_, i) => charge(i % 2 ? a : b, 'twin', `c-${i}`)));
@@ -137,7 +137,7 @@ describe('auto top-up on two server processes', () => {
     expect(await ledgerViolations(database)).toEqual(NO_VIOLATIONS);
   }, 180_000);
 
-  it('a replica killed (SIGKILL) after Stripe made the PaymentIntent, before recording it: credited once after all', async () => {
+  it('a replica SIGKILLed after Stripe made the PaymentIntent, before recording it: credited once', async () => {
     for (const s of servers.splice(0)) await s.stop();
     const a = await replica();
     const customer = await enroll(a, 'phoenix', '1020');

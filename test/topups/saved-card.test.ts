@@ -83,7 +83,7 @@ describe('auto top-up settings', () => {
     expect((await settingsOf('no-card')).body.autoTopUp).toMatchObject({ enabled: false, status: 'off' });
   });
 
-  it('refuses an unknown package, a limit below its price, a threshold under the minimum or missing fields', async () => {
+  it('refuses an unknown package, a limit below its price, a low threshold or missing fields', async () => {
     await saveCard(t, 'picky');
     const unknown = await putAutoTopUp(t, 'picky', {
       thresholdCredits: '500',

@@ -40,8 +40,9 @@ export interface OutboxStats {
   created: string;
 }
 
-const ROW = `seq::text, id AS "eventId", type, user_id AS "userId", status, attempts, last_attempt_at AS "lastAttemptAt",
-  last_status_code AS "lastStatusCode", CASE WHEN status = 'pending' THEN next_attempt_at END AS "nextAttemptAt", created_at AS "createdAt"`;
+const ROW = `seq::text, id AS "eventId", type, user_id AS "userId", status, attempts,
+  last_attempt_at AS "lastAttemptAt", last_status_code AS "lastStatusCode",
+  CASE WHEN status = 'pending' THEN next_attempt_at END AS "nextAttemptAt", created_at AS "createdAt"`;
 
 /** Records an event inside the caller's transaction (pass its client), so it commits or rolls back with the fact. */
 export async function recordEvent(
@@ -50,7 +51,8 @@ export async function recordEvent(
   userId: string,
   data: Record<string, unknown>,
 ): Promise<void> {
-  await runner.$executeRaw`INSERT INTO events (type, user_id, data) VALUES (${type}, ${userId}, ${JSON.stringify(data)}::jsonb)`;
+  await runner.$executeRaw`
+    INSERT INTO events (type, user_id, data) VALUES (${type}, ${userId}, ${JSON.stringify(data)}::jsonb)`;
 }
 
 export class EventsRepository {
@@ -67,7 +69,8 @@ export class EventsRepository {
       `WITH due AS (
          SELECT e.seq FROM events e
          WHERE e.status = 'pending' AND e.next_attempt_at <= now() AND (e.lease_until IS NULL OR e.lease_until <= now())
-           AND NOT EXISTS (SELECT 1 FROM events p WHERE p.user_id = e.user_id AND p.status = 'pending' AND p.seq < e.seq)
+           AND NOT EXISTS (SELECT 1 FROM events p
+                           WHERE p.user_id = e.user_id AND p.status = 'pending' AND p.seq < e.seq)
          ORDER BY e.next_attempt_at, e.seq
          LIMIT $1
          FOR UPDATE SKIP LOCKED
@@ -83,7 +86,8 @@ export class EventsRepository {
 
   async markDelivered(e: OutboundEvent, statusCode: number): Promise<boolean> {
     const { rowCount } = await this.db.pool.query(
-      `UPDATE events SET status = 'delivered', delivered_at = clock_timestamp(), lease_until = NULL, last_status_code = $3, last_error = NULL
+      `UPDATE events SET status = 'delivered', delivered_at = clock_timestamp(), lease_until = NULL,
+         last_status_code = $3, last_error = NULL
        WHERE seq = $1 AND attempts = $2 AND status = 'pending'`,
       [e.seq, e.attempts, statusCode],
     );
@@ -110,7 +114,8 @@ export class EventsRepository {
   async list(f: ListFilter): Promise<EventRow[]> {
     const { rows } = await this.db.pool.query<EventRow>(
       `SELECT ${ROW} FROM events
-       WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR type = $2) AND ($3::text IS NULL OR user_id = $3)
+       WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR type = $2)
+         AND ($3::text IS NULL OR user_id = $3)
          AND ($4::bigint IS NULL OR seq < $4)
        ORDER BY seq DESC LIMIT $5`,
       [f.status ?? null, f.type ?? null, f.userId ?? null, f.beforeSeq ?? null, f.limit],
@@ -125,13 +130,16 @@ export class EventsRepository {
    */
   async redeliver(eventId: string): Promise<EventRow | 'in_flight' | undefined> {
     const { rows } = await this.db.pool.query<EventRow & { inFlight: boolean }>(
-      `WITH target AS (SELECT seq, lease_until IS NOT NULL AND lease_until > now() AS in_flight FROM events WHERE id = $1 FOR UPDATE),
+      `WITH target AS (
+         SELECT seq, lease_until IS NOT NULL AND lease_until > now() AS in_flight FROM events WHERE id = $1 FOR UPDATE
+       ),
        changed AS (
          UPDATE events e SET status = 'pending', delivered_at = NULL, next_attempt_at = now()
          FROM target WHERE e.seq = target.seq AND NOT target.in_flight RETURNING e.*
        )
        SELECT ${ROW}, false AS "inFlight" FROM changed
-       UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true FROM target WHERE target.in_flight`,
+       UNION ALL
+       SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, true FROM target WHERE target.in_flight`,
       [eventId],
     );
     if (!rows[0]) return undefined;
@@ -156,7 +164,8 @@ export class EventsRepository {
     const { rows } = await this.db.pool.query<OutboxStats>(
       `SELECT (SELECT count(*) FROM events WHERE status = 'pending')::text AS pending,
               (SELECT count(*) FROM events WHERE status = 'failed')::text AS failed,
-              COALESCE(extract(epoch FROM now() - (SELECT min(created_at) FROM events WHERE status = 'pending')), 0)::float8
+              COALESCE(extract(epoch FROM now() - (SELECT min(created_at) FROM events WHERE status = 'pending')),
+                       0)::float8
                 AS "oldestPendingAgeSeconds",
               (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM events_seq_seq)::text AS created`,
     );

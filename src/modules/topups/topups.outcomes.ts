@@ -161,7 +161,8 @@ export class TopupOutcomes {
   /** Paused: no attempt starts (the wallet's copy of the threshold is cleared) until the user enables it again. */
   private async pause(tx: TransactionClient, userId: string, reason: 'too_many_failures' | 'authentication_required') {
     const paused = await tx.$executeRaw`UPDATE billing_settings SET auto_topup_status = 'paused',
-      auto_topup_paused_reason = ${reason}, updated_at = now() WHERE user_id = ${userId} AND auto_topup_status = 'active'`;
+      auto_topup_paused_reason = ${reason}, updated_at = now()
+      WHERE user_id = ${userId} AND auto_topup_status = 'active'`;
     await tx.$executeRaw`UPDATE accounts SET auto_topup_threshold = NULL WHERE user_id = ${userId}`;
     if (paused > 0) await recordEvent(tx, 'autotopup.paused', userId, { reason });
   }

@@ -17,7 +17,8 @@ export interface TopupRow {
   createdAt: Date;
 }
 
-export const TOPUP_COLUMNS = `id::text, user_id AS "userId", status, package_id AS "packageId", price_cents AS "priceCents",
+export const TOPUP_COLUMNS = `id::text, user_id AS "userId", status, package_id AS "packageId",
+  price_cents AS "priceCents",
   credits::text, bonus_credits::text AS "bonusCredits", customer_id AS "customerId",
   payment_method_id AS "paymentMethodId", payment_intent_id AS "paymentIntentId", failure_code AS "failureCode",
   recovery_url AS "recoveryUrl", stripe_calls AS "stripeCalls", created_at AS "createdAt"`;

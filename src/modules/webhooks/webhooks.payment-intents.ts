@@ -40,7 +40,8 @@ export class StripeLookupRefused extends Error {
     cause: unknown,
   ) {
     super(
-      `Stripe answered ${statusCode} to the lookup of PaymentIntent ${paymentIntentId}: check STRIPE_SECRET_KEY and its permissions`,
+      `Stripe answered ${statusCode} to the lookup of PaymentIntent ${paymentIntentId}: ` +
+        'check STRIPE_SECRET_KEY and its permissions',
       { cause },
     );
     this.name = 'StripeLookupRefused';

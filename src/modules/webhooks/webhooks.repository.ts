@@ -64,10 +64,12 @@ export type PurchaseChanges = Partial<
   failureReason?: string | null;
 };
 
-const SELECT_PURCHASE = `SELECT id::text, user_id AS "userId", package_id AS "packageId", status, price_cents AS "priceCents", currency, credits::text,
-  bonus_credits::text AS "bonusCredits", checkout_session_id AS "checkoutSessionId", payment_intent_id AS "paymentIntentId",
-  amount_paid_cents AS "amountPaidCents", amount_refunded_cents AS "amountRefundedCents", amount_disputed_cents AS "amountDisputedCents",
-  credits_refunded::text AS "creditsRefunded", credits_disputed::text AS "creditsDisputed", paid_at AS "paidAt" FROM purchases`;
+const SELECT_PURCHASE = `SELECT id::text, user_id AS "userId", package_id AS "packageId", status,
+  price_cents AS "priceCents", currency, credits::text, bonus_credits::text AS "bonusCredits",
+  checkout_session_id AS "checkoutSessionId", payment_intent_id AS "paymentIntentId",
+  amount_paid_cents AS "amountPaidCents", amount_refunded_cents AS "amountRefundedCents",
+  amount_disputed_cents AS "amountDisputedCents", credits_refunded::text AS "creditsRefunded",
+  credits_disputed::text AS "creditsDisputed", paid_at AS "paidAt" FROM purchases`;
 
 /** What an event's rules may do inside its transaction: every write commits or rolls back with the event's record. */
 export class WebhookTx {
@@ -90,7 +92,8 @@ export class WebhookTx {
   async lockNamedPurchase(purchaseId: string): Promise<NamedPurchase | null> {
     if (!isUuid(purchaseId)) return null;
     const rows = await this.tx.$queryRawUnsafe<NamedPurchase[]>(
-      `SELECT status, payment_intent_id AS "paymentIntentId", COALESCE(failure_reason LIKE 'amount_mismatch%', false) AS "amountMismatch"
+      `SELECT status, payment_intent_id AS "paymentIntentId",
+         COALESCE(failure_reason LIKE 'amount_mismatch%', false) AS "amountMismatch"
        FROM purchases WHERE id = $1::uuid FOR UPDATE`,
       purchaseId,
     );
@@ -161,7 +164,8 @@ export class WebhooksRepository {
         if (claimed.length === 0) return 'duplicate' as const;
         const handled = await rules(new WebhookTx(tx, this.wallets));
         await tx.$executeRaw`
-          UPDATE stripe_events SET outcome = ${handled.outcome}, error = ${handled.note ?? null}, processed_at = now() WHERE id = ${e.id}`;
+          UPDATE stripe_events SET outcome = ${handled.outcome}, error = ${handled.note ?? null}, processed_at = now()
+          WHERE id = ${e.id}`;
         return handled;
       },
       { maxWait: 10_000, timeout: 20_000 },

@@ -78,7 +78,9 @@ export async function creditSession(c: RuleContext, s: SessionObject): Promise<H
   const paymentIntentId = idOf(s.payment_intent) ?? p.paymentIntentId;
   // Not linked to the payment on a mismatch: refunds of money never credited must take nothing back.
   if (s.amount_total !== p.priceCents || (s.currency ?? '').toLowerCase() !== p.currency) {
-    const reason = `amount_mismatch: session ${s.amount_total ?? 'null'} ${s.currency ?? 'null'}, package ${p.priceCents} ${p.currency}, payment_intent ${paymentIntentId ?? 'none'}`;
+    const reason =
+      `amount_mismatch: session ${s.amount_total ?? 'null'} ${s.currency ?? 'null'}, ` +
+      `package ${p.priceCents} ${p.currency}, payment_intent ${paymentIntentId ?? 'none'}`;
     if (p.status === 'pending')
       await c.tx.updatePurchase(p.id, { status: 'failed', failureReason: reason, checkoutSessionId: s.id });
     return done({ mismatch: true }, reason);
