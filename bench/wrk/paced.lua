@@ -1,8 +1,9 @@
 -- wrk script for the paced (open-loop) charge scenario (bench/lib/wrk-load.ts runs it, one thread):
 --   wrk -t 1 -c <connections> -d <seconds + grace> -s paced.lua <url> -- <token> <prefix> <wallets> <rate> <seconds>
 -- Charge i falls due at start + i / rate. A connection that is free asks delay() for the next due time
--- (timers in whole ms, rounded up) and sends when it comes; when every connection is busy, a due charge
--- waits for one. Latency runs from the due time (or from the send, if a timer fired before it), so a
+-- (wrk's timers count whole ms: rounded down, so a charge leaves up to ~2 ms early rather than late, and
+-- wrk's lateness does not land in the percentiles) and sends when it comes; when every connection is busy,
+-- a due charge waits for one. Latency runs from the due time (or from the send, if a timer fired before it), so a
 -- server that falls behind shows in the percentiles instead of slowing the sender: no coordinated
 -- omission. wrk's own latency counts from the write, so this script keeps its own: each 201 names its
 -- requestId, which carries the charge's number. After <seconds> nothing more is sent; wrk's extra
