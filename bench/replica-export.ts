@@ -2,7 +2,7 @@
  * `ts-node --transpile-only bench/replica-export.ts [rows] [rounds]`: the CSV export from a streaming
  * standby next to the same export from the primary, in one run, and how fast the read router notices
  * a standby that stops replaying and one that catches up again. Starts its own PostgreSQL 15 primary
- * and hot standby (test/helpers/replica-cluster.ts) and two servers from dist/ (`npm run build`
+ * and hot standby (scripts/lib/replica-cluster.ts) and two servers from dist/ (`npm run build`
  * first): one with DATABASE_READ_URL, one without. Prints a table; asserts only that both exports
  * return every row and that the replica server's answers say where they came from.
  */

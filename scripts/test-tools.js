@@ -10,8 +10,7 @@ const TOOLS = [
   { cmd: 'promtool', pkg: 'prometheus', usedBy: 'test/deploy/alert-rules.test.ts (alert rules)' },
   { cmd: 'shellcheck', pkg: 'shellcheck', usedBy: 'test/deploy/go-live-script.test.ts' },
   { cmd: 'jq', pkg: 'jq', usedBy: 'deployment/billing/go-live-commands.sh (test/deploy/go-live-*.test.ts)' },
-  { cmd: 'wrk', pkg: 'wrk', usedBy: 'test/bench/wrk-load.test.ts and npm run bench' },
-  { cmd: 'cc', pkg: 'gcc', usedBy: 'test/bench/pacer-load.test.ts (compiles bench/pacer/pacer.c) and npm run bench' },
+  { cmd: 'wrk', pkg: 'wrk', usedBy: 'test/bench/wrk-load.test.ts, test/bench/wrk-paced.test.ts and npm run bench' },
   // The read-replica tests start their own primary and hot standby with the server's binaries.
   { cmd: '/usr/lib/postgresql/15/bin/pg_basebackup', pkg: 'postgresql-15', usedBy: 'the read-replica tests' },
   { cmd: 'pgbench', pkg: 'postgresql-contrib', usedBy: 'test/bench/pgbench-floor.test.ts and npm run bench' },

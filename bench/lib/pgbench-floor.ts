@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { percentile } from './http-load';
+import { percentile } from './tool-output';
 import { ROOT } from './server-process';
 
 export const FLOOR_SCRIPT = path.join(ROOT, 'bench', 'floor-charge.sql');

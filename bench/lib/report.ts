@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { LoadResult } from './http-load';
+import type { LoadResult } from './tool-output';
 import { ROOT } from './server-process';
 
 /** One table row: a service scenario (a load result) or a pgbench floor, in the same figures. */

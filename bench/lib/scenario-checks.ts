@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { countUsages } from './bench-db';
-import type { LoadResult } from './http-load';
+import type { LoadResult } from './tool-output';
 
 /** What a scenario checks after its load, so a fast wrong answer fails the run. */
 type Violation = (scenario: string, message: string) => void;

@@ -2,13 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import { countUsages, walletUser } from './bench-db';
+import { countUsages } from './bench-db';
 import { machineBusyMs, ownAndChildrenCpuMs } from './cpu-usage';
 import { serverLoopDelay, type LoopDelay } from './loop-delay';
-import { runLoad, type HttpRequest, type LoadOptions, type LoadResult } from './http-load';
-import { pacerBinary, runPacer, type PacerOptions } from './pacer-load';
 import { eachAnsweredCharged, exactlyAnswered, expectOnly, settledUsageCount } from './scenario-checks';
-import { runWrk } from './wrk-load';
+import type { LoadResult } from './tool-output';
+import { runWrk, runWrkPaced, type PacedOptions } from './wrk-load';
 import type { ServerHandle } from './server-process';
 import { checkoutCompleted, seedPurchases, stripeSignature } from './stripe-events';
 
@@ -29,7 +28,7 @@ export interface BenchContext {
 export interface Measured extends LoadResult {
   peakRssMb: number;
   serverCpuMsPerRequest: number;
-  /** the load generator (this process, or wrk as its child) shares the same two cores */
+  /** the load generator (wrk, this process's child) shares the same two cores */
   loadGenCpuMsPerRequest: number;
   /** everything the machine was busy with, per request: server, PostgreSQL and load generator */
   machineCpuMsPerRequest: number;
@@ -37,34 +36,29 @@ export interface Measured extends LoadResult {
   unanswered?: number;
   /** wrk charge runs: the requestId of every 201 */
   answeredIds?: string[];
+  /** hold + settle: settles answered 201 */
+  settled?: number;
+  /** webhooks: distinct events sent */
+  distinctSent?: number;
   /** paced runs: how late the server's event loop ran, in ms */
   serverLoopDelay?: LoopDelay;
   note?: string;
 }
 
-// 0.18 credits, like the floor (also in requests.lua and pacer.c)
-const CHARGE = { model: 'gpt-4o-mini', inputTokens: 100, outputTokens: 50 };
-
-const json = (token: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${token}` });
-const random = (n: number) => 1 + Math.floor(Math.random() * n);
-
-type Load = Omit<LoadOptions, 'url' | 'connections' | 'seconds'> & { seconds?: number };
-
 type WrkLoad = { wrkArgs: string[]; seconds?: number; answeredIds?: boolean };
-type PacerLoad = { pacer: Omit<PacerOptions, 'url' | 'connections' | 'seconds'>; seconds?: number };
+type PacedLoad = { paced: Omit<PacedOptions, 'url' | 'connections' | 'seconds'>; seconds?: number };
 
-/** Lets wrk (`wrkArgs`: requests.lua's mode and arguments), the C pacer or this process's generator run one load. */
+/** Runs one load through wrk: closed loop (`wrkArgs`: requests.lua's mode and arguments) or paced. */
 function run(
-  load: Load | WrkLoad | PacerLoad,
+  load: WrkLoad | PacedLoad,
   common: { url: string; connections: number; seconds: number },
-): Promise<LoadResult & { answeredIds?: string[] }> {
-  if ('wrkArgs' in load) return runWrk({ ...common, args: load.wrkArgs, answeredIds: load.answeredIds });
-  if ('pacer' in load) return runPacer({ ...common, ...load.pacer });
-  return runLoad({ ...load, ...common });
+): Promise<LoadResult & { answeredIds?: string[]; settled?: number; distinctSent?: number }> {
+  if ('paced' in load) return runWrkPaced({ ...common, ...load.paced });
+  return runWrk({ ...common, args: load.wrkArgs, answeredIds: load.answeredIds });
 }
 
 /** Runs one load and measures the server, the load generator and the machine around it. */
-async function measured(ctx: BenchContext, load: Load | WrkLoad | PacerLoad): Promise<Measured> {
+async function measured(ctx: BenchContext, load: WrkLoad | PacedLoad): Promise<Measured> {
   ctx.server.resetPeak();
   const cpu = ctx.server.cpuMs();
   const own = ownAndChildrenCpuMs();
@@ -86,11 +80,10 @@ async function measured(ctx: BenchContext, load: Load | WrkLoad | PacerLoad): Pr
 }
 
 /**
- * A paced run (the C pacer) with how late the server's event loop ran during it, in the note: a GC
- * pause, a long synchronous task or the VM not running the server all land in the p99.
+ * A paced run with how late the server's event loop ran during it, in the note: a GC pause, a long
+ * synchronous task or the VM not running the server all land in the p99.
  */
-async function paced(ctx: BenchContext, load: PacerLoad): Promise<Measured> {
-  pacerBinary(); // compiled now, so the compiler's CPU is not counted as the load generator's
+async function paced(ctx: BenchContext, load: PacedLoad): Promise<Measured> {
   await serverLoopDelay(ctx.server.url);
   const r = await measured(ctx, load);
   const server = await serverLoopDelay(ctx.server.url);
@@ -106,18 +99,10 @@ function listFile(name: string, entries: string[]): { file: string; remove: () =
   return { file, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-const post = (path: string, token: string, body: unknown, then?: HttpRequest['then']): HttpRequest => ({
-  method: 'POST',
-  path,
-  headers: json(token),
-  body: JSON.stringify(body),
-  then,
-});
-
 /**
- * First charges; every 201 must be exactly one new usage row. Closed loop through wrk; paced (`rate`)
- * through bench/pacer/pacer.c, which wrk cannot do and which corrects for coordinated omission. Both
- * send the charge of CHARGE below (requests.lua and pacer.c spell it out).
+ * First charges of 0.18 credits (gpt-4o-mini, 100 + 50 tokens, like the floor); every 201 must be exactly
+ * one new usage row. Closed loop (requests.lua), or paced at `rate` (paced.lua: open loop, latency from
+ * each charge's due time).
  */
 export async function reconcile(
   ctx: BenchContext,
@@ -130,7 +115,7 @@ export async function reconcile(
   const r = o.rate
     ? await paced(ctx, {
         seconds: o.seconds,
-        pacer: { rate: o.rate, token: ctx.gatewayToken, requestIdPrefix: prefix, wallets },
+        paced: { rate: o.rate, token: ctx.gatewayToken, requestIdPrefix: prefix, wallets },
       })
     : await measured(ctx, {
         seconds: o.seconds,
@@ -203,29 +188,12 @@ export async function probe(
 
 /** Reserve then settle the same requestId on spread wallets: every settled hold is one usage. */
 export async function holdAndSettle(ctx: BenchContext, scenario: string): Promise<Measured> {
-  let seq = 0;
-  let settled = 0;
   const prefix = `${ctx.runId}-${scenario}-`;
   const before = await countUsages(ctx.pool);
-  const settle = (status: number) => {
-    if (status === 201) settled++;
-    return undefined;
-  };
-  const r = await measured(ctx, {
-    next: () => {
-      const userId = walletUser(random(ctx.wallets));
-      const requestId = `${prefix}${seq++}`;
-      const hold = { userId, requestId, model: CHARGE.model, maxInputTokens: 200, maxOutputTokens: 100 };
-      // the settle goes out on the same connection as soon as the hold is answered (only if it was granted)
-      return post('/v1/usage/holds', ctx.gatewayToken, hold, (status) =>
-        status === 201
-          ? post('/v1/usage/reconcile', ctx.gatewayToken, { userId, requestId, ...CHARGE }, settle)
-          : undefined,
-      );
-    },
-  });
+  const r = await measured(ctx, { wrkArgs: ['holds', ctx.gatewayToken, prefix, String(ctx.wallets)] });
   expectOnly(ctx.violation, scenario, r, '201');
-  const created = (await countUsages(ctx.pool)) - before;
+  const settled = r.settled ?? 0;
+  const created = (await settledUsageCount(ctx.pool)) - before;
   const { rows } = await ctx.pool.query<{ n: string }>(
     `SELECT count(*) AS n FROM holds WHERE request_id LIKE $1 AND status = 'settled' AND usage_id IS NOT NULL`,
     [`${prefix}%`],
@@ -235,33 +203,31 @@ export async function holdAndSettle(ctx: BenchContext, scenario: string): Promis
   return { ...r, note: [r.note, 'hold + settle pairs; req/s counts both requests'].filter(Boolean).join('; ') };
 }
 
-/** Distinct signed checkout.session.completed events for purchases made in SQL: each pays its purchase once. */
+/**
+ * Distinct checkout.session.completed events for purchases made in SQL, signed just before the run (the
+ * signature's 300 s tolerance outlasts it): each delivered event pays its purchase once.
+ */
 export async function webhooks(ctx: BenchContext, scenario: string, purchaseCount: number): Promise<Measured> {
   const purchases = await seedPurchases(ctx.pool, purchaseCount, ctx.runId);
-  let i = 0;
-  const delivered = new Set<number>();
-  const r = await measured(ctx, {
-    next: () => {
-      const n = i++;
-      const index = n % purchases.length;
-      const body = checkoutCompleted(purchases[index], n);
-      return {
-        method: 'POST',
-        path: '/v1/webhooks/stripe',
-        headers: { 'content-type': 'application/json', 'stripe-signature': stripeSignature(body, ctx.webhookSecret) },
-        body,
-        then: (status) => {
-          if (status >= 200 && status < 300) delivered.add(index);
-          return undefined;
-        },
-      };
-    },
-  });
-  expectOnly(ctx.violation, scenario, r, '200');
-  const { rows } = await ctx.pool.query<{ n: string }>(
-    `SELECT count(*) AS n FROM purchases WHERE checkout_session_id LIKE $1 AND status = 'paid'`,
-    [`cs_test_bench_${ctx.runId}_%`],
+  const events = listFile(
+    'events.txt',
+    purchases.map((p, n) => {
+      const body = checkoutCompleted(p, n);
+      return `${stripeSignature(body, ctx.webhookSecret)} ${body}`;
+    }),
   );
-  exactlyAnswered(ctx.violation, scenario, r, delivered.size, Number(rows[0].n), 'paid purchases');
-  return r;
+  try {
+    const r = await measured(ctx, { wrkArgs: ['webhook', events.file] });
+    expectOnly(ctx.violation, scenario, r, '200');
+    const { rows } = await ctx.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM purchases WHERE checkout_session_id LIKE $1 AND status = 'paid'`,
+      [`cs_test_bench_${ctx.runId}_%`],
+    );
+    // every event sent was answered 200, except at most one per connection still in flight at the deadline
+    const delivered = Math.max(0, (r.distinctSent ?? 0) - (r.unanswered ?? 0));
+    exactlyAnswered(ctx.violation, scenario, r, delivered, Number(rows[0].n), 'paid purchases');
+    return r;
+  } finally {
+    events.remove();
+  }
 }

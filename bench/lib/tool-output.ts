@@ -1,7 +1,25 @@
 import { spawn } from 'node:child_process';
-import type { LoadResult } from './http-load';
 
-/** What the C load tools (wrk with requests.lua, the pacer) print on their result line. */
+export interface LoadResult {
+  requests: number;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  /** non-2xx answers plus requests lost to socket errors, timeouts and failed connects */
+  errors: number;
+  statuses: Record<string, number>;
+  /** paced runs: requests written; each one is either answered (counted in `requests`) or in `errorKinds` */
+  sent?: number;
+  /** paced runs: requests due before the deadline that never found a free connection, so were not sent */
+  unsent?: number;
+  errorKinds?: Record<string, number>;
+}
+
+export const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+
+/** What wrk's scripts (bench/wrk/*.lua) print on their result line. */
 export interface ToolCounts {
   durationUs: number;
   p50: number;

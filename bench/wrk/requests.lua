@@ -3,9 +3,12 @@
 --   charge <token> <requestIdPrefix> <wallets> <hot 0|1>  first charges, a new requestId each
 --   replay <token> <file of "userId requestId" lines>     requests charged earlier, in turn
 --   balance <file of user tokens>                          GET /v1/balance, each by its own user
+--   holds <token> <requestIdPrefix> <wallets>              a hold, and once it is granted its settle
+--   webhook <file of "<Stripe-Signature> <event>" lines>   Stripe events, signed beforehand, each once
 -- Each thread counts answers by status; done() prints one "WRKJSON {...}" line with the totals and
 -- the latency percentiles in ms, which wrk-load.ts reads. With WRK_IDS_FILE set, the requestId of
 -- every 201 answer is written there, one per line, so the bench can check each against the ledger.
+-- WRK_THREADS (set by wrk-load.ts) is the thread count, so webhook threads can split the events.
 local threads = {}
 
 function setup(thread)
@@ -13,21 +16,29 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local function lines(file)
-  local out = {}
+-- every line of a file, or (with a stride) only this thread's share: lines tid, tid + stride, ...
+local function lines(file, stride)
+  local out, i = {}, 0
   for line in io.lines(file) do
-    if line ~= "" then table.insert(out, line) end
+    if line ~= "" then
+      i = i + 1
+      if not stride or (i - 1) % stride == tid - 1 then table.insert(out, line) end
+    end
   end
   return out
 end
 
 local charge = '{"userId":"%s","requestId":"%s","model":"gpt-4o-mini","inputTokens":100,"outputTokens":50}'
-local next_request
+local hold = '{"userId":"%s","requestId":"%s","model":"gpt-4o-mini","maxInputTokens":200,"maxOutputTokens":100}'
+local next_request, on_answer
 
 function init(args)
   counts = {}
   ids = {}
+  sent, settled, distinct = 0, 0, 0
   collect = os.getenv("WRK_IDS_FILE") ~= nil
+  -- wrk builds one request in the first thread's state before the run, to check the script; it is never sent
+  verifying = tid == 1
   local mode = args[1]
   local seq = 0
   math.randomseed(os.time() * 1000 + tid)
@@ -55,12 +66,51 @@ function init(args)
       seq = seq % #tokens + 1
       return wrk.format("GET", "/v1/balance", { ["Authorization"] = "Bearer " .. tokens[seq] })
     end
+  elseif mode == "holds" then
+    local headers = { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. args[2] }
+    local prefix, wallets = args[3] .. "t" .. tid .. "-", tonumber(args[4])
+    local settles, first, last = {}, 1, 0 -- granted holds waiting for their settle, oldest first
+    next_request = function()
+      if first <= last then
+        local user, request = settles[first][1], settles[first][2]
+        settles[first], first = nil, first + 1
+        return wrk.format("POST", "/v1/usage/reconcile", headers, string.format(charge, user, request))
+      end
+      seq = seq + 1
+      local user = "bench-" .. math.random(wallets)
+      return wrk.format("POST", "/v1/usage/holds", headers, string.format(hold, user, prefix .. seq))
+    end
+    -- wrk asks for a connection's next request right after its answer, so a settle usually follows its
+    -- hold on the same connection; it may go out on another of the thread's connections
+    on_answer = function(status, body)
+      if status ~= 201 then return end
+      if body:find('"holdId"', 1, true) then
+        last = last + 1
+        settles[last] = { body:match('"userId":"([^"]+)"'), body:match('"requestId":"([^"]+)"') }
+      elseif body:find('"usageId"', 1, true) then
+        settled = settled + 1
+      end
+    end
+  elseif mode == "webhook" then
+    local events = lines(args[2], tonumber(os.getenv("WRK_THREADS") or "1"))
+    next_request = function()
+      seq = seq % #events + 1
+      distinct = math.max(distinct, seq)
+      local signature, event = events[seq]:match("^(%S+) (.*)$")
+      local headers = { ["Content-Type"] = "application/json", ["Stripe-Signature"] = signature }
+      return wrk.format("POST", "/v1/webhooks/stripe", headers, event)
+    end
   else
     error("unknown mode " .. tostring(mode))
   end
 end
 
 function request()
+  if verifying then
+    verifying = false
+    return wrk.format("GET", "/")
+  end
+  sent = sent + 1
   return next_request()
 end
 
@@ -69,14 +119,16 @@ function response(status, _, body)
   if collect and status == 201 then
     table.insert(ids, body:match('"requestId":"([^"]+)"') or "?")
   end
+  if on_answer then on_answer(status, body) end
 end
 
 function done(summary, latency)
-  local statuses = {}
+  local statuses, sum = {}, { sent = 0, settled = 0, distinct = 0 }
   for _, thread in ipairs(threads) do
     for status, n in pairs(thread:get("counts")) do
       statuses[tostring(status)] = (statuses[tostring(status)] or 0) + n
     end
+    for key in pairs(sum) do sum[key] = sum[key] + thread:get(key) end
   end
   local file = os.getenv("WRK_IDS_FILE")
   if file then
@@ -90,7 +142,9 @@ function done(summary, latency)
   for status, n in pairs(statuses) do table.insert(parts, string.format('"%s":%d', status, n)) end
   local e = summary.errors
   io.write(string.format(
-    'WRKJSON {"requests":%d,"durationUs":%d,"p50":%.3f,"p95":%.3f,"p99":%.3f,"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},"statuses":{%s}}\n',
-    summary.requests, summary.duration, latency:percentile(50) / 1000, latency:percentile(95) / 1000,
-    latency:percentile(99) / 1000, e.connect, e.read, e.write, e.timeout, table.concat(parts, ",")))
+    'WRKJSON {"requests":%d,"sent":%d,"settled":%d,"distinctSent":%d,"durationUs":%d,"p50":%.3f,"p95":%.3f,' ..
+      '"p99":%.3f,"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d},"statuses":{%s}}\n',
+    summary.requests, sum.sent, sum.settled, sum.distinct, summary.duration, latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000, e.connect, e.read, e.write, e.timeout,
+    table.concat(parts, ",")))
 end

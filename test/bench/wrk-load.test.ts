@@ -107,4 +107,55 @@ describeWithTool('wrk', 'wrk', 'the bench wrk runner (bench/wrk/requests.lua)', 
       fs.rmSync(path.dirname(file), { recursive: true, force: true });
     }
   });
+
+  it('settles each granted hold with the same user and requestId, and counts the settles answered 201', async () => {
+    // every 5th hold is refused; a granted hold answers like the API (a holdId), a settle with a usageId
+    const granted = new Set<string>();
+    const server = await recordingServer((n, req, res, body) => {
+      const { userId, requestId } = JSON.parse(body);
+      if (req.url === '/v1/usage/reconcile') return jsonAnswer(res, 201, { usageId: `u-${n}`, userId, requestId });
+      if (n % 5 === 0) return jsonAnswer(res, 402, { type: 'about:blank', status: 402 });
+      granted.add(`${userId} ${requestId}`);
+      jsonAnswer(res, 201, { holdId: `h-${n}`, requestId, userId });
+    });
+    try {
+      const r = await runWrk({ url: server.url, connections: 4, seconds: 1, args: ['holds', 'tok', 'run-h-', '50'] });
+      const bodies = server.seen.map((s) => ({ url: s.url, ...JSON.parse(s.body) }));
+      const holds = bodies.filter((b) => b.url === '/v1/usage/holds');
+      const settles = bodies.filter((b) => b.url === '/v1/usage/reconcile').map((b) => `${b.userId} ${b.requestId}`);
+      expect(holds.length).toBeGreaterThan(10);
+      expect(holds[0]).toMatchObject({ model: 'gpt-4o-mini', maxInputTokens: 200, maxOutputTokens: 100 });
+      expect(bodies.find((b) => b.url === '/v1/usage/reconcile')).toMatchObject({ inputTokens: 100, outputTokens: 50 });
+      expect(settles.every((pair) => granted.has(pair))).toBe(true);
+      expect(new Set(settles).size).toBe(settles.length);
+      // a hold granted just before the deadline may lose its settle, and a settle its answer: one per connection
+      expect(granted.size - settles.length).toBeLessThanOrEqual(4);
+      expect(settles.length - r.settled!).toBeGreaterThanOrEqual(0);
+      expect(settles.length - r.settled!).toBeLessThanOrEqual(4);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('sends each signed webhook event once, with its own signature, split between the threads', async () => {
+    const server = await localServer(() => 200);
+    const events = Array.from({ length: 100_000 }, (_, i) => `t=1,v1=sig${i} {"id":"evt_${i}"}`);
+    const file = listFile(events);
+    try {
+      const r = await runWrk({ url: server.url, connections: 4, seconds: 1, args: ['webhook', file] });
+      const sent = server.seen.map((s) => `${s.headers['stripe-signature']} ${s.body}`);
+      expect(server.seen.every((s) => s.method === 'POST' && s.url === '/v1/webhooks/stripe')).toBe(true);
+      expect(sent.length).toBeGreaterThan(20);
+      const written = new Set(events);
+      expect(sent.every((line) => written.has(line))).toBe(true);
+      expect(new Set(sent).size).toBe(sent.length);
+      // the server may not have read the last request of each connection when wrk stops
+      expect(r.distinctSent! - sent.length).toBeGreaterThanOrEqual(0);
+      expect(r.distinctSent! - sent.length).toBeLessThanOrEqual(4);
+      expect(r.statuses).toEqual({ '200': r.requests });
+    } finally {
+      await server.close();
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
+  });
 });

@@ -5,6 +5,7 @@ export interface Seen {
   method: string;
   url: string;
   authorization?: string;
+  headers: http.IncomingHttpHeaders;
   body: string;
 }
 
@@ -21,7 +22,13 @@ export async function recordingServer(
     req.setEncoding('utf8');
     req.on('data', (d: string) => (body += d));
     req.on('end', () => {
-      seen.push({ method: req.method!, url: req.url!, authorization: req.headers.authorization, body });
+      seen.push({
+        method: req.method!,
+        url: req.url!,
+        authorization: req.headers.authorization,
+        headers: req.headers,
+        body,
+      });
       answer(seen.length, req, res, body);
     });
   });

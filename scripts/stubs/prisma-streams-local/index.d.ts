@@ -1,0 +1,2 @@
+/** Throws: `prisma dev` (the only caller) is not supported here. */
+export declare function startLocalDurableStreamsServer(options?: unknown): never;
