@@ -70,8 +70,8 @@ CREATE UNIQUE INDEX "topups_payment_intent_id_key" ON "topups"("payment_intent_i
 -- At most one attempt in flight per user, whatever the number of replicas or concurrent debits.
 CREATE UNIQUE INDEX "topups_one_in_flight_key" ON "topups"("user_id")
     WHERE "status" IN ('pending', 'processing', 'requires_action');
--- the worker's scan: only pending attempts, soonest first
-CREATE INDEX "topups_next_attempt_at_idx" ON "topups"("next_attempt_at") WHERE "status" = 'pending';
+-- the worker's scan: attempts to send, and processing ones to look up if Stripe's event is late
+CREATE INDEX "topups_next_attempt_at_idx" ON "topups"("next_attempt_at") WHERE "status" IN ('pending', 'processing');
 -- a user's list (newest first) and the month's spend
 CREATE INDEX "topups_user_id_created_at_idx" ON "topups"("user_id", "created_at");
 

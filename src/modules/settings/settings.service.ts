@@ -32,17 +32,21 @@ export class SettingsService {
     const limitCents =
       input.monthlyLimitUsd !== undefined ? centsFromUsd(input.monthlyLimitUsd) : numberOrNull(row?.monthlyLimitCents);
     const pkg = packageId === null ? undefined : findPackage(packageId);
-    if (packageId !== null && !pkg) {
+    // What is checked: what the request gives, and everything when it enables. Turning auto top-up off
+    // always works, even if the stored package has left the catalog since.
+    const checks = { pkg: input.enabled || input.packageId !== undefined, threshold: input.enabled || !!input.thresholdCredits };
+    if (checks.pkg && packageId !== null && !pkg) {
       throw unprocessable('unknown_package', `Unknown package "${packageId}"`, {
         knownPackages: CREDIT_PACKAGES.map((p) => p.id),
       });
     }
-    if (thresholdCredits !== null && money(thresholdCredits).lt(this.minThresholdCredits)) {
+    if (checks.threshold && thresholdCredits !== null && money(thresholdCredits).lt(this.minThresholdCredits)) {
       throw badRequest('Invalid request', [
         { field: 'autoTopUp.thresholdCredits', message: `must be at least ${this.minThresholdCredits}` },
       ]);
     }
-    if (pkg && limitCents !== null && limitCents < pkg.priceCents) {
+    const limitChecked = checks.pkg || input.monthlyLimitUsd !== undefined;
+    if (limitChecked && pkg && limitCents !== null && limitCents < pkg.priceCents) {
       throw unprocessable(
         'monthly_limit_below_price',
         `monthlyLimitUsd ${usdFromCents(limitCents)} is below the package's price ${pkg.priceUsd}`,

@@ -19,8 +19,11 @@ const RETRYABLE = [
   Stripe.errors.StripePermissionError,
 ];
 
-type Answered =
+export type Answered =
   Exclude<TopupOutcome, { kind: 'requires_action' }> | { kind: 'requires_action'; paymentIntentId: string | null };
+
+export const needsAuthentication = (code?: string | null, declineCode?: string | null) =>
+  code === 'authentication_required' || declineCode === 'authentication_required';
 
 /** Maps a PaymentIntent's status to an outcome; statuses an off-session confirm should not leave are failures. */
 function outcomeOf(intent: Stripe.PaymentIntent): Answered {
@@ -32,6 +35,8 @@ function outcomeOf(intent: Stripe.PaymentIntent): Answered {
     case 'requires_action':
       return { kind: 'requires_action', paymentIntentId: intent.id };
     default:
+      if (needsAuthentication(intent.last_payment_error?.code, intent.last_payment_error?.decline_code))
+        return { kind: 'requires_action', paymentIntentId: intent.id };
       return {
         kind: 'failed',
         failureCode: intent.last_payment_error?.code ?? intent.status,
@@ -63,12 +68,36 @@ export class TopupsGateway {
       return outcomeOf(intent);
     } catch (error) {
       if (RETRYABLE.some((kind) => error instanceof kind)) throw new StripeUnreachable(error);
-      if (!(error instanceof Stripe.errors.StripeError)) throw new StripeUnreachable(error);
+      if (!(error instanceof Stripe.errors.StripeError)) throw error;
       const intent = (error.raw as { payment_intent?: Stripe.PaymentIntent } | undefined)?.payment_intent;
       const paymentIntentId = intent?.id ?? null;
-      // Off session, a card that needs the customer (SCA) answers authentication_required: final, ask the user.
-      if (error.code === 'authentication_required') return { kind: 'requires_action', paymentIntentId };
+      // Off session, a card that needs the customer (SCA) answers authentication_required, as a code or as
+      // an issuer's soft decline: final, ask the user.
+      if (needsAuthentication(error.code, error.decline_code)) return { kind: 'requires_action', paymentIntentId };
       return { kind: 'failed', failureCode: error.code ?? error.type, paymentIntentId };
+    }
+  }
+
+  /**
+   * What Stripe holds for an attempt, without creating anything: by its PaymentIntent when known,
+   * else among the Customer's PaymentIntents by the attempt id in their metadata (a list reads what
+   * Stripe has committed; search would lag). null: Stripe never made one.
+   */
+  async lookup(t: TopupRow): Promise<Answered | null> {
+    try {
+      if (t.paymentIntentId) return outcomeOf(await this.stripe.paymentIntents.retrieve(t.paymentIntentId));
+      const since = Math.floor(t.createdAt.getTime() / 1000) - 300;
+      for await (const intent of this.stripe.paymentIntents.list({
+        customer: t.customerId,
+        created: { gte: since },
+        limit: 100,
+      })) {
+        if (intent.metadata?.topupId === t.id) return outcomeOf(intent);
+      }
+      return null;
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeError) throw new StripeUnreachable(error);
+      throw error;
     }
   }
 }

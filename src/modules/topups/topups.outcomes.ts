@@ -11,7 +11,7 @@ export type TopupOutcome =
   | { kind: 'succeeded'; paymentIntentId: string; amountCents: number }
   | { kind: 'processing'; paymentIntentId: string }
   | { kind: 'failed'; failureCode: string; paymentIntentId: string | null }
-  | { kind: 'requires_action'; paymentIntentId: string | null; recoveryUrl: string };
+  | { kind: 'requires_action'; paymentIntentId: string | null; recoveryUrl: string | null };
 
 export interface Applied {
   /** The attempt moved to this status now; null: nothing changed (already there, or a later state). */
@@ -19,6 +19,8 @@ export interface Applied {
   /** Posted now (absent when the credit had already been posted). */
   credited?: { credits: string; bonusCredits: string };
   paused?: 'too_many_failures' | 'authentication_required';
+  /** Stripe took another amount than the attempt's price: nothing credited, finance must look. */
+  mismatch?: boolean;
   note?: string;
 }
 
@@ -59,8 +61,10 @@ export class TopupOutcomes {
     if (outcome.kind === 'succeeded') return this.succeed(tx, t, outcome, correlationId);
     if (!OPEN.includes(t.status)) return { status: null, note: `top-up already ${t.status}` };
     if (outcome.kind === 'processing') {
+      // Stripe's event settles it; if none has come in 15 minutes, the worker asks Stripe.
       await tx.$executeRaw`UPDATE topups SET status = 'processing', payment_intent_id = ${outcome.paymentIntentId},
-        lease_until = NULL, updated_at = now() WHERE id = ${t.id}::uuid`;
+        lease_until = NULL, next_attempt_at = now() + interval '15 minutes', updated_at = now()
+        WHERE id = ${t.id}::uuid`;
       return { status: 'processing' };
     }
     if (outcome.kind === 'failed') return this.fail(tx, t, outcome);
@@ -74,7 +78,14 @@ export class TopupOutcomes {
     o: Extract<TopupOutcome, { kind: 'succeeded' }>,
     correlationId: string,
   ): Promise<Applied> {
-    if (o.amountCents !== t.priceCents) return { status: null, note: `amount_mismatch: paid ${o.amountCents}` };
+    if (o.amountCents !== t.priceCents) {
+      // Ended, so it neither blocks the next attempt nor is sent again; the payment is for finance to resolve.
+      await tx.$executeRaw`UPDATE topups SET status = 'failed', failure_code = 'amount_mismatch',
+        payment_intent_id = ${o.paymentIntentId}, lease_until = NULL, ended_at = now(), updated_at = now()
+        WHERE id = ${t.id}::uuid`;
+      const note = `amount_mismatch: Stripe took ${o.amountCents} cents for a ${t.priceCents} cent top-up`;
+      return { status: 'failed', mismatch: true, note };
+    }
     const pi = o.paymentIntentId;
     const base = { userId: t.userId, correlationId, reference: pi, allowNegative: false };
     const metadata = { topupId: t.id, paymentIntentId: pi };

@@ -15,11 +15,12 @@ export interface TopupRow {
   recoveryUrl: string | null;
   stripeCalls: number;
   createdAt: Date;
+  /** The user's auto top-up status when the attempt was claimed (claims only). */
+  autoTopUpStatus?: 'off' | 'active' | 'paused';
 }
 
 export const TOPUP_COLUMNS = `id::text, user_id AS "userId", status, package_id AS "packageId",
-  price_cents AS "priceCents",
-  credits::text, bonus_credits::text AS "bonusCredits", customer_id AS "customerId",
+  price_cents AS "priceCents", credits::text, bonus_credits::text AS "bonusCredits", customer_id AS "customerId",
   payment_method_id AS "paymentMethodId", payment_intent_id AS "paymentIntentId", failure_code AS "failureCode",
   recovery_url AS "recoveryUrl", stripe_calls AS "stripeCalls", created_at AS "createdAt"`;
 
@@ -28,19 +29,21 @@ export class TopupsRepository {
   constructor(private readonly db: Database) {}
 
   /**
-   * Claims due pending attempts for this worker: SKIP LOCKED so replicas never wait on each other,
-   * and a lease so a replica that dies mid-call gives the attempt back when the lease ends. The call
-   * to Stripe is counted before it is made: an attempt with stripe_calls = 0 never reached Stripe.
+   * Claims due attempts for this worker: pending ones to send, and processing ones whose Stripe event
+   * is overdue, to look up. SKIP LOCKED so replicas never wait on each other, and a lease so a replica
+   * that dies mid-call gives the attempt back when the lease ends. The call to Stripe is counted
+   * before it is made: an attempt with stripe_calls = 0 never reached Stripe.
    */
   async claimDue(limit: number, leaseSeconds: number): Promise<TopupRow[]> {
     const { rows } = await this.db.pool.query<TopupRow>(
       `UPDATE topups t SET lease_until = now() + make_interval(secs => $2), stripe_calls = t.stripe_calls + 1,
          updated_at = now()
        WHERE t.id IN (SELECT c.id FROM topups c
-                      WHERE c.status = 'pending' AND c.next_attempt_at <= now()
+                      WHERE c.status IN ('pending', 'processing') AND c.next_attempt_at <= now()
                         AND (c.lease_until IS NULL OR c.lease_until < now())
                       ORDER BY c.next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-       RETURNING ${TOPUP_COLUMNS}`,
+       RETURNING ${TOPUP_COLUMNS},
+         (SELECT s.auto_topup_status FROM billing_settings s WHERE s.user_id = t.user_id) AS "autoTopUpStatus"`,
       [limit, leaseSeconds],
     );
     return rows;
@@ -50,7 +53,7 @@ export class TopupsRepository {
   async retryLater(id: string, delaySeconds: number): Promise<void> {
     await this.db.pool.query(
       `UPDATE topups SET lease_until = NULL, next_attempt_at = now() + make_interval(secs => $2), updated_at = now()
-       WHERE id = $1::uuid AND status = 'pending'`,
+       WHERE id = $1::uuid AND status IN ('pending', 'processing')`,
       [id, delaySeconds],
     );
   }

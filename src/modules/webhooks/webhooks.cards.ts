@@ -1,3 +1,4 @@
+import type { SavedCard } from '../cards/cards.gateway';
 import type { Handled } from './webhooks.repository';
 import { idOf, type Effects, type SessionObject } from './webhooks.events';
 import { done, ignored, type RuleContext } from './webhooks.rules';
@@ -19,10 +20,27 @@ export async function saveSetupCard(c: RuleContext, s: SessionObject): Promise<H
   return done({}, saved ? `card ${card.brand} ${card.last4} saved` : `Customer ${customerId} is not the user's`);
 }
 
-/** A purchase made with saveCard: the card it was paid with becomes the saved card. */
-export async function saveCardOfPurchase(c: RuleContext, s: SessionObject, userId: string, paymentIntentId: string) {
+/**
+ * A purchase made with saveCard: the card it was paid with becomes the saved card. Best effort: a
+ * failed lookup is a note on the event, never a reason to hold back the credit; the user can save
+ * the card again from the settings page.
+ */
+export async function saveCardOfPurchase(
+  c: RuleContext,
+  s: SessionObject,
+  userId: string,
+  paymentIntentId: string,
+): Promise<string | undefined> {
   const customerId = idOf(s.customer);
-  if (!customerId || !c.cards) return;
-  const card = await c.cards.cardOfPaymentIntent(paymentIntentId);
-  if (card) await c.tx.saveCard(userId, customerId, card);
+  if (!customerId || !c.cards) return 'card not saved: no Customer';
+  let card: SavedCard | null;
+  try {
+    card = await c.cards.cardOfPaymentIntent(paymentIntentId);
+  } catch (error) {
+    return `card not saved: ${(error as Error).message}`.slice(0, 300);
+  }
+  if (!card) return 'card not saved: the payment has no card';
+  // Outside the try: a database error must abort the event's transaction, not be swallowed inside it.
+  await c.tx.saveCard(userId, customerId, card);
+  return undefined;
 }

@@ -37,7 +37,7 @@ export interface PaymentIntentObject {
   amount: number;
   amount_received?: number | null;
   metadata?: Record<string, string> | null;
-  last_payment_error?: { code?: string | null } | null;
+  last_payment_error?: { code?: string | null; decline_code?: string | null } | null;
 }
 
 export const idOf = (v: string | { id: string } | null | undefined): string | null =>

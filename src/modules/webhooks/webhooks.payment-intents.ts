@@ -1,9 +1,12 @@
 import type { Stripe } from '../../platform/stripe';
 
-/** What a PaymentIntent was made for: a purchase, an auto top-up attempt, or (null) not one of ours. */
+/**
+ * What a PaymentIntent was made for (a purchase or an auto top-up attempt) and whether Stripe says it
+ * succeeded; null: not one of ours.
+ */
 export type PurchaseOfPaymentIntent = (
   paymentIntentId: string,
-) => Promise<{ purchaseId: string | null; topupId: string | null } | null>;
+) => Promise<{ purchaseId: string | null; topupId: string | null; succeeded: boolean } | null>;
 
 /**
  * Reads the purchase id that every Checkout Session copies onto its PaymentIntent
@@ -22,7 +25,8 @@ export function purchaseOfPaymentIntent(stripe: Stripe): PurchaseOfPaymentIntent
         maxNetworkRetries: 0,
       });
       const { purchaseId, topupId } = intent.metadata ?? {};
-      return purchaseId || topupId ? { purchaseId: purchaseId ?? null, topupId: topupId ?? null } : null;
+      if (!purchaseId && !topupId) return null;
+      return { purchaseId: purchaseId ?? null, topupId: topupId ?? null, succeeded: intent.status === 'succeeded' };
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;
       if (status === 404) return null;

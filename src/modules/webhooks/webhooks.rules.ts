@@ -36,9 +36,13 @@ export const ignored = (note: string): Handled<Effects> => ({ outcome: 'ignored'
 async function unmatched(c: RuleContext, paymentIntentId: string | null, note: string): Promise<Handled<Effects>> {
   const owner = paymentIntentId && c.purchaseOfPaymentIntent ? await c.purchaseOfPaymentIntent(paymentIntentId) : null;
   if (owner?.topupId) {
-    // An auto top-up's payment: its credit (and purchase) may still come with payment_intent.succeeded.
+    // An auto top-up's payment. Its credit (and purchase) may still come: the attempt is in flight, or
+    // succeeded while we asked Stripe (its purchase is now there: the redelivery finds it), or Stripe
+    // says the money arrived, which payment_intent.succeeded credits from any state. Refused, so Stripe
+    // delivers it again after the credit.
     const status = await c.tx.lockTopupStatus(owner.topupId);
-    if (status === 'pending' || status === 'processing')
+    const creditable = status === 'pending' || status === 'processing' || status === 'succeeded';
+    if (status && (creditable || owner.succeeded))
       throw new Error(`top-up ${owner.topupId} is not credited yet (${status}); event ${c.eventId} must wait`);
     return ignored(`${note}: top-up ${owner.topupId} is ${status ?? 'unknown'} and will not be credited`);
   }
@@ -85,6 +89,11 @@ export async function creditSession(c: RuleContext, s: SessionObject): Promise<H
       await c.tx.updatePurchase(p.id, { status: 'failed', failureReason: reason, checkoutSessionId: s.id });
     return done({ mismatch: true }, reason);
   }
+  // Before the wallet is locked (the lookup is a call to Stripe), and best effort: never fails the credit.
+  const cardNote =
+    s.metadata?.saveCard === 'true' && paymentIntentId
+      ? await saveCardOfPurchase(c, s, p.userId, paymentIntentId)
+      : undefined;
   const base = { userId: p.userId, correlationId: c.correlationId, reference: s.id, allowNegative: false };
   const metadata = { purchaseId: p.id, checkoutSessionId: s.id, paymentIntentId, eventId: c.eventId };
   const effects: Effects = {};
@@ -129,8 +138,8 @@ export async function creditSession(c: RuleContext, s: SessionObject): Promise<H
     amountPaidCents: s.amount_total ?? p.priceCents,
     paidAt: p.paidAt ?? new Date(),
   });
-  if (s.metadata?.saveCard === 'true' && paymentIntentId) await saveCardOfPurchase(c, s, p.userId, paymentIntentId);
-  return done(effects, effects.purchased ? undefined : 'already credited');
+  const notes = [effects.purchased ? undefined : 'already credited', cardNote].filter(Boolean);
+  return done(effects, notes.length ? notes.join('; ') : undefined);
 }
 
 /** async_payment_failed and expired: the purchase ends unpaid; a paid purchase is never downgraded. */

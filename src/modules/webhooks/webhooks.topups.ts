@@ -2,6 +2,7 @@ import { isUuid } from '../../platform/uuid';
 import type { Handled } from './webhooks.repository';
 import type { Effects, PaymentIntentObject } from './webhooks.events';
 import { done, ignored, type RuleContext } from './webhooks.rules';
+import { needsAuthentication } from '../topups/topups.gateway';
 
 const topupOf = (pi: PaymentIntentObject) => {
   const id = pi.metadata?.topupId;
@@ -19,7 +20,7 @@ export async function topupSucceeded(c: RuleContext, pi: PaymentIntentObject): P
   const applied = await c.tx.applyTopup(c.topups, topupId, outcome, c.correlationId);
   const effects: Effects = applied.credited
     ? { purchased: applied.credited.credits, bonus: applied.credited.bonusCredits }
-    : {};
+    : { mismatch: applied.mismatch };
   return done(effects, applied.note);
 }
 
@@ -32,7 +33,8 @@ export async function topupFailed(c: RuleContext, pi: PaymentIntentObject): Prom
   const topupId = topupOf(pi);
   if (!topupId) return ignored('not an auto top-up');
   const failureCode = pi.last_payment_error?.code ?? 'payment_failed';
-  if (failureCode === 'authentication_required') return ignored('authentication_required: recorded by the worker');
+  if (needsAuthentication(failureCode, pi.last_payment_error?.decline_code))
+    return ignored('authentication_required: recorded by the worker');
   const applied = await c.tx.applyTopup(
     c.topups,
     topupId,

@@ -48,7 +48,10 @@ const PaymentIntent = z.looseObject({
   amount: Cents,
   amount_received: Cents.nullable().optional(),
   metadata: z.record(z.string(), z.string()).nullable().optional(),
-  last_payment_error: z.looseObject({ code: Id.nullable().optional() }).nullable().optional(),
+  last_payment_error: z
+    .looseObject({ code: Id.nullable().optional(), decline_code: Id.nullable().optional() })
+    .nullable()
+    .optional(),
 });
 
 const Dispute = z.looseObject({ id: Id, amount: Cents, status: Id, charge: Ref, payment_intent: Ref });
