@@ -165,7 +165,7 @@ const query = fc.dictionary(
 );
 
 /** Routes that call Stripe may answer an upstream outage with 502/503/504 (still a problem response), never 500. */
-const CALLS_STRIPE = new Set(['/v1/credits/purchase', '/v1/admin/reports/revenue']);
+const CALLS_STRIPE = new Set(['/v1/credits/purchase', '/v1/admin/reports/revenue', '/v1/billing/payment-method']);
 const acceptableStatus = (path: string, status: number) =>
   status < 500 || (CALLS_STRIPE.has(path) && [502, 503, 504].includes(status));
 

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { documentRoute, json, problems } from '../../platform/openapi/registry';
 
+/** Nothing to send: an empty body or {}; anything else is refused before Stripe is called. */
+export const CardSetupBody = z.object({}).strict().openapi('CardSetupRequest');
+
 export const CardSetup = z
   .object({
     checkoutUrl: z.string().nullable().openapi({ description: 'Stripe Checkout in setup mode; send the user here' }),
@@ -17,8 +20,10 @@ documentRoute({
     '(GET /v1/billing/settings shows its brand, last four digits and expiry). A new card replaces the old one.',
   tags: ['billing'],
   security: [{ bearer: [] }],
+  request: { body: { required: false, content: { 'application/json': { schema: CardSetupBody } } } },
   responses: {
     201: json(CardSetup, 'The Checkout Session'),
+    400: problems[400],
     401: problems[401],
     429: problems[429],
     503: problems[503],
