@@ -35,6 +35,9 @@ interface Wallet {
   otherHolds: Array<'active' | 'expired' | 'released'>;
   priorUsage: number[];
   requestHolds: number[];
+  /** The low-balance threshold and the depletion flag: the events each path writes (balance.low / depleted). */
+  threshold: string | null;
+  depletedArmed: boolean;
 }
 
 const walletArb = fc.record({
@@ -43,6 +46,8 @@ const walletArb = fc.record({
   otherHolds: fc.array(fc.constantFrom('active' as const, 'expired' as const, 'released' as const), { maxLength: 2 }),
   priorUsage: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 1 }),
   requestHolds: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 1 }),
+  threshold: fc.constantFrom(null, null, '60', '990', '5000'),
+  depletedArmed: fc.boolean(),
 });
 const itemArb = (users: number) =>
   fc.record({
@@ -80,10 +85,11 @@ async function seed(prefix: string, wallets: Wallet[]): Promise<void> {
   for (const [w, wallet] of wallets.entries()) {
     const user = `${prefix}-u${w}`;
     if (!wallet.exists) continue;
-    await client.query(`INSERT INTO accounts (kind, user_id, balance) VALUES ('wallet', $1, $2::numeric)`, [
-      user,
-      wallet.balance,
-    ]);
+    await client.query(
+      `INSERT INTO accounts (kind, user_id, balance, low_balance_threshold, low_balance_armed, depleted_armed)
+       VALUES ('wallet', $1, $2::numeric, $3::numeric, $3::numeric IS NULL OR $2::numeric >= $3::numeric, $4)`,
+      [user, wallet.balance, wallet.threshold, wallet.depletedArmed],
+    );
     for (const r of wallet.priorUsage) {
       await client.query(`SELECT billing_charge_usage($1, $2, 'gpt-4o', 'gpt-4o', 0, 0, 0, 'h', 'prior', NULL)`, [
         user,
@@ -162,6 +168,7 @@ async function outcome(prefix: string, results: Array<Record<string, unknown>>) 
     postings,
     wallets,
     holds: holds.map((h) => ({ ...h, usage_id: h.usage_id ? (usageKey.get(h.usage_id) ?? 'dangling') : null })),
+    events: await q(`SELECT user_id, type, data FROM events WHERE user_id LIKE $1 ORDER BY user_id, seq`),
   };
 }
 

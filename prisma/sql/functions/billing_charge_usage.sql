@@ -99,9 +99,7 @@ BEGIN
     -- The first 402 since the wallet was last credited reports the depletion, once.
     IF v_depleted_armed THEN
       UPDATE "accounts" a SET "depleted_armed" = false WHERE a."id" = v_account_id;
-      INSERT INTO "events" ("type", "user_id", "data", "created_at")
-      VALUES ('balance.depleted', p_user_id,
-              jsonb_build_object('available', trim_scale(v_balance - v_held)::text, 'requiredCredits', trim_scale(v_cost)::text), v_now);
+      PERFORM "billing_event_balance_depleted"(p_user_id, v_balance - v_held, v_cost, v_now);
     END IF;
     RETURN QUERY SELECT 'insufficient'::TEXT, NULL::UUID, NULL::UUID, v_cost, v_balance, v_balance - v_held, NULL::TEXT, p_model, NULL::UUID, NULL::TIMESTAMPTZ;
     RETURN;
@@ -119,9 +117,7 @@ BEGIN
       (v_tx, v_account_id, -v_cost, v_balance, v_hold."id" IS NOT NULL, v_now),
       (v_tx, (SELECT s."id" FROM "accounts" s WHERE s."code" = 'usage_revenue'), v_cost, NULL, false, v_now);
     IF v_low_armed AND v_balance - v_held < v_threshold THEN
-      INSERT INTO "events" ("type", "user_id", "data", "created_at")
-      VALUES ('balance.low', p_user_id,
-              jsonb_build_object('available', trim_scale(v_balance - v_held)::text, 'thresholdCredits', trim_scale(v_threshold)::text), v_now);
+      PERFORM "billing_event_balance_low"(p_user_id, v_balance - v_held, v_threshold, v_now);
     END IF;
   END IF;
 

@@ -1,8 +1,9 @@
 -- Group commit for usage charges: the charges that arrive while earlier ones are in flight go to
 -- the database as ONE statement, one transaction, one WAL flush, one round trip.
 -- The rule is billing_charge_usage's (see its file). test/usage/charge-batch.property.test.ts proves
--- that this function answers and leaves the ledger exactly as billing_charge_usage called for each
--- item in wallet order, then arrival order: a change to either file needs the same change in the other.
+-- that this function answers and leaves the ledger, holds and events exactly as billing_charge_usage called
+-- for each item in wallet order, then arrival order: a change to either file needs the same change in the
+-- other. The set-based path writes the bodies of billing_event_balance_low / _depleted in its own statement.
 --
 -- Set-based path: a batch whose items each name a different, existing wallet and are plain first
 -- charges (no earlier usage, no active hold for the request, a known model, a cost above zero) is

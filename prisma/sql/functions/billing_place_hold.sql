@@ -81,9 +81,7 @@ BEGIN
   IF v_available < v_cost THEN
     IF v_depleted_armed THEN
       UPDATE "accounts" a SET "depleted_armed" = false WHERE a."id" = v_account_id;
-      INSERT INTO "events" ("type", "user_id", "data", "created_at")
-      VALUES ('balance.depleted', p_user_id,
-              jsonb_build_object('available', trim_scale(v_available)::text, 'requiredCredits', trim_scale(v_cost)::text), v_now);
+      PERFORM "billing_event_balance_depleted"(p_user_id, v_available, v_cost, v_now);
     END IF;
     RETURN QUERY SELECT 'insufficient'::TEXT, NULL::UUID, v_cost, v_balance, v_available, NULL::TIMESTAMPTZ, NULL::TEXT;
     RETURN;
@@ -100,9 +98,7 @@ BEGIN
   IF v_threshold IS NOT NULL AND v_low_armed <> (v_available - v_cost >= v_threshold) THEN
     UPDATE "accounts" a SET "low_balance_armed" = NOT v_low_armed WHERE a."id" = v_account_id;
     IF v_low_armed THEN
-      INSERT INTO "events" ("type", "user_id", "data", "created_at")
-      VALUES ('balance.low', p_user_id,
-              jsonb_build_object('available', trim_scale(v_available - v_cost)::text, 'thresholdCredits', trim_scale(v_threshold)::text), v_now);
+      PERFORM "billing_event_balance_low"(p_user_id, v_available - v_cost, v_threshold, v_now);
     END IF;
   END IF;
 

@@ -50,9 +50,7 @@ BEGIN
     (v_tx, (SELECT s."id" FROM "accounts" s WHERE s."code" = p_counter_code), -p_amount, NULL, false, v_now);
   -- Only a debit crosses below; a credit that still leaves available below the threshold does not.
   IF p_amount < 0 AND v_low_armed AND v_balance - v_held < v_threshold THEN
-    INSERT INTO "events" ("type", "user_id", "data", "created_at")
-    VALUES ('balance.low', p_user_id,
-            jsonb_build_object('available', trim_scale(v_balance - v_held)::text, 'thresholdCredits', trim_scale(v_threshold)::text), v_now);
+    PERFORM "billing_event_balance_low"(p_user_id, v_balance - v_held, v_threshold, v_now);
   END IF;
 
   RETURN QUERY SELECT 'posted'::TEXT, v_tx, p_amount, v_balance, p_correlation_id, p_reference, v_now;
