@@ -176,4 +176,21 @@ describe('GET /v1/admin/reports/revenue, when a top-up disagrees', () => {
     expect([res.body.stripe.grossUsd, res.body.stripe.topups]).toEqual(['10.00', 1]);
     expect([res.body.ledger.grossUsd, res.body.ledger.topups]).toEqual(['10.00', 2]);
   });
+
+  it("a top-up Stripe took at another amount than its price is missing in the ledger at Stripe's amount", async () => {
+    await enrolled(t, 'td-odd');
+    const [attempt] = await new TopupsRepository(t.database.db).list('td-odd', 1);
+    const answer = await new TopupsGateway(stripeOf(t)).charge(attempt);
+    if (answer.kind !== 'succeeded') throw new Error(answer.kind);
+    Object.assign(t.double.paymentIntent(answer.paymentIntentId), { amount: 999, amount_received: 999 });
+    const [event] = t.double.takeEvents((e) => e.data.object.id === answer.paymentIntentId);
+    Object.assign(event.data.object, { amount: 999, amount_received: 999 });
+    await t.deliver(event).expect(200);
+    expect((await topupsOf(t, 'td-odd'))[0]).toMatchObject({ status: 'failed', failure_code: 'amount_mismatch' });
+
+    const res = await report(t);
+    expect(res.body.discrepancies.filter((d: { stripeId: string }) => d.stripeId === answer.paymentIntentId)).toEqual([
+      expect.objectContaining({ kind: 'missing_in_ledger', object: 'payment_intent', stripeAmount: '9.99' }),
+    ]);
+  });
 });
