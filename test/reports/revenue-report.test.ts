@@ -53,12 +53,13 @@ describe('GET /v1/admin/reports/revenue, when Stripe and the ledger agree', () =
       refunds: 2,
       disputes: 2,
     };
-    expect(res.body.stripe).toEqual({ ...usd, paidSessions: 4 });
+    expect(res.body.stripe).toEqual({ ...usd, paidSessions: 4, topups: 0 });
     // 400 of 1000 cents refunded takes back 40% of 10,500;
     // the open dispute all 27,500; the won one gave its 5,000 back.
     expect(res.body.ledger).toEqual({
       ...usd,
       purchases: 4,
+      topups: 0,
       creditsPurchased: '90000',
       creditsBonus: '10500',
       creditsTakenBack: '31700',

@@ -102,10 +102,12 @@ export function stripeObjectId(key: string): string | null {
   return parsed && 'objectId' in parsed ? parsed.objectId : null;
 }
 
-/** SQL fragments over a business_key column or a purchase / dispute id expression (trusted SQL text only). */
+/** SQL fragments over a business_key column or a purchase / PaymentIntent / dispute id (trusted SQL text only). */
 export const businessKeySql = {
   stripePurchase: (purchaseIdText: string) => `'${STRIPE_PREFIX.purchase}' || ${purchaseIdText}`,
   stripeBonus: (purchaseIdText: string) => `'${STRIPE_PREFIX.bonus}' || ${purchaseIdText}`,
+  stripeTopup: (paymentIntentIdText: string) => `'${STRIPE_PREFIX.topup}' || ${paymentIntentIdText}`,
+  stripeTopupBonus: (paymentIntentIdText: string) => `'${STRIPE_PREFIX.topupBonus}' || ${paymentIntentIdText}`,
   stripeDisputeReversal: (disputeIdText: string) => `'${STRIPE_PREFIX.disputeReversal}' || ${disputeIdText}`,
   /** The purchase or dispute id of a stripe:<kind>:<id>[:<cents>] key. */
   stripeObjectId: (keyColumn: string) => `split_part(${keyColumn}, ':', 3)`,

@@ -96,7 +96,9 @@ documentRoute({
 
 const Discrepancy = z.object({
   kind: z.enum(['missing_in_ledger', 'missing_in_stripe', 'amount_mismatch']),
-  object: z.enum(['checkout_session', 'refund', 'dispute']),
+  object: z.enum(['checkout_session', 'payment_intent', 'refund', 'dispute']).openapi({
+    description: "payment_intent: an auto top-up's off-session PaymentIntent",
+  }),
   stripeId: z.string().nullable(),
   purchaseId: z.string().nullable(),
   ledgerTransactionId: z.string().nullable(),
@@ -116,6 +118,7 @@ export const RevenueReport = z
       disputedUsd: DecimalString,
       netUsd: DecimalString,
       paidSessions: z.number().int(),
+      topups: z.number().int().openapi({ description: "Auto top-ups' PaymentIntents that succeeded" }),
       refunds: z.number().int(),
       disputes: z.number().int(),
     }),
@@ -124,7 +127,8 @@ export const RevenueReport = z
       refundedUsd: DecimalString,
       disputedUsd: DecimalString,
       netUsd: DecimalString,
-      purchases: z.number().int(),
+      purchases: z.number().int().openapi({ description: 'Purchases credited, auto top-ups included' }),
+      topups: z.number().int().openapi({ description: 'Of the purchases, those that were auto top-ups' }),
       refunds: z.number().int(),
       disputes: z.number().int(),
       creditsPurchased: DecimalString,
@@ -140,7 +144,7 @@ documentRoute({
   method: 'get',
   path: '/v1/admin/reports/revenue',
   summary:
-    'Stripe against the ledger: paid Checkout Sessions, ' +
+    "Stripe against the ledger: paid Checkout Sessions, auto top-ups' PaymentIntents, " +
     'refunds and disputes matched to purchases and ledger transactions',
   ...admin,
   request: { query: PeriodQuery },

@@ -1,14 +1,14 @@
 import { formatCredits, money, usdFromCents } from '../../platform/money';
 import { share } from '../webhooks/webhooks.rules';
 import type { PurchaseMatch } from './revenue.repository';
-import type { DisputeRef, SessionRef } from './revenue.stripe';
+import type { DisputeRef, SessionRef, TopupRef } from './revenue.stripe';
 
 export type DiscrepancyKind = 'missing_in_ledger' | 'missing_in_stripe' | 'amount_mismatch';
 
 /** One disagreement, with the ids on both sides and both amounts (unit says which money). */
 export interface Discrepancy {
   kind: DiscrepancyKind;
-  object: 'checkout_session' | 'refund' | 'dispute';
+  object: 'checkout_session' | 'payment_intent' | 'refund' | 'dispute';
   stripeId: string | null;
   purchaseId: string | null;
   ledgerTransactionId: string | null;
@@ -20,9 +20,29 @@ export interface Discrepancy {
 
 const credits = (v: string | null | undefined) => formatCredits(v ?? '0');
 
+/** A payment Stripe took: a paid Checkout Session, or an auto top-up's succeeded PaymentIntent. */
+interface Paid {
+  id: string;
+  amountCents: number | null;
+  currency: string | null;
+  purchaseId: string | null;
+}
+
+const PAID = {
+  checkout_session: { paid: 'paid in Stripe', what: 'this Checkout Session' },
+  payment_intent: { paid: 'succeeded in Stripe', what: "this top-up's PaymentIntent" },
+} as const;
+
 /** A paid Checkout Session against its purchase and the credits the ledger posted for it. */
-export function checkSession(s: SessionRef, p: PurchaseMatch | undefined): Discrepancy[] {
-  const base = { object: 'checkout_session' as const, stripeId: s.id, purchaseId: p?.purchaseId ?? s.purchaseId };
+export const checkSession = (s: SessionRef, p: PurchaseMatch | undefined) => checkPaid('checkout_session', s, p);
+
+/** An auto top-up's succeeded PaymentIntent against its purchase and its stripe:topup / stripe:topup_bonus credits. */
+export const checkTopup = (pi: TopupRef, p: PurchaseMatch | undefined) =>
+  checkPaid('payment_intent', { ...pi, purchaseId: null }, p);
+
+function checkPaid(object: keyof typeof PAID, s: Paid, p: PurchaseMatch | undefined): Discrepancy[] {
+  const words = PAID[object];
+  const base = { object, stripeId: s.id, purchaseId: p?.purchaseId ?? s.purchaseId };
   if (!p)
     return [
       {
@@ -32,7 +52,7 @@ export function checkSession(s: SessionRef, p: PurchaseMatch | undefined): Discr
         unit: 'usd',
         stripeAmount: usdFromCents(s.amountCents),
         ledgerAmount: usdFromCents(0),
-        detail: 'paid in Stripe, no purchase records this Checkout Session',
+        detail: `${words.paid}, no purchase records ${words.what}`,
       },
     ];
   if (s.amountCents !== p.priceCents || s.currency !== p.currency) {
@@ -59,7 +79,7 @@ export function checkSession(s: SessionRef, p: PurchaseMatch | undefined): Discr
         unit: 'usd',
         stripeAmount: usdFromCents(s.amountCents),
         ledgerAmount: usdFromCents(0),
-        detail: 'paid in Stripe, never credited',
+        detail: `${words.paid}, never credited`,
       },
     ];
   }
@@ -111,6 +131,30 @@ export function unpaidInStripe(
       : !session
         ? 'credited, but Stripe has no such Checkout Session'
         : `credited, but the session is ${session.paid ? 'paid' : 'not paid'} in Stripe`,
+  };
+}
+
+/** An auto top-up credited in the period whose PaymentIntent Stripe does not show as a succeeded top-up. */
+export function unconfirmedTopup(
+  paymentIntentId: string,
+  p: PurchaseMatch | undefined,
+  transactionId: string,
+  pi: TopupRef | null,
+): Discrepancy {
+  return {
+    kind: 'missing_in_stripe',
+    object: 'payment_intent',
+    stripeId: paymentIntentId,
+    purchaseId: p?.purchaseId ?? null,
+    ledgerTransactionId: transactionId,
+    unit: 'usd',
+    stripeAmount: usdFromCents(0),
+    ledgerAmount: usdFromCents(p ? (p.amountPaidCents ?? p.priceCents) : 0),
+    detail: !pi
+      ? 'credited, but Stripe has no such PaymentIntent'
+      : pi.isTopup
+        ? `credited, but the PaymentIntent is ${pi.status} in Stripe`
+        : "credited, but the PaymentIntent is not an auto top-up's",
   };
 }
 

@@ -3,7 +3,10 @@ import { isUuid } from '../../platform/uuid';
 import { businessKey, businessKeySql, STRIPE_PREFIX } from '../ledger/business-keys';
 import type { Period } from './reports.repository';
 
-/** A purchase with what the ledger credited for it (wallet side of its stripe:purchase / stripe:bonus transactions). */
+/**
+ * A purchase with what the ledger credited for it: the wallet side of its stripe:purchase / stripe:bonus
+ * transactions, or stripe:topup / stripe:topup_bonus (keyed by its PaymentIntent) for an auto top-up's.
+ */
 export interface PurchaseMatch {
   purchaseId: string;
   sessionId: string | null;
@@ -38,8 +41,11 @@ const MATCH = `SELECT p.id::text AS "purchaseId", p.checkout_session_id AS "sess
     t.id::text AS "purchaseTransactionId", ${WALLET_SUM}::text AS credited,
     b.id::text AS "bonusTransactionId", ${WALLET_SUM.replace('= t.id', '= b.id')}::text AS "bonusCredited"
   FROM purchases p
-  LEFT JOIN ledger_transactions t ON t.business_key = ${businessKeySql.stripePurchase('p.id::text')}
-  LEFT JOIN ledger_transactions b ON b.business_key = ${businessKeySql.stripeBonus('p.id::text')}`;
+  LEFT JOIN ledger_transactions t ON t.business_key = CASE WHEN p.topup_id IS NULL
+    THEN ${businessKeySql.stripePurchase('p.id::text')} ELSE ${businessKeySql.stripeTopup('p.payment_intent_id')} END
+  LEFT JOIN ledger_transactions b ON b.business_key = CASE WHEN p.topup_id IS NULL
+    THEN ${businessKeySql.stripeBonus('p.id::text')}
+    ELSE ${businessKeySql.stripeTopupBonus('p.payment_intent_id')} END`;
 
 const OBJECT_ID = businessKeySql.stripeObjectId('t.business_key');
 // The reversal key of the dispute a `tx` row is.
@@ -129,6 +135,8 @@ export class RevenueRepository {
                                       FROM tx WHERE type = 'refund')) r)
        SELECT
          (SELECT count(*) FROM tx WHERE type = 'purchase')::int AS purchases,
+         (SELECT count(*) FROM tx
+          WHERE type = 'purchase' AND business_key LIKE '${STRIPE_PREFIX.topup}%')::int AS topups,
          -- a Checkout purchase's key names the purchase, an auto top-up's its PaymentIntent
          ((SELECT COALESCE(sum(COALESCE(p.amount_paid_cents, p.price_cents)), 0)
            FROM tx JOIN purchases p ON p.id::text = ${businessKeySql.stripeObjectId('tx.business_key')}

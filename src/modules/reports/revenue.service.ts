@@ -3,7 +3,15 @@ import { stripeNotConfigured } from '../../platform/errors';
 import { formatCredits, money, usdFromCents } from '../../platform/money';
 import { businessKey, STRIPE_PREFIX, stripeObjectId } from '../ledger/business-keys';
 import type { Period } from './reports.repository';
-import { checkDispute, checkRefunds, checkSession, unpaidInStripe, type Discrepancy } from './revenue.checks';
+import {
+  checkDispute,
+  checkRefunds,
+  checkSession,
+  checkTopup,
+  unconfirmedTopup,
+  unpaidInStripe,
+  type Discrepancy,
+} from './revenue.checks';
 import { type LedgerRow, type PurchaseMatch, type RevenueRepository } from './revenue.repository';
 import type { StripeRevenueSource } from './revenue.stripe';
 
@@ -22,8 +30,17 @@ const index = <T>(rows: T[], key: (r: T) => string | null) =>
 class Reconciliation {
   readonly discrepancies: Discrepancy[] = [];
   count = 0;
-  readonly stripe = { paidSessions: 0, grossCents: 0, refunds: 0, refundedCents: 0, disputes: 0, disputedCents: 0 };
+  readonly stripe = {
+    paidSessions: 0,
+    topups: 0,
+    grossCents: 0,
+    refunds: 0,
+    refundedCents: 0,
+    disputes: 0,
+    disputedCents: 0,
+  };
   private readonly paidSessions = new Set<string>();
+  private readonly paidTopups = new Set<string>();
   private readonly refundChecked = new Set<string>();
   private readonly disputesSeen = new Set<string>();
 
@@ -77,6 +94,35 @@ class Reconciliation {
         const session = p?.sessionId ? await this.source.session(p.sessionId) : null;
         if (p && session?.paid) this.add(checkSession(session, p));
         else this.add([unpaidInStripe(p?.sessionId ?? null, p, keyPart(row), row.transactionId, session)]);
+      }
+    }
+  }
+
+  /** Auto top-ups: off-session PaymentIntents (no Checkout Session), credited under stripe:topup:<pi>. */
+  async topups() {
+    for await (const page of this.source.paymentIntents(this.period)) {
+      const paid = page.filter((pi) => pi.isTopup && pi.status === 'succeeded');
+      if (!paid.length) continue;
+      const purchases = index(
+        await this.repo.purchasesByPaymentIntents(paid.map((pi) => pi.id)),
+        (m) => m.paymentIntentId,
+      );
+      for (const pi of paid) {
+        this.paidTopups.add(pi.id);
+        this.stripe.topups += 1;
+        if (pi.currency === 'usd') this.stripe.grossCents += pi.amountCents;
+        this.add(checkTopup(pi, purchases.get(pi.id)));
+      }
+    }
+    for await (const rows of this.ledger(['purchase'], STRIPE_PREFIX.topup)) {
+      const purchases = index(await this.repo.purchasesByPaymentIntents(rows.map(keyPart)), (m) => m.paymentIntentId);
+      for (const row of rows) {
+        if (this.paidTopups.has(keyPart(row))) continue;
+        // Not among the period's succeeded top-ups: ask Stripe, as it may have been created before the period.
+        const pi = await this.source.paymentIntent(keyPart(row));
+        const p = purchases.get(keyPart(row));
+        if (pi?.isTopup && pi.status === 'succeeded') this.add(checkTopup(pi, p));
+        else this.add([unconfirmedTopup(keyPart(row), p, row.transactionId, pi)]);
       }
     }
   }
@@ -210,6 +256,7 @@ export class RevenueReportService {
   private async reconcile(repo: RevenueRepository, source: StripeRevenueSource, period: Period) {
     const run = new Reconciliation(repo, source, period);
     await run.sessions();
+    await run.topups();
     await run.refunds();
     await run.disputes();
     const l = await repo.totals(period);
@@ -225,6 +272,7 @@ export class RevenueReportService {
         disputedUsd: usdFromCents(s.disputedCents),
         netUsd: net(s.grossCents, s.refundedCents, s.disputedCents),
         paidSessions: s.paidSessions,
+        topups: s.topups,
         refunds: s.refunds,
         disputes: s.disputes,
       },
@@ -234,6 +282,7 @@ export class RevenueReportService {
         disputedUsd: usdFromCents(l.disputedCents),
         netUsd: net(l.grossCents, l.refundedCents, l.disputedCents),
         purchases: Number(l.purchases),
+        topups: Number(l.topups),
         refunds: Number(l.refunds),
         disputes: Number(l.disputes),
         creditsPurchased: formatCredits(String(l.creditsPurchased)),

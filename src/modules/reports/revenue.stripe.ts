@@ -10,6 +10,16 @@ export interface SessionRef {
   purchaseId: string | null;
 }
 
+/** An auto top-up's off-session PaymentIntent (one whose metadata names its attempt). */
+export interface TopupRef {
+  id: string;
+  status: string;
+  /** Created by the auto top-up worker: its metadata carries the attempt's id. */
+  isTopup: boolean;
+  amountCents: number;
+  currency: string;
+}
+
 export interface RefundRef {
   id: string;
   paymentIntentId: string | null;
@@ -35,6 +45,14 @@ const toSession = (s: Stripe.Checkout.Session): SessionRef => ({
   amountCents: s.amount_total ?? null,
   currency: s.currency?.toLowerCase() ?? null,
   purchaseId: s.metadata?.purchaseId ?? null,
+});
+
+const toTopup = (pi: Stripe.PaymentIntent): TopupRef => ({
+  id: pi.id,
+  status: pi.status,
+  isTopup: Boolean(pi.metadata?.topupId),
+  amountCents: pi.amount_received,
+  currency: pi.currency.toLowerCase(),
 });
 
 const toDispute = (d: Stripe.Dispute): DisputeRef => ({
@@ -82,6 +100,15 @@ export class StripeRevenueSource {
     );
   }
 
+  /** Every PaymentIntent created in the period (Checkout's too): the caller keeps the top-ups. */
+  paymentIntents(p: Period): AsyncGenerator<TopupRef[]> {
+    return pages(
+      this.stripe.paymentIntents.list({ created: this.created(p), limit: this.pageSize }),
+      this.pageSize,
+      toTopup,
+    );
+  }
+
   refunds(p: Period): AsyncGenerator<RefundRef[]> {
     return pages(this.stripe.refunds.list({ created: this.created(p), limit: this.pageSize }), this.pageSize, (r) => ({
       id: r.id,
@@ -104,6 +131,15 @@ export class StripeRevenueSource {
   async session(id: string): Promise<SessionRef | null> {
     try {
       return toSession(await this.stripe.checkout.sessions.retrieve(id));
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+  }
+
+  async paymentIntent(id: string): Promise<TopupRef | null> {
+    try {
+      return toTopup(await this.stripe.paymentIntents.retrieve(id));
     } catch (error) {
       if (isMissing(error)) return null;
       throw error;
