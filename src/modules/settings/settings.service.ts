@@ -34,7 +34,10 @@ export class SettingsService {
     const pkg = packageId === null ? undefined : findPackage(packageId);
     // What is checked: what the request gives, and everything when it enables. Turning auto top-up off
     // always works, even if the stored package has left the catalog since.
-    const checks = { pkg: input.enabled || input.packageId !== undefined, threshold: input.enabled || !!input.thresholdCredits };
+    const checks = {
+      pkg: input.enabled || input.packageId !== undefined,
+      threshold: input.enabled || input.thresholdCredits !== undefined,
+    };
     if (checks.pkg && packageId !== null && !pkg) {
       throw unprocessable('unknown_package', `Unknown package "${packageId}"`, {
         knownPackages: CREDIT_PACKAGES.map((p) => p.id),
