@@ -6,14 +6,17 @@
  * the whole of each window. Starts its own PostgreSQL 15 primary and hot standby
  * (scripts/lib/replica-cluster.ts) and three servers from dist/ (`npm run build` first): one takes the
  * charges, one exports from the primary, one has DATABASE_READ_URL and exports from the standby, so
- * the phases differ only in which PostgreSQL runs the export's SELECT. Prints a table; fails on a
+ * the phases differ only in which PostgreSQL runs the export's SELECT. Prints charges/s, export rows/s
+ * and the cores each part kept busy (both PostgreSQL servers, the servers, the machine); fails on a
  * non-2xx charge, a standby-phase export without X-Data-As-Of, or a ledger invariant broken after.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { makeKeyPair, signToken } from '../scripts/lib/jwt-keys';
 import { startReplicaCluster } from '../scripts/lib/replica-cluster';
 import { createDatabase } from '../src/platform/db/database';
 import { seedLedgerRows, seedWallets } from './lib/bench-db';
+import { machineBusyMs, serverTreeCpuMs } from './lib/cpu-usage';
 import { ledgerViolations } from './lib/invariants';
 import { startServer, type ServerHandle } from './lib/server-process';
 import { runWrk } from './lib/wrk-load';
@@ -103,10 +106,27 @@ async function main() {
       primary: await start(4),
       standby: await start(4, { DATABASE_READ_URL: cluster.standbyUrl, READ_REPLICA_MAX_LAG_SECONDS: '5' }),
     };
+    // CPU per phase, in cores busy: where the export's cost lands (the postmaster pid heads postmaster.pid).
+    const postmaster = async (side: 'primary' | 'standby') => {
+      const [{ dir }] = await cluster.sql<{ dir: string }>(side, 'SELECT current_setting($1) AS dir', [
+        'data_directory',
+      ]);
+      return Number(fs.readFileSync(`${dir}/postmaster.pid`, 'utf8').split('\n')[0]);
+    };
+    const pids = { primary: await postmaster('primary'), standby: await postmaster('standby') };
+    const cpu = () => ({
+      primaryPg: serverTreeCpuMs(pids.primary),
+      standbyPg: serverTreeCpuMs(pids.standby),
+      exporters: exporters.primary.cpuMs() + exporters.standby.cpuMs(),
+      charges: charges.cpuMs(),
+      machine: machineBusyMs(),
+    });
     const gateway = signToken(keys, 'llm-gateway', { scope: 'usage:write', expiresIn: 7200 });
     const admin = signToken(keys, 'finance', { scope: 'billing:admin', expiresIn: 7200 });
 
     const phase = async (kind: Phase, label: string, secs: number) => {
+      const cpu0 = cpu();
+      const t0 = Date.now();
       const exporter = kind === 'none' ? undefined : exportLoop(exporters[kind].url, admin);
       const load = await runWrk({
         url: charges.url,
@@ -115,6 +135,11 @@ async function main() {
         args: ['charge', gateway, `${label}-`, String(WALLETS), '0'],
       });
       const exported = await exporter?.stop();
+      const cpu1 = cpu();
+      const wall = Date.now() - t0;
+      const cores = Object.fromEntries(
+        Object.entries(cpu1).map(([k, v]) => [k, +((v - cpu0[k as keyof typeof cpu0]) / wall).toFixed(2)]),
+      ) as Record<keyof typeof cpu1, number>;
       const load1m = os.loadavg()[0];
       if (load.errors) throw new Error(`${label}: ${load.errors} charges failed ${JSON.stringify(load.statuses)}`);
       if (kind === 'standby' && exported!.fromStandby !== exported!.exports)
@@ -125,6 +150,7 @@ async function main() {
         p99: load.p99,
         completedExportsRowsPerSecond: exported?.completed,
         windowRowsPerSecond: exported?.windowRowsPerSecond,
+        cores,
         load1m,
       };
     };
@@ -161,6 +187,15 @@ async function main() {
         kind === 'none' ? '–' : `${done.length ? median(done).toFixed(0) : 'none completed'} (${done.length})`;
       const cells = [median(cps).toFixed(0), (median(cps) / none).toFixed(2), fmt(cps), exp];
       cells.push(median(rs.map((r) => r.p99)).toFixed(1), rs.map((r) => r.load1m.toFixed(1)).join(', '));
+      console.log(`| ${kind} | ${cells.join(' | ')} |`);
+    }
+    console.log(
+      '\n| export during the window | cores busy (median): primary PostgreSQL | standby PostgreSQL | exporting servers | charging server | machine |',
+    );
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const kind of ['none', 'primary', 'standby'] as const) {
+      const keys = ['primaryPg', 'standbyPg', 'exporters', 'charges', 'machine'] as const;
+      const cells = keys.map((k) => median(results[kind].map((r) => r.cores[k])).toFixed(2));
       console.log(`| ${kind} | ${cells.join(' | ')} |`);
     }
   } finally {
