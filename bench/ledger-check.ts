@@ -4,6 +4,7 @@
  * scheduled (incremental) check and the full scan. Usage: ts-node bench/ledger-check.ts 1000000 [10000000 ...]
  * BENCH_DATABASE_URL names the server (default postgresql://postgres@127.0.0.1:5432/postgres).
  */
+import os from 'node:os';
 import pg from 'pg';
 import { createPool } from '../src/platform/db/database';
 import { migrate } from '../src/platform/db/migrator';
@@ -85,10 +86,14 @@ async function run(postings: number) {
     const bootstrap = await timed(() => closings.closeDuePeriods());
     const check = new TrialBalanceRepository({ pool, prisma: undefined as never });
     const hour = { from: new Date(Date.now() - 3600_000), to: new Date() };
+    // Two shared cores: the 1-minute load average next to each timing says what else was running.
+    const load = () => +os.loadavg()[0].toFixed(2);
+    const loadAtCheck = load();
     const runs = [];
     for (let i = 0; i < 3; i++) runs.push((await timed(() => check.read(hour, false))).ms);
     const incremental = await check.read(hour, false);
     const full = await timed(() => check.read(hour, true));
+    const loadAfterFull = load();
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM ledger_transactions WHERE created_at >= $1`, [
       incremental.since,
     ]);
@@ -108,6 +113,7 @@ async function run(postings: number) {
         transactionsSinceClosing: rows[0].n,
         scheduledCheckMs: runs.map((ms) => Math.round(ms)),
         fullScanMs: Math.round(full.ms),
+        loadAvg1m: { atCheck: loadAtCheck, afterFullScan: loadAfterFull },
         invariantsHold: ok,
       }),
     );

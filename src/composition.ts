@@ -53,7 +53,7 @@ export interface ServiceDeps {
   db: Database;
   metrics: Metrics;
   logger: Logger;
-  /** Where history, exports and reports read; absent: the primary. */
+  /** Where history, exports, reports and the usage summary read; absent: the primary. */
   reads?: ReadRouter;
   /** Built from config when absent (and STRIPE_SECRET_KEY is set); tests pass one aimed at the double. */
   stripe?: Stripe;
@@ -139,7 +139,7 @@ export function buildServices(deps: ServiceDeps): Services {
     closings: new LedgerClosings(new LedgerClosingsRepository(db.pool)),
     revenue: revenueReport(db, stripe, undefined, reads),
     purchases,
-    usageSummary: new UsageSummaryService(new UsageSummaryRepository(db)),
+    usageSummary: new UsageSummaryService(reads.routed((d) => new UsageSummaryRepository(d))),
     settings: new SettingsService(new SettingsRepository(db), config.AUTO_TOPUP_MIN_THRESHOLD_CREDITS),
     events: new EventsService(eventsRepository),
     eventsRepository,

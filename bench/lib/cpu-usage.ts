@@ -38,3 +38,22 @@ export function ownAndChildrenCpuMs(): number {
   const [utime, stime, cutime, cstime] = statFields('self').slice(11, 15);
   return (utime + stime + cutime + cstime) * TICK_MS;
 }
+
+/**
+ * CPU of a PostgreSQL server so far, in ms: the postmaster, the backends it has reaped (its children's
+ * time) and the ones still running, found by their parent in /proc.
+ */
+export function serverTreeCpuMs(postmaster: number): number {
+  const [utime, stime, cutime, cstime] = statFields(postmaster).slice(11, 15);
+  let ms = (utime + stime + cutime + cstime) * TICK_MS;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const f = statFields(Number(entry));
+      if (f[1] === postmaster) ms += (f[11] + f[12]) * TICK_MS;
+    } catch {
+      // exited between the listing and the read: its time is in the postmaster's children's time
+    }
+  }
+  return ms;
+}

@@ -200,6 +200,39 @@ describe('reads on a streaming replica', () => {
     }
   });
 
+  it('serves the usage summary from the standby with X-Data-As-Of, and from the primary once replay lags', async () => {
+    await grant(apps.plain, 'rr-chart', '100');
+    const charge = (requestId: string) =>
+      reconcile(apps.plain, { userId: 'rr-chart', requestId, model: 'gpt-4o', inputTokens: 100, outputTokens: 50 });
+    expect((await charge('rr-chart-1')).status).toBe(201);
+    await cluster.caughtUp();
+    const requests = (res: request.Response) => res.body.data.map((d: { requests: number }) => d.requests);
+    const lagBefore = await fallbacks(apps.strict, 'lag');
+    await cluster.sql('standby', 'SELECT pg_wal_replay_pause()');
+    try {
+      expect((await charge('rr-chart-2')).status).toBe(201);
+      // The paused standby lacks the second charge: only an answer from the standby can count one request.
+      // By model, not by day: the two charges may fall on either side of a UTC midnight.
+      const onStandby = await get(apps.lenient, '/v1/usage/summary?userId=rr-chart&groupBy=model');
+      expect(onStandby.status).toBe(200);
+      expect(requests(onStandby)).toEqual([1]);
+      expect(onStandby.headers['x-data-as-of']).toBeDefined();
+
+      await new Promise((r) => setTimeout(r, 1500));
+      const onPrimary = await get(apps.strict, '/v1/usage/summary?userId=rr-chart&groupBy=model');
+      expect(onPrimary.status).toBe(200);
+      expect(requests(onPrimary)).toEqual([2]);
+      expect(onPrimary.headers['x-data-as-of']).toBeUndefined();
+      expect(await fallbacks(apps.strict, 'lag')).toBe(lagBefore + 1);
+    } finally {
+      await cluster.sql('standby', 'SELECT pg_wal_replay_resume()');
+    }
+    await cluster.caughtUp();
+    const replayed = await get(apps.lenient, '/v1/usage/summary?userId=rr-chart&groupBy=model');
+    expect(requests(replayed)).toEqual([2]);
+    expect(replayed.headers['x-data-as-of']).toBeDefined();
+  });
+
   it('with the standby stopped, reads go to the primary, readiness holds and charges go on', async () => {
     await cluster.caughtUp();
     await exportRows(apps.cached); // caches a "usable" verdict for a minute
@@ -210,6 +243,11 @@ describe('reads on a streaming replica', () => {
     expect(strict.users).toContain('rr-after-stop');
     expect(strict.res.headers['x-data-as-of']).toBeUndefined();
     expect(await fallbacks(apps.strict, 'unavailable')).toBe(1);
+    const summary = await get(apps.strict, '/v1/usage/summary?userId=rr-chart&groupBy=model');
+    expect(summary.status).toBe(200);
+    expect(summary.body.data.map((d: { requests: number }) => d.requests)).toEqual([2]);
+    expect(summary.headers['x-data-as-of']).toBeUndefined();
+    expect(await fallbacks(apps.strict, 'unavailable')).toBe(2);
 
     // The cached verdict still says "usable": the read fails on the standby and the primary answers.
     const cached = await exportRows(apps.cached);

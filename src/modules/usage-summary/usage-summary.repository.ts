@@ -1,4 +1,4 @@
-import type { Database } from '../../platform/db/database';
+import type { ReadDatabase } from '../../platform/db/read-replica';
 
 export interface SummaryRow {
   key: string;
@@ -29,7 +29,8 @@ const BY = {
 const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
 export class UsageSummaryRepository {
-  constructor(private readonly db: Database) {}
+  /** Built on the primary and on the replica (ReadRouter); the service picks one per read. */
+  constructor(private readonly db: ReadDatabase) {}
 
   /** Sums over the UTC days [from, to); both are midnights UTC. */
   async summarize(userId: string, from: Date, to: Date, groupBy: 'day' | 'model'): Promise<SummaryRow[]> {

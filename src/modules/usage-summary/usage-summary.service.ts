@@ -1,5 +1,6 @@
 import { badRequest } from '../../platform/errors';
 import { formatCredits, money } from '../../platform/money';
+import type { RoutedReads } from '../../platform/db/read-router';
 import type { UsageSummaryRepository } from './usage-summary.repository';
 import type { SummaryQuery } from './usage-summary.schemas';
 
@@ -8,8 +9,9 @@ const DAY_MS = 86_400_000;
 export const MAX_RANGE_DAYS = 367;
 
 export class UsageSummaryService {
+  /** Read on the replica when one is configured and fresh, like history and reports (ReadRouter). */
   constructor(
-    private readonly repo: UsageSummaryRepository,
+    private readonly reads: RoutedReads<UsageSummaryRepository>,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -26,7 +28,7 @@ export class UsageSummaryService {
         { field: 'to', message: `at most ${MAX_RANGE_DAYS} days after from` },
       ]);
     }
-    const rows = await this.repo.summarize(userId, from, to, q.groupBy);
+    const { value: rows, asOf } = await this.reads.run((repo) => repo.summarize(userId, from, to, q.groupBy));
     let total = money(0);
     const data = rows.map((r) => {
       total = total.plus(r.credits);
@@ -40,7 +42,7 @@ export class UsageSummaryService {
         credits: formatCredits(r.credits),
       };
     });
-    return {
+    const body = {
       userId,
       from: from.toISOString(),
       to: to.toISOString(),
@@ -48,5 +50,6 @@ export class UsageSummaryService {
       data,
       totalCredits: formatCredits(total),
     };
+    return { body, asOf };
   }
 }
