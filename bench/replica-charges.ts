@@ -176,7 +176,8 @@ async function main() {
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
     console.log(`\n${rounds} rounds of ${seconds} s, ${CONNECTIONS} connections, export of ${rows} rows`);
     console.log(
-      '| export during the window | charges/s (median) | vs none | per round | export rows/s (exports) | p99 ms | load |',
+      '| export during the window | charges/s (median) | vs none | per round | export rows/s (exports) ' +
+        '| p99 ms | load |',
     );
     console.log('| --- | ---: | ---: | --- | ---: | ---: | --- |');
     for (const kind of ['none', 'primary', 'standby'] as const) {
@@ -190,7 +191,8 @@ async function main() {
       console.log(`| ${kind} | ${cells.join(' | ')} |`);
     }
     console.log(
-      '\n| export during the window | cores busy (median): primary PostgreSQL | standby PostgreSQL | exporting servers | charging server | machine |',
+      '\n| export during the window | cores busy (median): primary PostgreSQL | standby PostgreSQL ' +
+        '| exporting servers | charging server | machine |',
     );
     console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const kind of ['none', 'primary', 'standby'] as const) {
