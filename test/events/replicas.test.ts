@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { EventReceiver } from '../helpers/event-receiver';
 import { sleep } from '../helpers/holds';
 import { makeKeyPair, signToken } from '../helpers/keys';
-import { startServer, type ServerProcess } from '../helpers/server-process';
+import { replicaEnv, startServer, type ServerProcess } from '../helpers/server-process';
 import { AUDIENCE, ISSUER } from '../helpers/test-app';
 
 // The built server, twice, on one database, with the dispatcher running in both: what replicas do.
@@ -27,19 +27,9 @@ afterAll(async () => {
 });
 
 async function replica(): Promise<ServerProcess> {
-  const s = await startServer({
-    NODE_ENV: 'test',
-    DATABASE_URL: database.url,
-    DATABASE_POOL_MIN: '0',
-    JWT_PUBLIC_KEY: keys.publicKey,
-    JWT_ISSUER: ISSUER,
-    JWT_AUDIENCE: AUDIENCE,
-    EVENTS_WEBHOOK_URL: url,
-    EVENTS_WEBHOOK_SECRET: secret,
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_PER_MINUTE: '1000000',
-    SERVICE_RATE_LIMIT_PER_MINUTE: '1000000',
-  });
+  const s = await startServer(
+    replicaEnv(database.url, keys.publicKey, { EVENTS_WEBHOOK_URL: url, EVENTS_WEBHOOK_SECRET: secret }),
+  );
   servers.push(s);
   return s;
 }

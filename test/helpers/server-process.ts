@@ -1,8 +1,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ensureBuilt, ROOT } from './build';
 import { freePort } from './ports';
+import { AUDIENCE, ISSUER } from './test-app';
 
 export { freePort };
+
+/**
+ * What a replica test gives each built server: one shared database, the test key pair's public key
+ * and issuer, no rate limits (the tests count charges, not 429s), and the test's own additions.
+ */
+export function replicaEnv(databaseUrl: string, publicKey: string, extra: Record<string, string>) {
+  return {
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    DATABASE_POOL_MIN: '0',
+    JWT_PUBLIC_KEY: publicKey,
+    JWT_ISSUER: ISSUER,
+    JWT_AUDIENCE: AUDIENCE,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_MINUTE: '1000000',
+    SERVICE_RATE_LIMIT_PER_MINUTE: '1000000',
+    ...extra,
+  };
+}
 
 export interface ServerProcess {
   child: ChildProcess;

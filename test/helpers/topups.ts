@@ -1,7 +1,8 @@
 import request from 'supertest';
+import { createStripe, type Stripe } from '../../src/platform/stripe';
 import type { CardKind } from '../stripe-double/stripe-double.store';
 import type { StripeTestApp } from './stripe';
-import { reconcile } from './wallets';
+import { grant, reconcile } from './wallets';
 
 /** Saves a card for `userId` the way a user does: Checkout in setup mode, then Stripe's event. */
 export async function saveCard(t: StripeTestApp, userId: string, card: CardKind = 'visa') {
@@ -64,3 +65,15 @@ export const runWorker = (t: StripeTestApp) => t.services.topupWorker!.runOnce()
 export async function deliverEmitted(t: StripeTestApp, type?: string) {
   for (const event of t.double.takeEvents(type)) await t.deliver(event).expect(200);
 }
+
+/** A user with a saved card, 520 credits and auto top-up at 500 with the starter package (5,000 credits, $5). */
+export async function enrolled(t: StripeTestApp, userId: string, card: CardKind = 'visa', monthlyLimitUsd = '50') {
+  const saved = await saveCard(t, userId, card);
+  await grant(t, userId, '520');
+  await putAutoTopUp(t, userId, { thresholdCredits: '500', packageId: 'starter', monthlyLimitUsd }).expect(200);
+  return saved;
+}
+
+/** A client of the test's Stripe double, for calls a test makes as the service would. */
+export const stripeOf = (t: StripeTestApp): Stripe =>
+  createStripe({ STRIPE_SECRET_KEY: t.double.secretKey, STRIPE_API_BASE_URL: t.double.url })!;

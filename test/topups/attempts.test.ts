@@ -1,14 +1,19 @@
 import request from 'supertest';
 import { ledgerViolations, NO_VIOLATIONS } from '../helpers/ledger-invariants';
 import { createStripeTestApp, type StripeTestApp } from '../helpers/stripe';
-import { charge50, deliverEmitted, eventsOf, putAutoTopUp, runWorker, saveCard, topupsOf } from '../helpers/topups';
+import {
+  charge50,
+  deliverEmitted,
+  enrolled as enroll,
+  eventsOf,
+  putAutoTopUp,
+  runWorker,
+  stripeOf,
+  topupsOf,
+} from '../helpers/topups';
 import { balanceOf, grant } from '../helpers/wallets';
 import { TopupsRepository } from '../../src/modules/topups/topups.repository';
 import { TopupsGateway } from '../../src/modules/topups/topups.gateway';
-import { createStripe, type Stripe } from '../../src/platform/stripe';
-
-const stripeOf = (app: StripeTestApp): Stripe =>
-  createStripe({ STRIPE_SECRET_KEY: app.double.secretKey, STRIPE_API_BASE_URL: app.double.url })!;
 
 let t: StripeTestApp;
 beforeAll(async () => {
@@ -22,13 +27,8 @@ afterEach(async () => {
   expect([report.status, report.body.ok]).toEqual([200, true]);
 });
 
-/** A user with a saved card, 520 credits and auto top-up at 500 with the starter package (5,000 credits, $5). */
-async function enrolled(userId: string, card: Parameters<typeof saveCard>[2] = 'visa', monthlyLimitUsd = '50') {
-  const saved = await saveCard(t, userId, card);
-  await grant(t, userId, '520');
-  await putAutoTopUp(t, userId, { thresholdCredits: '500', packageId: 'starter', monthlyLimitUsd }).expect(200);
-  return saved;
-}
+const enrolled = (userId: string, card?: Parameters<typeof enroll>[2], limit?: string) =>
+  enroll(t, userId, card, limit);
 
 const settingsOf = async (userId: string) =>
   (

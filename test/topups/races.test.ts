@@ -1,13 +1,9 @@
 import request from 'supertest';
 import { createStripeTestApp, type StripeTestApp } from '../helpers/stripe';
-import { charge50, putAutoTopUp, runWorker, saveCard, topupsOf } from '../helpers/topups';
-import { balanceOf, grant } from '../helpers/wallets';
+import { charge50, enrolled as enroll, putAutoTopUp, runWorker, stripeOf, topupsOf } from '../helpers/topups';
+import { balanceOf } from '../helpers/wallets';
 import { TopupsRepository } from '../../src/modules/topups/topups.repository';
 import { TopupsGateway } from '../../src/modules/topups/topups.gateway';
-import { createStripe, type Stripe } from '../../src/platform/stripe';
-
-const stripeOf = (app: StripeTestApp): Stripe =>
-  createStripe({ STRIPE_SECRET_KEY: app.double.secretKey, STRIPE_API_BASE_URL: app.double.url })!;
 
 let t: StripeTestApp;
 beforeAll(async () => {
@@ -21,13 +17,7 @@ afterEach(async () => {
   await t.database.sql(`UPDATE topups SET next_attempt_at = now() + interval '1 day' WHERE status = 'pending'`);
 });
 
-/** saved card, 520 credits, auto top-up at 500 with starter ($5, 5,000 credits) */
-async function enrolled(userId: string, card: Parameters<typeof saveCard>[2] = 'visa') {
-  const saved = await saveCard(t, userId, card);
-  await grant(t, userId, '520');
-  await putAutoTopUp(t, userId, { thresholdCredits: '500', packageId: 'starter', monthlyLimitUsd: '50' }).expect(200);
-  return saved;
-}
+const enrolled = (userId: string, card?: Parameters<typeof enroll>[2]) => enroll(t, userId, card);
 
 /** The worker's call reached Stripe (PaymentIntent succeeded) but nothing is recorded yet. */
 async function chargedAtStripe(userId: string) {

@@ -4,7 +4,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database';
 import { sleep } from '../helpers/holds';
 import { makeKeyPair, signToken } from '../helpers/keys';
 import { ledgerViolations, NO_VIOLATIONS } from '../helpers/ledger-invariants';
-import { startServer, type ServerProcess } from '../helpers/server-process';
+import { replicaEnv, startServer, type ServerProcess } from '../helpers/server-process';
 import { AUDIENCE, ISSUER } from '../helpers/test-app';
 import { StripeDouble } from '../stripe-double/stripe-double.server';
 
@@ -27,21 +27,14 @@ afterAll(async () => {
 });
 
 async function replica(): Promise<ServerProcess> {
-  const s = await startServer({
-    NODE_ENV: 'test',
-    DATABASE_URL: database.url,
-    DATABASE_POOL_MIN: '0',
-    JWT_PUBLIC_KEY: keys.publicKey,
-    JWT_ISSUER: ISSUER,
-    JWT_AUDIENCE: AUDIENCE,
-    STRIPE_SECRET_KEY: double.secretKey,
-    STRIPE_WEBHOOK_SECRET: webhookSecret,
-    STRIPE_API_BASE_URL: double.url,
-    AUTO_TOPUP_LEASE_SECONDS: '3',
-    LOG_LEVEL: 'warn',
-    RATE_LIMIT_PER_MINUTE: '1000000',
-    SERVICE_RATE_LIMIT_PER_MINUTE: '1000000',
-  });
+  const s = await startServer(
+    replicaEnv(database.url, keys.publicKey, {
+      STRIPE_SECRET_KEY: double.secretKey,
+      STRIPE_WEBHOOK_SECRET: webhookSecret,
+      STRIPE_API_BASE_URL: double.url,
+      AUTO_TOPUP_LEASE_SECONDS: '3',
+    }),
+  );
   servers.push(s);
   return s;
 }
