@@ -46,6 +46,19 @@ describe('saving a card', () => {
     expect(rows).toEqual([{ id: customers[0].id }]);
   });
 
+  it('when Stripe is down, answers 502 stripe_unavailable and saves nothing; a retry works', async () => {
+    t.double.failNext(10);
+    const res = await request(t.app)
+      .post('/v1/billing/payment-method')
+      .set('Authorization', `Bearer ${t.token('unlucky')}`)
+      .send({});
+    expect([res.status, res.body.code]).toEqual([502, 'stripe_unavailable']);
+    expect((await settingsOf('unlucky')).body.paymentMethod).toBeNull();
+    t.double.failNext(0);
+    await saveCard(t, 'unlucky');
+    expect((await settingsOf('unlucky')).body.paymentMethod).toMatchObject({ last4: '4242' });
+  });
+
   it('with saveCard on a purchase, keeps the card it was paid with for off-session use', async () => {
     const res = await request(t.app)
       .post('/v1/credits/purchase')

@@ -26,6 +26,10 @@ documentRoute({
     400: problems[400],
     401: problems[401],
     429: problems[429],
+    502: {
+      description: '`stripe_unavailable`: Stripe did not create the Customer or the Checkout Session; retry',
+      content: problems[500].content,
+    },
     503: problems[503],
   },
 });
