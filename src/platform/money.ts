@@ -25,6 +25,9 @@ export const usdFromCents = (cents: number | string | null | undefined): string 
     .div(100)
     .toFixed(2);
 
-/** Integer cents from a USD string with at most two places ("50", "12.5", "12.34"): exact, no float. */
+/**
+ * Integer cents from a USD string with at most two places ("50", "12.5", "12.34"): computed in decimal,
+ * then a whole number of cents, far below 2^53 for the amounts the schemas admit (like priceCents).
+ */
 export const centsFromUsd = (usd: string): number =>
   money(usd).times(100).toDecimalPlaces(0, Decimal.ROUND_DOWN).toNumber();

@@ -1,4 +1,5 @@
 import type { Logger } from '../../platform/logger';
+import { startPollLoop } from '../../platform/jobs/poll-loop';
 import type { Metrics } from '../../platform/metrics';
 import { EventDispatcher, refreshOutboxStats, type DispatcherOptions } from './events.dispatcher';
 import type { EventMetrics } from './events.metrics';
@@ -24,11 +25,7 @@ export function startEventDispatcher(
       : undefined;
   // The stalled-delivery alert requires this: without a receiver, pending events are expected to wait.
   eventMetrics.dispatcherEnabled.set(dispatcher ? 1 : 0);
-  let stopped = false;
-  let current: Promise<unknown> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
   let lastStats = 0;
-
   const tick = async () => {
     if (Date.now() - lastStats >= STATS_EVERY_MS) {
       lastStats = Date.now();
@@ -39,32 +36,6 @@ export function startEventDispatcher(
     if (!dispatcher) return 0;
     return dispatcher.runOnce();
   };
-  let failures = 0;
-  const loop = () => {
-    if (stopped) return;
-    current = tick()
-      .then((sent) => {
-        failures = 0;
-        return sent;
-      })
-      .catch((error) => {
-        // The database or the network is down: log once per pause, and pause longer each time (up to 30 s).
-        failures += 1;
-        logger.warn({ err: error, failures }, 'event dispatch failed');
-        return -1;
-      })
-      .then((sent) => {
-        const pause =
-          sent < 0 ? Math.min(30_000, (options.pollMs ?? 500) * 2 ** failures) : sent > 0 ? 0 : (options.pollMs ?? 500);
-        // Events were sent: more may be due, go again at once; otherwise wait for the next poll.
-        if (!stopped) timer = setTimeout(loop, pause);
-        timer?.unref();
-      });
-  };
-  loop();
-  return async () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
-    await current;
-  };
+  // Events sent: more may be due, go again at once; a failing database or network pauses longer each time.
+  return startPollLoop(tick, { name: 'event dispatch', pollMs: options.pollMs ?? 500, logger });
 }

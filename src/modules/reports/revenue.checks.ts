@@ -43,18 +43,18 @@ export const checkTopup = (pi: TopupRef, p: PurchaseMatch | undefined) =>
 function checkPaid(object: keyof typeof PAID, s: Paid, p: PurchaseMatch | undefined): Discrepancy[] {
   const words = PAID[object];
   const base = { object, stripeId: s.id, purchaseId: p?.purchaseId ?? s.purchaseId };
-  if (!p)
-    return [
-      {
-        ...base,
-        kind: 'missing_in_ledger',
-        ledgerTransactionId: null,
-        unit: 'usd',
-        stripeAmount: usdFromCents(s.amountCents),
-        ledgerAmount: usdFromCents(0),
-        detail: `${words.paid}, no purchase records ${words.what}`,
-      },
-    ];
+  const notInLedger = (detail: string): Discrepancy[] => [
+    {
+      ...base,
+      kind: 'missing_in_ledger',
+      ledgerTransactionId: null,
+      unit: 'usd',
+      stripeAmount: usdFromCents(s.amountCents),
+      ledgerAmount: usdFromCents(0),
+      detail,
+    },
+  ];
+  if (!p) return notInLedger(`${words.paid}, no purchase records ${words.what}`);
   if (s.amountCents !== p.priceCents || s.currency !== p.currency) {
     return [
       {
@@ -70,19 +70,7 @@ function checkPaid(object: keyof typeof PAID, s: Paid, p: PurchaseMatch | undefi
       },
     ];
   }
-  if (!p.purchaseTransactionId) {
-    return [
-      {
-        ...base,
-        kind: 'missing_in_ledger',
-        ledgerTransactionId: null,
-        unit: 'usd',
-        stripeAmount: usdFromCents(s.amountCents),
-        ledgerAmount: usdFromCents(0),
-        detail: `${words.paid}, never credited`,
-      },
-    ];
-  }
+  if (!p.purchaseTransactionId) return notInLedger(`${words.paid}, never credited`);
   const found: Discrepancy[] = [];
   if (!money(p.credited ?? 0).eq(p.credits)) {
     found.push({
